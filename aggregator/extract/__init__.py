@@ -1,0 +1,116 @@
+"""Turn a page into an Article: metadata, main text without furniture, dateline, page type.
+
+No network and no database: bytes in, record out. ``extract_article`` never raises on any input;
+what it cannot read comes back as an empty record with ``page_type`` saying why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from urllib.parse import urlsplit
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from aggregator.extract.content import clean_tree, extract_paragraphs
+from aggregator.extract.dateline import split_dateline
+from aggregator.extract.decode import decode_html
+from aggregator.extract.metadata import extract_metadata
+from aggregator.extract.pagetype import classify_page
+from aggregator.extract.rules import furniture_rules, rules_for_host
+from aggregator.extract.text import clean_whitespace, count_words
+from aggregator.model import EMPTY, Article
+
+__all__ = ["MAX_HTML_CHARS", "content_hash", "extract_article"]
+
+logger = logging.getLogger(__name__)
+
+#: Pages are cut to this many characters before parsing: a bound on time and memory for
+#: enormous or endless pages. Real articles are far below it.
+MAX_HTML_CHARS = 3_000_000
+
+
+def content_hash(text: str) -> str:
+    """The hash that says "same text": sha256 of the case-folded words."""
+    normalized = " ".join(text.casefold().split())
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def _parse(text: str) -> lxml_html.HtmlElement | None:
+    if not text.strip():
+        return None
+    try:
+        parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=False)
+        tree = lxml_html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError):
+        return None
+    return tree
+
+
+def extract_article(
+    html: str | bytes, url: str, *, content_type: str | None = None
+) -> Article:
+    """Extract the record of one page.
+
+    Args:
+        html: the page, as bytes (decoded from the header, BOM, meta or detection) or text.
+        url: the address the page came from; resolves relative links and selects site rules.
+        content_type: the HTTP Content-Type header, when known, for its charset.
+    """
+    article = Article(url=url, canonical_url=url, page_type=EMPTY)
+    text = decode_html(html, content_type).replace("\x00", "")
+    if len(text) > MAX_HTML_CHARS:
+        logger.info("page %s is %d characters; reading the first %d", url, len(text), MAX_HTML_CHARS)
+        text = text[:MAX_HTML_CHARS]
+    tree = _parse(text)
+    if tree is None:
+        return article
+    host = urlsplit(url).hostname or ""
+    site = rules_for_host(host) if host else None
+    md = extract_metadata(tree, url, site)
+    clean_tree(tree, furniture_rules(), site)
+    paragraphs = extract_paragraphs(tree, site)
+
+    if md.article_body:
+        ld_words = count_words(md.article_body)
+        dom_words = sum(count_words(p) for p in paragraphs)
+        # Structured bodies are often truncated teasers; they win only when clearly fuller.
+        if ld_words >= 80 and ld_words > 1.5 * dom_words:
+            body = md.article_body.replace("\r", "")
+            parts = [clean_whitespace(p) for p in body.split("\n")]
+            paragraphs = [p for p in parts if p and not furniture_rules().is_furniture(p)]
+
+    if paragraphs and paragraphs[0] == md.title:
+        paragraphs = paragraphs[1:]
+    if paragraphs and md.subtitle and paragraphs[0] == md.subtitle:
+        paragraphs = paragraphs[1:]
+    dateline = ""
+    if paragraphs:
+        dateline, first = split_dateline(paragraphs[0])
+        if dateline:
+            paragraphs[0] = first
+
+    body_text = "\n\n".join(paragraphs)
+    words = count_words(body_text)
+    article.canonical_url = md.canonical_url or url
+    article.title = md.title
+    article.subtitle = md.subtitle
+    article.authors = md.authors
+    article.published = md.published
+    article.updated = md.updated
+    article.section = md.section
+    article.tags = md.tags
+    article.tag_origins = {t: "page" for t in md.tags}
+    article.dateline = dateline
+    article.language = md.language
+    article.text = body_text
+    article.word_count = words
+    article.image_url = md.image_url
+    article.site_name = md.site_name
+    article.content_hash = content_hash(body_text) if body_text else ""
+    article.page_type = classify_page(
+        tree, url=url, title=md.title, words=words,
+        typed_article=md.typed_article, og_type=md.og_type,
+    )
+    return article

@@ -1,0 +1,299 @@
+"""Main text: find the element that holds the article body and read its paragraphs.
+
+The page is first stripped of what is never text (scripts, navigation, forms) and of blocks whose
+class or id names furniture (share bars, related stories, newsletter boxes: tokens from the rules
+file). Paragraph-like blocks then vote for their parent and grandparent, readability-style, and the
+best-scoring container (plus siblings that score nearly as well) is read block by block. A block
+that is a furniture phrase, a byline, or mostly links is dropped, so furniture interleaved between
+paragraphs goes without taking the paragraphs around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from aggregator.extract.rules import FurnitureRules, SiteRules, furniture_rules
+from aggregator.extract.text import clean_whitespace, count_words
+
+HtmlElement = lxml_html.HtmlElement
+
+_NEVER_TEXT = (
+    "script", "style", "noscript", "template", "svg", "iframe", "form", "button", "input",
+    "select", "textarea", "nav", "footer", "aside", "header", "object", "embed", "canvas",
+    "audio", "video", "figure", "figcaption", "picture", "map", "dialog", "menu", "label",
+)
+_KEEP_ALWAYS = {"html", "body", "article", "main"}
+_BLOCKS = {
+    "p", "div", "section", "article", "main", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5",
+    "h6", "blockquote", "pre", "table", "thead", "tbody", "tr", "td", "th", "dl", "dd", "dt",
+    "hr", "center", "address", "details", "summary",
+}
+_LEAF_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dd", "dt", "td", "th", "blockquote"}
+_PARAGRAPH_TAGS = {"p", "pre", "td", "blockquote", "li"}
+_POSITIVE = re.compile(
+    r"article|body|content|entry|main|post|story|text|prose|blog|news", re.I
+)
+_NEGATIVE = re.compile(
+    r"comment|meta|foot|sidebar|widget|related|promo|share|social|sponsor|teaser|card|list|"
+    r"nav|menu|rail|aside|popular|trending|newsletter",
+    re.I,
+)
+_WORD_SPLIT = re.compile(r"[\s_\-]+")
+_BYLINE = re.compile(r"^(?:by|written by|von|par|por)\s+[\w .,'’\-&]{2,80}$", re.I)
+_MONTHS = (
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+)
+_DATE_LINE = re.compile(
+    rf"^(?:(?:published|updated|posted|last updated)\s*:?\s*)?(?:\w+day,?\s+)?"
+    rf"(?:{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"(?:\s*(?:at\s*)?\d{{1,2}}[:.]\d{{2}}\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{{2,4}})?)?$",
+    re.I,
+)
+
+
+def _attr_words(el: HtmlElement) -> tuple[set[str], set[str]]:
+    """(whole class/id names, their words) in lower case."""
+    names: set[str] = set()
+    for attr in ("class", "id", "role"):
+        value = el.get(attr)
+        if value:
+            names.update(value.lower().split())
+    words: set[str] = set()
+    for name in names:
+        words.update(w for w in _WORD_SPLIT.split(name) if w)
+    return names, words
+
+
+def _is_hidden(el: HtmlElement) -> bool:
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or "visibility:hidden" in style
+
+
+def _drop(el: HtmlElement) -> None:
+    """Remove an element but keep its tail text, which belongs to the parent."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None) -> None:
+    """Remove, in place, everything that is never article text."""
+    etree.strip_elements(tree, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    for el in list(tree.iter(*_NEVER_TEXT)):
+        if el.tag not in _KEEP_ALWAYS:
+            _drop(el)
+    if site is not None:
+        for selector in site.remove:
+            try:
+                for el in tree.cssselect(selector):
+                    _drop(el)
+            except Exception:  # a bad selector in a site file is skipped, not fatal
+                continue
+    doomed = []
+    for el in tree.iter():
+        if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS:
+            continue
+        if _is_hidden(el):
+            doomed.append(el)
+            continue
+        names, words = _attr_words(el)
+        if not names or names & rules.keep_tokens:
+            continue
+        if names & rules.block_tokens or words & rules.block_tokens:
+            doomed.append(el)
+    for el in doomed:
+        # An ancestor may already be gone; removing a detached subtree is harmless.
+        _drop(el)
+
+
+def _link_density(el: HtmlElement, text_len: int) -> float:
+    if text_len == 0:
+        return 0.0
+    link_len = sum(len(clean_whitespace(a.text_content())) for a in el.iter("a"))
+    return min(1.0, link_len / text_len)
+
+
+def _class_weight(el: HtmlElement) -> float:
+    names = " ".join(_attr_words(el)[0])
+    if not names:
+        return 0.0
+    weight = 0.0
+    if _POSITIVE.search(names):
+        weight += 25
+    if _NEGATIVE.search(names):
+        weight -= 25
+    if el.get("itemprop") == "articleBody":
+        weight += 100
+    return weight
+
+
+def _has_block_child(el: HtmlElement) -> bool:
+    return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
+
+
+def _score_candidates(root: HtmlElement) -> dict[HtmlElement, float]:
+    scores: dict[HtmlElement, float] = {}
+    for el in root.iter():
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if tag in _PARAGRAPH_TAGS or (tag == "div" and not _has_block_child(el)):
+            text = clean_whitespace(el.text_content())
+            if len(text) < 25:
+                continue
+            score = 1 + text.count(",") + min(len(text) // 100, 3)
+            score *= 1 - _link_density(el, len(text))
+            if tag == "li":
+                score *= 0.5
+            parent = el.getparent()
+            if parent is None:
+                continue
+            for ancestor, share in ((parent, 1.0), (parent.getparent(), 0.5)):
+                if ancestor is None or not isinstance(ancestor.tag, str):
+                    continue
+                if ancestor not in scores:
+                    scores[ancestor] = _class_weight(ancestor)
+                scores[ancestor] += score * share
+    return scores
+
+
+def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlElement]:
+    """The element(s) holding the article body, in document order."""
+    if site is not None and site.body:
+        try:
+            found = root.cssselect(site.body)
+        except Exception:
+            found = []
+        if found:
+            return list(found)
+    marked = root.xpath("//*[@itemprop='articleBody']")
+    if marked:
+        return [marked[0]]
+    scores = _score_candidates(root)
+    if not scores:
+        body = root.find(".//body")
+        return [body if body is not None else root]
+    for el in scores:
+        text_len = len(clean_whitespace(el.text_content()))
+        scores[el] *= 1 - _link_density(el, text_len)
+    best = max(scores, key=scores.__getitem__)
+    best_score = scores[best]
+    # A container that holds little beyond the best child is the same container; climbing one
+    # level catches bodies split into several sibling <div>s of paragraphs.
+    parent = best.getparent()
+    if parent is None or parent.tag in ("html",):
+        return [best]
+    threshold = max(10.0, best_score * 0.2)
+    chosen: list[HtmlElement] = []
+    for sibling in parent:
+        if not isinstance(sibling.tag, str):
+            continue
+        if sibling is best:
+            chosen.append(sibling)
+            continue
+        if sibling in scores and scores[sibling] >= threshold:
+            chosen.append(sibling)
+        elif sibling.tag == "p":
+            text = clean_whitespace(sibling.text_content())
+            if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
+                chosen.append(sibling)
+    return chosen
+
+
+def _leaf_text(el: HtmlElement) -> list[str]:
+    """The text of a block, split into paragraphs where it has a blank line (or <br><br>)."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str):
+                if child.tag == "br":
+                    parts.append("\n")
+                else:
+                    walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    raw = "".join(parts)
+    paragraphs = re.split(r"\n[ \t\xa0]*\n", raw)
+    return [clean_whitespace(p) for p in paragraphs if clean_whitespace(p)]
+
+
+def _blocks(el: HtmlElement) -> Iterator[tuple[HtmlElement, list[str]]]:
+    """Yield (block element, its paragraphs) for each leaf block in document order."""
+    tag = el.tag
+    if not isinstance(tag, str):
+        return
+    if tag in _LEAF_TAGS and not _has_block_child(el):
+        yield el, _leaf_text(el)
+        return
+    if tag == "h1":
+        return
+    inline: list[str] = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag in _BLOCKS:
+            yield from _flush(el, inline)
+            inline = []
+            yield from _blocks(child)
+            inline.append(child.tail or "")
+        elif isinstance(child.tag, str) and child.tag == "br":
+            inline.append("\n")
+            inline.append(child.tail or "")
+        else:
+            if isinstance(child.tag, str):
+                inline.append(child.text_content())
+            inline.append(child.tail or "")
+    yield from _flush(el, inline)
+
+
+def _flush(el: HtmlElement, inline: list[str]) -> Iterator[tuple[HtmlElement, list[str]]]:
+    raw = "".join(inline)
+    paragraphs = [clean_whitespace(p) for p in re.split(r"\n[ \t\xa0]*\n", raw)]
+    paragraphs = [p for p in paragraphs if p]
+    if paragraphs:
+        yield el, paragraphs
+
+
+def _keep(block: HtmlElement, paragraph: str, rules: FurnitureRules, extra: frozenset[str]) -> bool:
+    if rules.is_furniture(paragraph, extra):
+        return False
+    words = count_words(paragraph)
+    if words <= 12 and (_BYLINE.match(paragraph) or _DATE_LINE.match(paragraph)):
+        return False
+    if block.tag in ("li", "td", "th", "dd", "dt") or words < 25:
+        text_len = len(clean_whitespace(block.text_content()))
+        if _link_density(block, text_len) > 0.6:
+            return False
+    return True
+
+
+def extract_paragraphs(
+    tree: HtmlElement, site: SiteRules | None = None, rules: FurnitureRules | None = None
+) -> list[str]:
+    """The article body of a cleaned tree, as paragraphs; empty when nothing looks like text."""
+    rules = rules or furniture_rules()
+    extra = site.phrases if site is not None else frozenset()
+    out: list[str] = []
+    for container in find_containers(tree, site):
+        for block, paragraphs in _blocks(container):
+            for paragraph in paragraphs:
+                if _keep(block, paragraph, rules, extra) and (not out or out[-1] != paragraph):
+                    out.append(paragraph)
+    return out

@@ -1,0 +1,351 @@
+"""Article metadata from a parsed page: structured data first, then meta tags, then the HTML.
+
+Each field is read from several kinds of evidence in a fixed order of trust (JSON-LD, OpenGraph
+and other <meta>, itemprop microdata, visible markup, the URL) and the first that speaks wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from dateutil import parser as dateutil_parser
+from extruct.jsonld import JsonLdExtractor
+from lxml import html as lxml_html
+
+from aggregator.extract.rules import SiteRules
+from aggregator.extract.text import clean_whitespace
+
+HtmlElement = lxml_html.HtmlElement
+
+_ARTICLE_TYPES = {
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
+    "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "report",
+    "techarticle", "scholarlyarticle", "liveblogposting", "posting", "socialmediaposting",
+}
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—:·•»-]\s+")
+_URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|\b)")
+_BY = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.I)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\|)\s*", re.I)
+_ROLE_WORDS = {
+    "staff", "writer", "reporter", "editor", "correspondent", "contributor", "columnist",
+    "associated", "press", "reuters", "news", "service", "wire", "desk", "team", "updated",
+    "published", "posted", "senior", "chief", "managing", "contributing", "special", "freelance",
+    "photographer", "bureau", "agency", "staffer",
+}
+_NOT_A_NAME = re.compile(r"\d|@|https?:|www\.|\.com\b", re.I)
+
+
+@dataclass
+class Metadata:
+    title: str = ""
+    subtitle: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    updated: datetime | None = None
+    section: str = ""
+    tags: list[str] = field(default_factory=list)
+    language: str = ""
+    image_url: str = ""
+    site_name: str = ""
+    canonical_url: str = ""
+    og_type: str = ""
+    #: True when structured data says the page is an article.
+    typed_article: bool = False
+    #: JSON-LD articleBody, when the page carries one.
+    article_body: str = ""
+
+
+def _jsonld_objects(tree: HtmlElement, url: str) -> list[dict[str, Any]]:
+    """Every JSON-LD object on the page, @graph members flattened; broken blocks skipped."""
+    try:
+        items = JsonLdExtractor().extract_items(tree, base_url=url)
+        raw = list(items)
+    except Exception:  # extruct raises assorted errors on broken JSON; a skip is right
+        raw = []
+    out: list[dict[str, Any]] = []
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, list):
+            for o in obj:
+                walk(o)
+        elif isinstance(obj, dict):
+            out.append(obj)
+            walk(obj.get("@graph"))
+
+    walk(raw)
+    return out
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    t = obj.get("@type", "")
+    values = t if isinstance(t, list) else [t]
+    return {str(v).rsplit("/", 1)[-1].lower() for v in values}
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, str):
+        return clean_whitespace(value)
+    if isinstance(value, dict):
+        return _text_of(value.get("name") or value.get("@value") or "")
+    if isinstance(value, list) and value:
+        return _text_of(value[0])
+    return ""
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    if isinstance(value, dict):
+        return _names(value.get("name", ""))
+    if isinstance(value, str):
+        return [value]
+    return []
+
+
+def _meta(tree: HtmlElement) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for el in tree.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        content = el.get("content")
+        if key and content and content.strip():
+            found.setdefault(key, []).append(content.strip())
+    return found
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """Parse a machine-readable or written date; None when it is not a plausible date."""
+    if not value:
+        return None
+    value = value.strip()
+    if not value or len(value) > 80:
+        return None
+    try:
+        parsed = dateutil_parser.parse(value, fuzzy=False)
+    except (ValueError, OverflowError, TypeError):
+        try:
+            parsed = dateutil_parser.parse(value, fuzzy=True)
+        except (ValueError, OverflowError, TypeError):
+            return None
+    if not 1990 <= parsed.year <= 2100:
+        return None
+    return parsed
+
+
+def _first_date(values: Iterable[str | None]) -> datetime | None:
+    for v in values:
+        d = parse_date(v)
+        if d is not None:
+            return d
+    return None
+
+
+def clean_authors(values: Iterable[str]) -> list[str]:
+    """Names only: no "By", no roles, no dates, no duplicates."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for raw in values:
+        text = clean_whitespace(_BY.sub("", clean_whitespace(raw)))
+        for part in _AUTHOR_SPLIT.split(text):
+            part = _BY.sub("", part).strip(" .:-–—|")
+            words = part.split()
+            if not words or len(words) > 5 or _NOT_A_NAME.search(part):
+                continue
+            if any(w.lower().strip(".") in _ROLE_WORDS for w in words):
+                continue
+            if not any(w[:1].isupper() for w in words):
+                continue
+            key = part.casefold()
+            if key not in seen:
+                seen.add(key)
+                names.append(part)
+    return names
+
+
+def _dedupe_tags(tags: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for tag in tags:
+        tag = clean_whitespace(tag).strip(" ,;#")
+        if tag and len(tag) <= 60 and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            out.append(tag)
+    return out
+
+
+def _split_keywords(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [k for v in value for k in _split_keywords(v)]
+    if isinstance(value, str):
+        return [k for k in re.split(r"[,;]", value) if k.strip()]
+    return []
+
+
+def _select_texts(tree: HtmlElement, selector: str) -> list[str]:
+    if not selector:
+        return []
+    try:
+        return [clean_whitespace(el.text_content()) for el in tree.cssselect(selector)]
+    except Exception:  # a malformed selector in a site file must not stop extraction
+        return []
+
+
+def strip_site_suffix(title: str, site_name: str) -> str:
+    """"Headline | Site" -> "Headline": drop a trailing or leading part that names the site."""
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    site = site_name.casefold()
+    if site:
+        if parts[-1].casefold() == site or site in parts[-1].casefold():
+            return " - ".join(parts[:-1]) if len(parts) > 2 else parts[0]
+        if parts[0].casefold() == site:
+            return " - ".join(parts[1:])
+    # Without a site name, a short last part after a separator is almost always the site.
+    if len(parts[-1].split()) <= 4 and len(" ".join(parts[:-1]).split()) >= 3:
+        return title[: title.rfind(parts[-1])].rstrip(" |–—:·•»-")
+    return title
+
+
+def _same_site(a: str, b: str) -> bool:
+    ha = (urlsplit(a).hostname or "").removeprefix("www.")
+    hb = (urlsplit(b).hostname or "").removeprefix("www.")
+    return bool(ha) and ha == hb
+
+
+def _visible(tree: HtmlElement, xpath: str) -> Iterator[str]:
+    for el in tree.xpath(xpath):
+        text = el if isinstance(el, str) else el.text_content()
+        text = clean_whitespace(str(text))
+        if text:
+            yield text
+
+
+def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Metadata:
+    """Read every metadata field from the page; missing fields stay empty."""
+    meta = _meta(tree)
+    objects = _jsonld_objects(tree, url)
+    articles = [o for o in objects if _types(o) & _ARTICLE_TYPES]
+    ld: dict[str, Any] = articles[0] if articles else {}
+    publisher = ld.get("publisher") if isinstance(ld.get("publisher"), dict) else {}
+    websites = [o for o in objects if "website" in _types(o)]
+
+    def m(*keys: str) -> str:
+        for key in keys:
+            if meta.get(key):
+                return clean_whitespace(meta[key][0])
+        return ""
+
+    md = Metadata()
+    md.og_type = m("og:type").lower()
+    md.typed_article = bool(articles) or md.og_type == "article"
+    md.site_name = m("og:site_name", "application-name") or _text_of(publisher) or (
+        _text_of(websites[0].get("name")) if websites else ""
+    )
+
+    site_title = _select_texts(tree, site.title) if site else []
+    h1 = next(_visible(tree, "//h1"), "")
+    title_tag = next(_visible(tree, "//title"), "")
+    title = (
+        (site_title[0] if site_title else "")
+        or _text_of(ld.get("headline"))
+        or m("og:title", "twitter:title", "dc.title", "title")
+        or h1
+        or title_tag
+    )
+    md.title = strip_site_suffix(title, md.site_name)
+
+    site_dek = _select_texts(tree, site.dek) if site else []
+    dek_xpath = (
+        "//*[self::p or self::h2 or self::div or self::span]"
+        "[contains(concat(' ', normalize-space(@class), ' '), ' dek ')"
+        " or contains(@class, 'standfirst') or contains(@class, 'subtitle')"
+        " or contains(@class, 'subheadline') or contains(@class, 'sub-headline')"
+        " or contains(@class, 'article-summary') or contains(@class, 'deck')"
+        " or @itemprop='alternativeHeadline']"
+    )
+    md.subtitle = (
+        (site_dek[0] if site_dek else "")
+        or next(_visible(tree, dek_xpath), "")
+        or _text_of(ld.get("alternativeHeadline"))
+        or _text_of(ld.get("description"))
+        or m("og:description", "description", "twitter:description")
+    )
+    if md.subtitle == md.title:
+        md.subtitle = ""
+
+    site_authors = _select_texts(tree, site.authors) if site else []
+    meta_authors = [a for a in meta.get("author", []) + meta.get("article:author", [])
+                    if not a.startswith("http")]
+    byline_xpath = (
+        "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline')"
+        " or contains(@class, 'author-name')]"
+    )
+    md.authors = clean_authors(site_authors) or clean_authors(_names(ld.get("author"))) or (
+        clean_authors(meta_authors) or clean_authors(meta.get("dc.creator", []))
+    ) or clean_authors(list(_visible(tree, byline_xpath))[:3])
+
+    md.published = _first_date([
+        _text_of(ld.get("datePublished")), _text_of(ld.get("dateCreated")),
+        m("article:published_time", "og:published_time", "datepublished", "pubdate",
+          "publishdate", "date", "dc.date", "dc.date.issued", "sailthru.date", "parsely-pub-date"),
+        *tree.xpath("//*[@itemprop='datePublished']/@datetime"),
+        *tree.xpath("//*[@itemprop='datePublished']/@content"),
+        *tree.xpath("//time[@datetime][1]/@datetime"),
+        *_visible(tree, "//*[contains(@class, 'date') or contains(@class, 'time')]"
+                        "[not(descendant::*[contains(@class, 'date')])][1]"),
+    ])
+    if md.published is None:
+        match = _URL_DATE.search(url)
+        if match:
+            md.published = parse_date("-".join(match.groups()))
+    md.updated = _first_date([
+        _text_of(ld.get("dateModified")),
+        m("article:modified_time", "og:updated_time", "datemodified", "last-modified"),
+        *tree.xpath("//*[@itemprop='dateModified']/@datetime"),
+    ])
+
+    site_section = _select_texts(tree, site.section) if site else []
+    breadcrumb = list(_visible(tree, "//*[contains(@class, 'breadcrumb')]//a"))
+    md.section = (
+        (site_section[0] if site_section else "")
+        or m("article:section", "section", "parsely-section")
+        or _text_of(ld.get("articleSection"))
+        or (breadcrumb[-1] if breadcrumb else "")
+    )
+
+    tag_sources: list[str] = []
+    if site and site.tags:
+        tag_sources += _select_texts(tree, site.tags)
+    tag_sources += meta.get("article:tag", [])
+    tag_sources += _split_keywords(ld.get("keywords"))
+    for kw in meta.get("keywords", []) + meta.get("news_keywords", []):
+        tag_sources += _split_keywords(kw)
+    if not tag_sources:
+        tag_sources += list(_visible(tree, "//a[@rel='tag']"))
+    md.tags = _dedupe_tags(tag_sources)
+
+    lang = (tree.get("lang") or m("content-language", "og:locale", "dc.language")
+            or _text_of(ld.get("inLanguage")))
+    md.language = re.split(r"[-_]", lang.strip().lower())[0] if lang else ""
+
+    image = m("og:image", "og:image:url", "twitter:image", "twitter:image:src")
+    if not image:
+        ld_image = ld.get("image")
+        image = ld_image.get("url", "") if isinstance(ld_image, dict) else _text_of(ld_image)
+    md.image_url = urljoin(url, image) if image else ""
+
+    for candidate in (*tree.xpath("//link[@rel='canonical']/@href"), m("og:url")):
+        if candidate:
+            absolute = urljoin(url, str(candidate).strip())
+            if _same_site(absolute, url):
+                md.canonical_url = absolute
+                break
+
+    body = ld.get("articleBody")
+    md.article_body = body if isinstance(body, str) else ""
+    return md

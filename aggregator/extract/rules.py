@@ -1,0 +1,125 @@
+"""Load the extraction rules (furniture phrases, block tokens, per-site rules) from data files.
+
+Rules are data so that adding a publisher or a furniture phrase is a data change. This module is
+the only place that knows the file formats; everything else sees the frozen dataclasses below.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+_PUNCT = " \t\r\n.:;,!?…|-–—•·›»«>()[]"
+
+
+def phrase_key(text: str) -> str:
+    """The form phrases are compared in: case-folded, outer punctuation stripped."""
+    return " ".join(text.strip(_PUNCT).split()).casefold()
+
+
+@dataclass(frozen=True)
+class FurnitureRules:
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+    prefix_max_words: int
+    patterns: tuple[re.Pattern[str], ...]
+    block_tokens: frozenset[str]
+    keep_tokens: frozenset[str]
+
+    def is_furniture(self, paragraph: str, extra: frozenset[str] = frozenset()) -> bool:
+        """True when a whole paragraph is page furniture rather than article text."""
+        key = phrase_key(paragraph)
+        if not key:
+            return True
+        if key in self.exact or key in extra:
+            return True
+        if len(key.split()) <= self.prefix_max_words and key.startswith(self.prefixes):
+            return True
+        stripped = paragraph.strip()
+        return any(p.search(stripped) for p in self.patterns)
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """Selectors for one publisher; empty strings mean "use the generic rules"."""
+
+    name: str
+    domains: tuple[str, ...]
+    body: str = ""
+    title: str = ""
+    dek: str = ""
+    section: str = ""
+    tags: str = ""
+    authors: str = ""
+    remove: tuple[str, ...] = ()
+    phrases: frozenset[str] = field(default_factory=frozenset)
+
+    def matches(self, host: str) -> bool:
+        host = host.lower()
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+def _strings(data: dict[str, Any], key: str, source: str) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{source}: {key!r} must be a list of strings")
+    if any(not v.strip() for v in value):
+        # An empty phrase or token would match everything.
+        raise ValueError(f"{source}: {key!r} has an empty entry, which would match everything")
+    return value
+
+
+@cache
+def furniture_rules() -> FurnitureRules:
+    source = "furniture.toml"
+    data = tomllib.loads(resources.files(__package__).joinpath("rules", source).read_text("utf-8"))
+    return FurnitureRules(
+        exact=frozenset(phrase_key(p) for p in _strings(data, "exact", source)),
+        prefixes=tuple(phrase_key(p) for p in _strings(data, "prefix", source)),
+        prefix_max_words=int(data.get("prefix_max_words", 30)),
+        patterns=tuple(re.compile(p, re.I) for p in _strings(data, "patterns", source)),
+        block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
+        keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
+    )
+
+
+def parse_site_rules(text: str, source: str) -> SiteRules:
+    """Parse one site file; raises ValueError naming the file when it is malformed."""
+    data = tomllib.loads(text)
+    domains = _strings(data, "domains", source)
+    if not domains:
+        raise ValueError(f"{source}: 'domains' must name at least one host")
+    scalars = {}
+    for key in ("body", "title", "dek", "section", "tags", "authors"):
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            raise ValueError(f"{source}: {key!r} must be a CSS selector string")
+        scalars[key] = value
+    return SiteRules(
+        name=str(data.get("name", source)),
+        domains=tuple(d.lower() for d in domains),
+        remove=tuple(_strings(data, "remove", source)),
+        phrases=frozenset(phrase_key(p) for p in _strings(data, "phrases", source)),
+        **scalars,
+    )
+
+
+@cache
+def site_rules() -> tuple[SiteRules, ...]:
+    folder = resources.files(__package__).joinpath("rules", "sites")
+    rules = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            rules.append(parse_site_rules(entry.read_text("utf-8"), entry.name))
+    return tuple(rules)
+
+
+def rules_for_host(host: str) -> SiteRules | None:
+    for rules in site_rules():
+        if rules.matches(host):
+            return rules
+    return None
