@@ -1,0 +1,153 @@
+"""Normalize an Article before dedupe and storage: canonical URL, clean text, UTC dates, tags.
+
+Everything here is a pure function of the record (and of ``now``, passed in), so a re-crawl of an
+unchanged page normalizes to exactly the same record and the same content hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from urllib.parse import urlsplit, urlunsplit
+
+import ftfy
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+from aggregator.extract import content_hash
+from aggregator.model import Article
+
+#: Dates this far past "now" are clock skew; later ones are errors and are dropped.
+FUTURE_SKEW = timedelta(hours=26)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_AMP_PATH = re.compile(r"/amp(?P<slash>/)?$|/amp\.html?$|\.amp(?=\.html?$)|\.amp$", re.I)
+_SPACES = re.compile(r"[ \t\f\v\xa0\u2000-\u200b\u202f\u205f\u3000]+")
+_BLANKS = re.compile(r"\n{3,}")
+
+
+def _data(name: str) -> str:
+    return resources.files("aggregator").joinpath("data", name).read_text("utf-8")
+
+
+@cache
+def tracking_params() -> tuple[frozenset[str], tuple[str, ...]]:
+    """(exact names, prefixes) of tracking query parameters, from the data file."""
+    names: set[str] = set()
+    prefixes: list[str] = []
+    for line in _data("tracking_params.txt").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("*"):
+            prefixes.append(line[:-1].lower())
+        else:
+            names.add(line.lower())
+    return frozenset(names), tuple(prefixes)
+
+
+@cache
+def tag_synonyms() -> dict[str, str]:
+    """variant (case-folded) -> canonical tag."""
+    mapping: dict[str, str] = {}
+    for canonical, variants in tomllib.loads(_data("tag_synonyms.toml")).items():
+        mapping[canonical.casefold()] = canonical
+        for variant in variants:
+            mapping[variant.casefold()] = canonical
+    return mapping
+
+
+def canonical_url(url: str) -> str:
+    """The address that identifies an article: tracking parameters, fragment, default port,
+    AMP and mobile variants removed; query sorted; scheme and host lower-cased."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return url
+    names, prefixes = tracking_params()
+    if parts.query:
+        keep = [
+            pair for pair in parts.query.split("&")
+            if pair and not _is_tracking(pair.split("=", 1)[0], names, prefixes)
+        ]
+        url = urlunsplit(parts._replace(query="&".join(keep)))
+        url = url_query_cleaner(url, ("amp", "outputType"), remove=True, keep_fragments=True)
+    parts = urlsplit(canonicalize_url(url))
+    host = (parts.hostname or "").rstrip(".")
+    port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(parts.scheme)) else None
+    for prefix in ("m.", "mobile.", "amp."):
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix):]
+    netloc = f"{host}:{port}" if port else host
+    path = _AMP_PATH.sub(lambda m: m.group("slash") or "", parts.path) or "/"
+    return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
+
+
+def _is_tracking(name: str, names: frozenset[str], prefixes: tuple[str, ...]) -> bool:
+    name = name.lower()
+    return name in names or name.startswith(prefixes)
+
+
+def clean_text(text: str) -> str:
+    """NFC, mojibake repaired, spaces collapsed, paragraphs separated by exactly one blank line."""
+    text = ftfy.fix_text(text, normalization="NFC")
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    paragraphs = [p.strip() for p in "\n".join(lines).split("\n\n")]
+    return _BLANKS.sub("\n\n", "\n\n".join(p.replace("\n", " ") for p in paragraphs if p))
+
+
+def clean_line(text: str) -> str:
+    return " ".join(ftfy.fix_text(text, normalization="NFC").split())
+
+
+def to_utc(value: datetime | None, *, now: datetime) -> datetime | None:
+    """Aware UTC; a naive date is taken as UTC; a date beyond now + skew is dropped."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value > now + FUTURE_SKEW:
+        return None
+    return value
+
+
+def fold_tag(tag: str) -> str:
+    """The stored form of a tag: trimmed, spaces collapsed, case-folded, synonyms merged."""
+    folded = " ".join(tag.replace("_", " ").split()).strip(" #,;.").casefold()
+    return tag_synonyms().get(folded, folded)
+
+
+def normalize_article(article: Article, *, now: datetime) -> Article:
+    """Return a normalized copy; the input is not changed."""
+    tags: list[str] = []
+    origins: dict[str, str] = {}
+    for tag in article.tags:
+        folded = fold_tag(tag)
+        if folded and folded not in origins:
+            tags.append(folded)
+            origins[folded] = article.tag_origins.get(tag, "page")
+    text = clean_text(article.text)
+    published = to_utc(article.published, now=now)
+    updated = to_utc(article.updated, now=now)
+    return dataclasses.replace(
+        article,
+        url=article.url.strip(),
+        canonical_url=canonical_url(article.canonical_url or article.url),
+        title=clean_line(article.title),
+        subtitle=clean_line(article.subtitle),
+        authors=[clean_line(a) for a in article.authors if clean_line(a)],
+        section=clean_line(article.section),
+        dateline=clean_line(article.dateline),
+        tags=tags,
+        tag_origins=origins,
+        published=published,
+        updated=updated if updated is None or published is None or updated >= published else None,
+        language=article.language.strip().lower(),
+        text=text,
+        word_count=len(re.findall(r"\w+", text)),
+        content_hash=content_hash(text) if text else "",
+        image_url=article.image_url.strip(),
+    )

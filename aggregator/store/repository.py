@@ -1,0 +1,419 @@
+"""The repository: every read and write of the database goes through :class:`Store`.
+
+Opening a store creates the database when it does not exist and upgrades an older schema with
+Alembic, so no command needs a separate init step. Writes come in batches, one transaction each:
+a batch is stored whole or not at all, so a killed crawl never leaves a half-written article.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from aggregator.errors import InputError, StorageError
+from aggregator.model import Article
+from aggregator.store.models import (
+    ArticleAlias,
+    ArticleRow,
+    ArticleTag,
+    CrawlRun,
+    Source,
+    Story,
+    Tag,
+)
+
+SOURCE_KINDS = ("feed", "sitemap", "page", "site")
+DEFAULT_INTERVAL = 3600
+
+
+def default_db_url() -> str:
+    """``AGGREGATOR_DB`` when set, else an SQLite file in the user's data directory."""
+    env = os.environ.get("AGGREGATOR_DB")
+    if env:
+        return as_db_url(env)
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return as_db_url(str(base / "aggregator" / "aggregator.db"))
+
+
+def as_db_url(value: str) -> str:
+    """Accept an SQLAlchemy URL or a plain path to an SQLite file."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A source as commands show it."""
+
+    name: str
+    kind: str
+    url: str
+    interval_seconds: int
+    enabled: bool
+    tags: list[str]
+    last_success_at: datetime | None
+    last_error: str | None
+    next_due_at: datetime | None
+    article_count: int
+    etag: str | None = None
+    last_modified: str | None = None
+    error_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        for key in ("last_success_at", "next_due_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass
+class BatchResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    aliases: int = 0
+    new_urls: list[str] = field(default_factory=list)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("aggregator.store").joinpath("migrations")))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration; a no-op when it is current."""
+    cfg = _alembic_config()
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.begin() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == head:
+            return
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _row_to_article(row: ArticleRow) -> Article:
+    return Article(
+        url=row.url,
+        canonical_url=row.canonical_url,
+        source=row.source.name if row.source is not None else None,
+        title=row.title,
+        subtitle=row.subtitle,
+        authors=list(row.authors),
+        published=row.published,
+        updated=row.updated,
+        section=row.section,
+        tags=[link.tag.name for link in row.tag_links],
+        tag_origins={link.tag.name: link.origin for link in row.tag_links},
+        dateline=row.dateline,
+        language=row.language,
+        text=row.text,
+        word_count=row.word_count,
+        image_url=row.image_url,
+        site_name=row.site_name,
+        text_origin=row.text_origin,
+        content_hash=row.content_hash,
+        story_id=row.story_id,
+    )
+
+
+class Store:
+    """Data access for sources, articles, tags, aliases and crawl runs."""
+
+    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+        self.url = url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = create_engine(url, future=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StorageError(f"cannot open database {url}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            _configure_sqlite(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate_schema:
+            try:
+                migrate(self.engine)
+            except (SQLAlchemyError, OSError) as exc:
+                raise StorageError(f"cannot open or migrate database {url}: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # --- sources -------------------------------------------------------------------------
+
+    def add_source(
+        self, name: str, kind: str, url: str, *, now: datetime,
+        interval_seconds: int = DEFAULT_INTERVAL, tags: Iterable[str] = (),
+    ) -> SourceInfo:
+        if kind not in SOURCE_KINDS:
+            raise InputError(f"unknown source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
+        try:
+            with self.session() as s:
+                if s.scalar(select(Source).where(Source.name == name)) is not None:
+                    raise InputError(f"a source named {name!r} exists already")
+                s.add(Source(name=name, kind=kind, url=url, interval_seconds=interval_seconds,
+                             enabled=True, tags=list(tags), error_count=0, created_at=now,
+                             next_due_at=now))
+        except IntegrityError as exc:
+            raise InputError(f"a source named {name!r} exists already") from exc
+        return self.get_source(name)
+
+    def _source(self, s: Session, name: str) -> Source:
+        source = s.scalar(select(Source).where(Source.name == name))
+        if source is None:
+            raise InputError(f"no source named {name!r}")
+        return source
+
+    def get_source(self, name: str) -> SourceInfo:
+        return next(info for info in self.list_sources([name]))
+
+    def list_sources(self, names: Iterable[str] | None = None) -> list[SourceInfo]:
+        wanted = list(names) if names is not None else None
+        with self.session() as s:
+            query = select(Source).order_by(Source.name)
+            if wanted is not None:
+                query = query.where(Source.name.in_(wanted))
+            sources = list(s.scalars(query))
+            if wanted is not None:
+                missing = set(wanted) - {src.name for src in sources}
+                if missing:
+                    raise InputError(f"no source named {sorted(missing)[0]!r}")
+            counts = dict(
+                s.execute(select(ArticleRow.source_id, func.count()).group_by(ArticleRow.source_id)).all()
+            )
+            return [
+                SourceInfo(
+                    name=src.name, kind=src.kind, url=src.url, interval_seconds=src.interval_seconds,
+                    enabled=src.enabled, tags=list(src.tags), last_success_at=src.last_success_at,
+                    last_error=src.last_error, next_due_at=src.next_due_at,
+                    article_count=counts.get(src.id, 0), etag=src.etag,
+                    last_modified=src.last_modified, error_count=src.error_count,
+                )
+                for src in sources
+            ]
+
+    def remove_source(self, name: str) -> None:
+        with self.session() as s:
+            s.delete(self._source(s, name))
+
+    def due_sources(self, now: datetime) -> list[SourceInfo]:
+        return [
+            src for src in self.list_sources()
+            if src.enabled and (src.next_due_at is None or src.next_due_at <= now)
+        ]
+
+    def record_source_success(
+        self, name: str, *, now: datetime, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        with self.session() as s:
+            src = self._source(s, name)
+            src.last_success_at = now
+            src.last_error = None
+            src.error_count = 0
+            if etag is not None:
+                src.etag = etag
+            if last_modified is not None:
+                src.last_modified = last_modified
+            src.next_due_at = now + timedelta(seconds=src.interval_seconds)
+
+    def record_source_error(self, name: str, message: str, *, now: datetime) -> None:
+        with self.session() as s:
+            src = self._source(s, name)
+            src.last_error = message
+            src.last_error_at = now
+            src.error_count += 1
+            backoff = min(src.interval_seconds * 2 ** min(src.error_count, 10), 7 * 86400)
+            src.next_due_at = now + timedelta(seconds=backoff)
+
+    # --- what the dedupe needs ---------------------------------------------------------
+
+    def hash_for_url(self, canonical_url: str) -> str | None:
+        with self.session() as s:
+            return s.scalar(select(ArticleRow.content_hash).where(ArticleRow.canonical_url == canonical_url))
+
+    def url_for_hash(self, content_hash: str) -> str | None:
+        with self.session() as s:
+            return s.scalar(
+                select(ArticleRow.canonical_url).where(ArticleRow.content_hash == content_hash)
+                .order_by(ArticleRow.id).limit(1)
+            )
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def write_batch(
+        self, articles: Iterable[Article], aliases: Iterable[tuple[str, str]] = (), *, now: datetime
+    ) -> BatchResult:
+        """Insert or update articles and record alias URLs, all in one transaction.
+
+        An article whose canonical URL is stored already updates that row (keeping its first-seen
+        time) when its text changed, and is counted unchanged otherwise: re-crawls never duplicate.
+        ``aliases`` are (alias URL, canonical URL of the article it duplicates).
+        """
+        result = BatchResult()
+        try:
+            with self.session() as s:
+                tag_cache: dict[str, Tag] = {}
+                source_ids: dict[str, int | None] = {}
+                for article in articles:
+                    self._write_one(s, article, now, result, tag_cache, source_ids)
+                    s.flush()
+                for alias_url, target in aliases:
+                    row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == target))
+                    if row is None or alias_url == target:
+                        continue
+                    if s.get(ArticleAlias, alias_url) is None:
+                        s.add(ArticleAlias(url=alias_url, article_id=row.id, first_seen_at=now))
+                        result.aliases += 1
+        except OperationalError as exc:
+            raise StorageError(f"cannot write to {self.url}: {exc.orig}") from exc
+        return result
+
+    def _write_one(
+        self, s: Session, article: Article, now: datetime, result: BatchResult,
+        tag_cache: dict[str, Tag], source_ids: dict[str, int | None],
+    ) -> None:
+        row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == article.canonical_url))
+        if row is not None and row.content_hash == article.content_hash:
+            result.unchanged += 1
+            return
+        if article.source is not None and article.source not in source_ids:
+            source_ids[article.source] = s.scalar(select(Source.id).where(Source.name == article.source))
+        source_id = source_ids.get(article.source) if article.source is not None else None
+        if row is None:
+            story = Story(created_at=now)
+            s.add(story)
+            s.flush()
+            row = ArticleRow(canonical_url=article.canonical_url, first_seen_at=now, story_id=story.id,
+                             source_id=source_id)
+            s.add(row)
+            result.new += 1
+            result.new_urls.append(article.canonical_url)
+        else:
+            result.updated += 1
+            if source_id is not None:
+                row.source_id = source_id
+        row.url = article.url
+        row.title = article.title
+        row.subtitle = article.subtitle
+        row.authors = list(article.authors)
+        row.published = article.published
+        row.updated = article.updated
+        row.section = article.section
+        row.dateline = article.dateline
+        row.language = article.language
+        row.text = article.text
+        row.word_count = article.word_count
+        row.image_url = article.image_url
+        row.site_name = article.site_name
+        row.text_origin = article.text_origin
+        row.content_hash = article.content_hash
+        row.changed_at = now
+        row.tag_links.clear()
+        s.flush()
+        for position, name in enumerate(article.tags):
+            tag = tag_cache.get(name) or s.scalar(select(Tag).where(Tag.name == name))
+            if tag is None:
+                tag = Tag(name=name)
+                s.add(tag)
+                s.flush()
+            tag_cache[name] = tag
+            row.tag_links.append(
+                ArticleTag(tag=tag, origin=article.tag_origins.get(name, "page"), position=position)
+            )
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def count_articles(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
+
+    def iter_articles(self, *, batch: int = 500) -> Iterator[tuple[Article, list[str]]]:
+        """Every stored article with its alias URLs, oldest first, read in batches."""
+        last_id = 0
+        while True:
+            with self.session() as s:
+                rows = list(s.scalars(
+                    select(ArticleRow).where(ArticleRow.id > last_id).order_by(ArticleRow.id)
+                    .limit(batch)
+                    .options(selectinload(ArticleRow.tag_links), selectinload(ArticleRow.aliases),
+                             selectinload(ArticleRow.source))
+                ))
+                if not rows:
+                    return
+                items = [(_row_to_article(r), sorted(a.url for a in r.aliases)) for r in rows]
+                last_id = rows[-1].id
+            yield from items
+
+    def get_article(self, canonical_url: str) -> Article | None:
+        with self.session() as s:
+            row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == canonical_url))
+            return _row_to_article(row) if row is not None else None
+
+    def top_tags(self, limit: int = 10) -> list[tuple[str, int]]:
+        with self.session() as s:
+            rows = s.execute(
+                select(Tag.name, func.count(ArticleTag.article_id))
+                .join(ArticleTag, ArticleTag.tag_id == Tag.id)
+                .group_by(Tag.name).order_by(func.count(ArticleTag.article_id).desc(), Tag.name)
+                .limit(limit)
+            ).all()
+            return [(name, count) for name, count in rows]
+
+    # --- crawl runs -------------------------------------------------------------------------
+
+    def start_run(self, sources: list[str], *, now: datetime) -> int:
+        with self.session() as s:
+            run = CrawlRun(started_at=now, sources=sources, status="running", pages_fetched=0,
+                           articles_new=0, articles_updated=0, duplicates=0, not_articles=0, errors=0)
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, counts: Counter[str], *, status: str, now: datetime) -> None:
+        with self.session() as s:
+            run = s.get(CrawlRun, run_id)
+            if run is None:
+                return
+            run.finished_at = now
+            run.status = status
+            run.pages_fetched = counts["pages_fetched"]
+            run.articles_new = counts["new"]
+            run.articles_updated = counts["updated"]
+            run.duplicates = counts["duplicates"]
+            run.not_articles = counts["not_articles"]
+            run.errors = counts["errors"]
