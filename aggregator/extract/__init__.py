@@ -81,10 +81,9 @@ def extract_article(
             parts = [clean_whitespace(p) for p in body.split("\n")]
             paragraphs = [p for p in parts if p and not furniture_rules().is_furniture(p)]
 
-    if paragraphs and paragraphs[0] == md.title:
-        paragraphs = paragraphs[1:]
-    if paragraphs and md.subtitle and paragraphs[0] == md.subtitle:
-        paragraphs = paragraphs[1:]
+    # The title and dek are metadata; a copy of either inside the body is furniture.
+    repeated = {md.title, md.subtitle} - {""}
+    paragraphs = [p for p in paragraphs if p not in repeated]
     dateline = ""
     if paragraphs:
         dateline, first = split_dateline(paragraphs[0])

@@ -145,8 +145,10 @@ def _has_block_child(el: HtmlElement) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
 
 
-def _score_candidates(root: HtmlElement) -> dict[HtmlElement, float]:
+def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict[HtmlElement, float]]:
+    """(scores with class weights, scores from paragraph content alone)."""
     scores: dict[HtmlElement, float] = {}
+    content: dict[HtmlElement, float] = {}
     for el in root.iter():
         tag = el.tag
         if not isinstance(tag, str):
@@ -167,8 +169,10 @@ def _score_candidates(root: HtmlElement) -> dict[HtmlElement, float]:
                     continue
                 if ancestor not in scores:
                     scores[ancestor] = _class_weight(ancestor)
+                    content[ancestor] = 0.0
                 scores[ancestor] += score * share
-    return scores
+                content[ancestor] += score * share
+    return scores, content
 
 
 def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlElement]:
@@ -183,7 +187,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
     marked = root.xpath("//*[@itemprop='articleBody']")
     if marked:
         return [marked[0]]
-    scores = _score_candidates(root)
+    scores, content = _score_candidates(root)
     if not scores:
         body = root.find(".//body")
         return [body if body is not None else root]
@@ -191,13 +195,13 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         text_len = len(clean_whitespace(el.text_content()))
         scores[el] *= 1 - _link_density(el, text_len)
     best = max(scores, key=scores.__getitem__)
-    best_score = scores[best]
     # A container that holds little beyond the best child is the same container; climbing one
     # level catches bodies split into several sibling <div>s of paragraphs.
     parent = best.getparent()
     if parent is None or parent.tag in ("html",):
         return [best]
-    threshold = max(10.0, best_score * 0.2)
+    # Siblings join on what their paragraphs weigh, not on a promising class name.
+    threshold = max(10.0, content[best] * 0.2)
     chosen: list[HtmlElement] = []
     for sibling in parent:
         if not isinstance(sibling.tag, str):
@@ -205,7 +209,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         if sibling is best:
             chosen.append(sibling)
             continue
-        if sibling in scores and scores[sibling] >= threshold:
+        if sibling in content and content[sibling] >= threshold:
             chosen.append(sibling)
         elif sibling.tag == "p":
             text = clean_whitespace(sibling.text_content())

@@ -1,0 +1,52 @@
+"""Scrapy settings for the aggregator's spiders (``scrapy.cfg`` points here).
+
+Polite by default: robots.txt obeyed, AutoThrottle on, a few requests per domain at a time, an
+identifying User-Agent. Every value can be overridden with ``-s NAME=VALUE`` on ``aggregator
+crawl`` / ``scrapy crawl``, exactly as Scrapy does.
+"""
+
+from __future__ import annotations
+
+from aggregator import __version__
+from aggregator.store import default_db_url
+
+BOT_NAME = "aggregator"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+#: Where articles are stored (an SQLAlchemy URL); AGGREGATOR_DB in the environment sets it too.
+AGGREGATOR_DB = default_db_url()
+#: A page where site owners can learn who crawls them; it goes into the User-Agent.
+AGGREGATOR_CONTACT_URL = "https://github.com/industry-news-aggregator/aggregator"
+#: Articles written per database transaction.
+AGGREGATOR_BATCH_SIZE = 50
+
+USER_AGENT = f"industry-news-aggregator/{__version__} (+{AGGREGATOR_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
+
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+
+DOWNLOAD_TIMEOUT = 30
+#: Huge or endless responses are cut off rather than read into memory.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+ITEM_PIPELINES = {
+    "aggregator.pipelines.NormalizePipeline": 100,
+    "aggregator.pipelines.DedupePipeline": 200,
+    "aggregator.pipelines.StorePipeline": 300,
+}
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

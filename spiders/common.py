@@ -1,0 +1,132 @@
+"""What every spider shares: the source a request belongs to, and turning a page into an Article."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from aggregator.extract import extract_article
+from aggregator.feeds import FeedEntry, article_from_entry, merge_entry
+from aggregator.model import Article
+from aggregator.normalize import canonical_url
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A source as a spider needs it (built from the database, or from ``-a url=``)."""
+
+    name: str | None
+    kind: str
+    url: str
+    tags: tuple[str, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class Found:
+    """A link to an article page, with what the listing document said about it."""
+
+    url: str
+    source: SourceRef
+    entry: FeedEntry | None = None
+    extra_tags: list[str] = field(default_factory=list)
+
+
+def split_urls(url: str | None, urls: str | list[str] | None) -> list[str]:
+    """``-a url=X`` and ``-a urls=X,Y`` from the command line, or a list from Python."""
+    found: list[str] = []
+    if url:
+        found.append(url)
+    if isinstance(urls, str):
+        found += [u.strip() for u in urls.split(",") if u.strip()]
+    elif urls:
+        found += list(urls)
+    return found
+
+
+class ArticlePages(Spider):
+    """Base for our spiders: fetch article pages and yield their Articles."""
+
+    #: Canonical URLs requested in this crawl, so a page listed by both a feed and a sitemap
+    #: is fetched once even when the two links differ only in tracking parameters.
+    _requested: set[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._requested = set()
+
+    def is_known(self, url: str) -> bool:
+        """True when the article is stored already (then it is not downloaded again)."""
+        return False
+
+    def article_request(self, found: Found) -> Request | None:
+        key = canonical_url(found.url)
+        if key in self._requested:
+            self._stat("aggregator/links_seen_twice")
+            return None
+        self._requested.add(key)
+        if self.is_known(key):
+            self._stat("aggregator/already_stored")
+            return None
+        return Request(key, callback=self.parse_article, errback=self.article_failed,
+                       cb_kwargs={"found": found})
+
+    def _stat(self, key: str, count: int = 1) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, count)
+
+    def parse_article(self, response: Response, found: Found) -> Iterator[Article]:
+        self._stat("aggregator/pages_fetched")
+        if not isinstance(response, TextResponse):
+            logger.info("skipped %s: not a text page (%s)", response.url,
+                        response.headers.get("Content-Type", b"").decode("latin-1"))
+            self._stat("aggregator/not_articles")
+            yield from self._entry_fallback(found)
+            return
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        article = extract_article(response.body, response.url, content_type=content_type)
+        if not article.is_article:
+            logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
+            self._stat("aggregator/not_articles")
+            yield from self._entry_fallback(found)
+            return
+        if found.entry is not None:
+            article = merge_entry(article, found.entry)
+        yield self._finish(article, found)
+
+    def article_failed(self, failure: Failure) -> Iterator[Article]:
+        request = failure.request  # type: ignore[attr-defined]
+        found: Found = request.cb_kwargs["found"]
+        logger.warning("could not fetch %s: %s", request.url, failure.getErrorMessage())
+        self._stat("aggregator/page_errors")
+        yield from self._entry_fallback(found)
+
+    def _entry_fallback(self, found: Found) -> Iterator[Article]:
+        """When a feed entry's page cannot be used, the entry's own content is stored."""
+        if found.entry is None:
+            return
+        article = article_from_entry(found.entry)
+        if article.text:
+            self._stat("aggregator/from_feed_content")
+            yield self._finish(article, found)
+
+    def _finish(self, article: Article, found: Found) -> Article:
+        tags = list(article.tags)
+        origins = dict(article.tag_origins) or {t: "page" for t in tags}
+        seen = {t.casefold() for t in tags}
+        for tag, origin in [(t, "feed") for t in found.extra_tags] + [(t, "source") for t in found.source.tags]:
+            if tag.casefold() not in seen:
+                seen.add(tag.casefold())
+                tags.append(tag)
+                origins[tag] = origin
+        return dataclasses.replace(article, source=found.source.name, tags=tags, tag_origins=origins)

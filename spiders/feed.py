@@ -1,0 +1,74 @@
+"""RSS and Atom feeds: read the feed, follow each entry to its page.
+
+``scrapy crawl feed -a url=https://publisher.example/rss.xml``
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from aggregator.errors import SourceError
+from aggregator.feeds import parse_feed
+from spiders.common import ArticlePages, Found, SourceRef, split_urls
+
+logger = logging.getLogger(__name__)
+
+
+class FeedMixin(ArticlePages):
+    def feed_request(self, source: SourceRef) -> Request:
+        headers = {}
+        if source.etag:
+            headers["If-None-Match"] = source.etag
+        if source.last_modified:
+            headers["If-Modified-Since"] = source.last_modified
+        return Request(source.url, callback=self.parse_feed, errback=self.source_failed,
+                       headers=headers, dont_filter=True,
+                       cb_kwargs={"source": source}, meta={"handle_httpstatus_list": [304]})
+
+    def source_ok(self, source: SourceRef, response: Response) -> None:
+        """Hook: the source document was read (the sources spider records it)."""
+
+    def source_error(self, source: SourceRef, message: str) -> None:
+        logger.error("source %s failed: %s", source.name or source.url, message)
+        self._stat("aggregator/source_errors")
+
+    def source_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self.source_error(request.cb_kwargs["source"], failure.getErrorMessage())
+
+    def parse_feed(self, response: Response, source: SourceRef) -> Iterator[Request]:
+        if response.status == 304:
+            self._stat("aggregator/not_modified")
+            self.source_ok(source, response)
+            return
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        try:
+            feed = parse_feed(response.body, response.url, content_type=content_type)
+        except SourceError as exc:
+            self.source_error(source, exc.reason)
+            return
+        self.source_ok(source, response)
+        self._stat("aggregator/feed_entries", len(feed.entries))
+        for entry in feed.entries:
+            request = self.article_request(Found(url=entry.link, source=source, entry=entry))
+            if request is not None:
+                yield request
+
+
+class FeedSpider(FeedMixin):
+    name = "feed"
+
+    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
+                 source: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start_sources = [SourceRef(name=source, kind="feed", url=u) for u in split_urls(url, urls)]
+
+    async def start(self) -> AsyncIterator[Any]:
+        for source in self.start_sources:
+            yield self.feed_request(source)

@@ -1,0 +1,60 @@
+"""Sitemaps and sitemap indexes: follow every article URL they list.
+
+``scrapy crawl sitemap -a url=https://publisher.example/sitemap.xml``
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+
+from aggregator.errors import SourceError
+from aggregator.sitemaps import parse_sitemap
+from spiders.common import Found, SourceRef, split_urls
+from spiders.feed import FeedMixin
+
+#: Sitemap indexes nest; this bounds how deep we follow them.
+MAX_SITEMAP_DEPTH = 4
+
+
+class SitemapMixin(FeedMixin):
+    def sitemap_request(self, source: SourceRef, url: str | None = None, depth: int = 0) -> Request:
+        return Request(url or source.url, callback=self.parse_sitemap, errback=self.source_failed,
+                       dont_filter=depth == 0, cb_kwargs={"source": source, "depth": depth})
+
+    def parse_sitemap(self, response: Response, source: SourceRef, depth: int) -> Iterator[Request]:
+        try:
+            sitemap = parse_sitemap(response.body, response.url)
+        except SourceError as exc:
+            self.source_error(source, exc.reason)
+            return
+        if depth == 0:
+            self.source_ok(source, response)
+        if sitemap.kind == "sitemapindex":
+            if depth >= MAX_SITEMAP_DEPTH:
+                return
+            for entry in sitemap.entries:
+                yield self.sitemap_request(source, response.urljoin(entry.loc), depth + 1)
+            return
+        for entry in sitemap.entries:
+            request = self.article_request(
+                Found(url=response.urljoin(entry.loc), source=source, extra_tags=entry.keywords)
+            )
+            if request is not None:
+                yield request
+
+
+class SitemapSpider(SitemapMixin):
+    name = "sitemap"
+
+    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
+                 source: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start_sources = [SourceRef(name=source, kind="sitemap", url=u) for u in split_urls(url, urls)]
+
+    async def start(self) -> AsyncIterator[Any]:
+        for source in self.start_sources:
+            yield self.sitemap_request(source)
