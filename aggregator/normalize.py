@@ -93,7 +93,7 @@ def _is_tracking(name: str, names: frozenset[str], prefixes: tuple[str, ...]) ->
 
 def clean_text(text: str) -> str:
     """NFC, mojibake repaired, spaces collapsed, paragraphs separated by exactly one blank line."""
-    text = ftfy.fix_text(text, normalization="NFC")
+    text = ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False)
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     paragraphs = [p.strip() for p in "\n".join(lines).split("\n\n")]
@@ -101,7 +101,7 @@ def clean_text(text: str) -> str:
 
 
 def clean_line(text: str) -> str:
-    return " ".join(ftfy.fix_text(text, normalization="NFC").split())
+    return " ".join(ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False).split())
 
 
 def to_utc(value: datetime | None, *, now: datetime) -> datetime | None:

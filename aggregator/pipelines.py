@@ -100,6 +100,8 @@ class DedupePipeline:
         return cls(crawler)
 
     def process_item(self, item: Article) -> Article:
+        if not item.is_article:
+            raise DropItem(f"{item.url} is a {item.page_type} page, not an article", log_level="DEBUG")
         decision = self.writer.dedupe.check(item)
         if decision.verdict is Verdict.ALIAS:
             self.writer.add_alias(item.canonical_url, decision.canonical_url)

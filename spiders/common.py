@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy import Request, Spider
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -57,6 +58,8 @@ def split_urls(url: str | None, urls: str | list[str] | None) -> list[str]:
 class ArticlePages(Spider):
     """Base for our spiders: fetch article pages and yield their Articles."""
 
+    #: Yield pages that are not articles too (marked by page_type); the pipelines drop them.
+    keep_non_articles = False
     #: Canonical URLs requested in this crawl, so a page listed by both a feed and a sitemap
     #: is fetched once even when the two links differ only in tracking parameters.
     _requested: set[str]
@@ -98,6 +101,8 @@ class ArticlePages(Spider):
         if not article.is_article:
             logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
             self._stat("aggregator/not_articles")
+            if self.keep_non_articles and found.entry is None:
+                yield self._finish(article, found)
             yield from self._entry_fallback(found)
             return
         if found.entry is not None:
@@ -107,6 +112,11 @@ class ArticlePages(Spider):
     def article_failed(self, failure: Failure) -> Iterator[Article]:
         request = failure.request  # type: ignore[attr-defined]
         found: Found = request.cb_kwargs["found"]
+        if failure.check(IgnoreRequest):
+            # robots.txt forbids it (or a middleware dropped it): neither fetched nor stored.
+            logger.info("not fetching %s: %s", request.url, failure.getErrorMessage())
+            self._stat("aggregator/ignored_requests")
+            return
         logger.warning("could not fetch %s: %s", request.url, failure.getErrorMessage())
         self._stat("aggregator/page_errors")
         yield from self._entry_fallback(found)

@@ -23,9 +23,11 @@ class PageSpider(PageMixin):
     name = "page"
 
     def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
-                 source: str | None = None, **kwargs: Any) -> None:
+                 source: str | None = None, keep_non_articles: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.start_sources = [SourceRef(name=source, kind="page", url=u) for u in split_urls(url, urls)]
+        # A one-off fetch shows what a page is even when it is not an article.
+        self.keep_non_articles = keep_non_articles
 
     async def start(self) -> AsyncIterator[Any]:
         for source in self.start_sources:

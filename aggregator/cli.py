@@ -1,0 +1,426 @@
+"""The ``aggregator`` command line.
+
+Exit codes: 0 success; 1 an error (one line on stderr, naming the input); 2 a usage error;
+3 a crawl that finished but some sources failed; 4 ``extract`` found no article text.
+``--debug`` shows tracebacks instead of one-line errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, NoReturn
+from urllib.parse import urlsplit
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aggregator import __version__
+from aggregator.errors import AggregatorError, InputError
+from aggregator.extract import extract_article
+from aggregator.model import Article
+from aggregator.store import SourceInfo, Store, default_db_url
+from aggregator.store.repository import SOURCE_KINDS, as_db_url
+
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3
+EXIT_NO_TEXT = 4
+
+err = Console(stderr=True)
+out = Console()
+
+
+class Context:
+    def __init__(self, db: str | None, debug: bool, verbose: bool) -> None:
+        self.db_url = as_db_url(db) if db else default_db_url()
+        self.debug = debug
+        self.verbose = verbose
+
+    def store(self) -> Store:
+        return Store(self.db_url)
+
+    @property
+    def log_level(self) -> str:
+        return "DEBUG" if self.debug else ("INFO" if self.verbose else "WARNING")
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    click.echo(f"aggregator: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_line(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL|PATH", envvar="AGGREGATOR_DB",
+              help="Database: an SQLAlchemy URL or an SQLite file path (default: AGGREGATOR_DB, "
+                   "else ~/.local/share/aggregator/aggregator.db).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's informational logs.")
+@click.version_option(__version__, prog_name="aggregator")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool) -> None:
+    """Collect industry news: crawl publishers, extract clean articles, drop duplicates, store them."""
+    ctx.obj = Context(db, debug, verbose)
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+# --- extract ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("path", metavar="PATH|-")
+@click.option("--url", default=None, help="The page's address (resolves links, picks site rules).")
+@click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
+def extract(path: str, url: str | None, compact: bool) -> None:
+    """Print the Article extracted from a saved page (PATH, or - for standard input) as JSON.
+
+    Exits 4 when the page has no article text (the record is still printed).
+    """
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        url = url or "file:///dev/stdin"
+    else:
+        file = Path(path)
+        try:
+            data = file.read_bytes()
+        except IsADirectoryError:
+            fail(f"cannot read {path}: it is a directory")
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror or exc}")
+        url = url or file.resolve().as_uri()
+    article = extract_article(data, url)
+    click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=None if compact else 2))
+    if not article.text:
+        click.echo(f"aggregator: {path}: no article text found ({article.page_type} page)", err=True)
+        sys.exit(EXIT_NO_TEXT)
+
+
+# --- fetch -----------------------------------------------------------------------------------
+
+def _check_urls(urls: tuple[str, ...]) -> list[str]:
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InputError(f"not an http(s) URL: {url!r}")
+    return list(urls)
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("--store", "do_store", is_flag=True, help="Also normalize, dedupe and store the articles.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy setting.")
+@pass_ctx
+def fetch(ctx: Context, urls: tuple[str, ...], do_store: bool, overrides: tuple[str, ...]) -> None:
+    """Download pages (through Scrapy) and print their Articles as JSON lines."""
+    from aggregator.crawl import fetch_urls, parse_overrides
+
+    checked = _check_urls(urls)
+    if do_store:
+        ctx.store().close()  # create or migrate the database before the crawl
+    printed = 0
+
+    def emit(article: Article) -> None:
+        nonlocal printed
+        printed += 1
+        click.echo(_json_line(article.to_dict()))
+
+    summary = fetch_urls(checked, db_url=ctx.db_url, store=do_store, on_item=emit,
+                         overrides=parse_overrides(overrides), log_level=ctx.log_level)
+    if printed < len(checked):
+        fail(f"{len(checked) - printed} of {len(checked)} URLs could not be fetched or read"
+             f" ({summary.page_errors} download errors)")
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+@cli.group()
+def sources() -> None:
+    """Add, list and remove the feeds, sitemaps and pages that crawls visit."""
+
+
+def guess_kind(url: str) -> str:
+    """A source kind from the URL's shape (``--kind`` overrides it)."""
+    path = urlsplit(url).path.lower()
+    if "sitemap" in path:
+        return "sitemap"
+    name = path.rsplit("/", 1)[-1]
+    if name.endswith((".rss", ".atom", ".rdf")) or any(w in path for w in ("feed", "rss", "atom")):
+        return "feed"
+    if name.endswith(".xml") or name.endswith(".json") and "feed" in name:
+        return "feed"
+    return "page"
+
+
+def default_name(url: str) -> str:
+    parts = urlsplit(url)
+    path = parts.path.strip("/").replace("/", "-")
+    return f"{parts.netloc}{'/' + path if path else ''}"
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--name", help="A short unique name (default: host and path of URL).")
+@click.option("--kind", type=click.Choice(SOURCE_KINDS), help="What URL is (default: guessed from the URL).")
+@click.option("--interval", type=click.IntRange(60), default=3600, show_default=True,
+              help="Seconds between crawls of this source.")
+@click.option("--tag", "tags", multiple=True, help="A tag given to every article from this source.")
+@pass_ctx
+def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, interval: int,
+                tags: tuple[str, ...]) -> None:
+    """Add a feed, sitemap or page URL as a source."""
+    _check_urls((url,))
+    kind = kind or guess_kind(url)
+    name = name or default_name(url)
+    store = ctx.store()
+    info = store.add_source(name, kind, url, now=_now(), interval_seconds=interval, tags=tags)
+    click.echo(f"added {info.kind} source {info.name!r}: {info.url}")
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines for machines.")
+@pass_ctx
+def sources_list(ctx: Context, as_json: bool) -> None:
+    """List sources with their state and article counts."""
+    infos = ctx.store().list_sources()
+    if as_json:
+        for info in infos:
+            click.echo(_json_line(info.to_dict()))
+        return
+    if not infos:
+        click.echo("no sources yet; add one with: aggregator sources add URL")
+        return
+    out.print(_sources_table(infos))
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _sources_table(infos: list[SourceInfo]) -> Table:
+    table = Table(title="Sources")
+    for column in ("name", "kind", "url", "articles", "last success", "last error", "next due"):
+        table.add_column(column, overflow="fold")
+    for i in infos:
+        table.add_row(i.name, i.kind, i.url, str(i.article_count), _when(i.last_success_at),
+                      i.last_error or "-", _when(i.next_due_at) if i.enabled else "disabled")
+    return table
+
+
+@sources.command("remove")
+@click.argument("name")
+@pass_ctx
+def sources_remove(ctx: Context, name: str) -> None:
+    """Remove a source (its stored articles stay)."""
+    ctx.store().remove_source(name)
+    click.echo(f"removed source {name!r}")
+
+
+# --- crawl -----------------------------------------------------------------------------------
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], None] | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("stored {task.fields[stored]} · dropped {task.fields[dropped]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("crawling", total=0, stored=0, dropped=0)
+        counts = {"scheduled": 0, "response": 0, "item": 0, "dropped": 0}
+
+        def hook(event: str) -> None:
+            counts[event] += 1
+            progress.update(task, total=counts["scheduled"], completed=counts["response"],
+                            stored=counts["item"], dropped=counts["dropped"])
+
+        yield hook
+
+
+def run_crawl(ctx: Context, names: tuple[str, ...], everything: bool, overrides: tuple[str, ...],
+              as_json: bool, show_progress: bool) -> int:
+    from aggregator.crawl import crawl_sources, parse_overrides
+
+    parsed = parse_overrides(overrides)
+    store = ctx.store()
+    if names:
+        chosen = store.list_sources(names)
+    elif everything:
+        chosen = [s for s in store.list_sources() if s.enabled]
+    else:
+        chosen = store.due_sources(_now())
+    before = store.count_articles()
+    store.close()
+    if not chosen:
+        click.echo("nothing to crawl: no source is due (use --all or --source NAME)", err=True)
+        return 0
+    with _progress(show_progress and not as_json and err.is_terminal) as hook:
+        summary = crawl_sources(ctx.db_url, chosen, parsed, progress=hook, log_level=ctx.log_level)
+    if as_json:
+        click.echo(_json_line(summary.to_dict()))
+    else:
+        table = Table(title=f"Crawl of {len(chosen)} source(s) in {summary.seconds:.1f}s")
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        for label, value in (("pages fetched", summary.pages_fetched), ("articles new", summary.new),
+                             ("articles updated", summary.updated),
+                             ("duplicates dropped", summary.duplicates),
+                             ("duplicate links (not fetched)", summary.duplicate_links),
+                             ("already stored (not fetched)", summary.already_stored),
+                             ("forbidden by robots.txt", summary.ignored),
+                             ("not articles (skipped)", summary.not_articles),
+                             ("page errors", summary.page_errors),
+                             ("source errors", summary.source_errors),
+                             ("articles in database", before + summary.new)):
+            table.add_row(label, str(value))
+        out.print(table)
+    if summary.finish_reason not in ("finished", ""):
+        fail(f"crawl stopped early: {summary.finish_reason}")
+    if summary.failed_sources:
+        click.echo(f"aggregator: {len(summary.failed_sources)} source(s) failed: "
+                   f"{', '.join(summary.failed_sources)} (see: aggregator sources list)", err=True)
+        return EXIT_PARTIAL
+    return 0
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Crawl this source (repeatable).")
+@click.option("--all", "everything", is_flag=True, help="Crawl every enabled source, due or not.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override a Scrapy setting, as scrapy crawl -s does.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@pass_ctx
+def crawl(ctx: Context, names: tuple[str, ...], everything: bool, overrides: tuple[str, ...],
+          as_json: bool, no_progress: bool) -> None:
+    """Crawl the sources that are due (or those named) and store new articles."""
+    sys.exit(run_crawl(ctx, names, everything, overrides, as_json, not no_progress))
+
+
+# --- export ----------------------------------------------------------------------------------
+
+@contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """Standard output, or a file written atomically (a reader never sees half a file)."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".export-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("-o", "--output", default=None, metavar="FILE", help="Write here instead of standard output.")
+@pass_ctx
+def export(ctx: Context, fmt: str, output: str | None) -> None:
+    """Write every stored article (all Article fields plus its alias URLs) as JSON lines."""
+    from aggregator.export import export_jsonl
+
+    store = ctx.store()
+    with _output(output) as f:
+        count = export_jsonl(store, f)
+    if output not in (None, "-"):
+        click.echo(f"wrote {count} articles to {output}", err=True)
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--site", type=click.Path(file_okay=False, path_type=Path), default=Path("fixtures/site"),
+              show_default=True, help="The folder of pages to serve on 127.0.0.1.")
+@click.option("--fresh/--keep", default=True, show_default=True, help="Start from an empty database.")
+@pass_ctx
+def demo(ctx: Context, site: Path, fresh: bool) -> None:
+    """Serve the bundled fixture site on 127.0.0.1, add its feeds and sitemap, crawl, summarize."""
+    from aggregator.devserver import serve
+
+    if not (site / "robots.txt").is_file():
+        fail(f"{site} is not a fixture site folder (no robots.txt); run from the repository root")
+    if fresh and ctx.db_url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(ctx.db_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+    err.print(f"[bold]database[/bold] {ctx.db_url}")
+    with serve(site) as server:
+        base = server.base_url
+        err.print(f"[bold]serving[/bold] {site} at {base}")
+        store = ctx.store()
+        existing = {s.name for s in store.list_sources()}
+        for name, kind, path in (("industry-wire-rss", "feed", "/feeds/rss.xml"),
+                                 ("industry-wire-energy-atom", "feed", "/feeds/atom.xml"),
+                                 ("industry-wire-sitemap", "sitemap", "/sitemap_index.xml")):
+            if name in existing:
+                store.remove_source(name)
+            store.add_source(name, kind, base + path, now=_now(), tags=())
+            click.echo(f"added {kind} source {name}: {base + path}", err=True)
+        store.close()
+        code = run_crawl(ctx, (), True, ("AUTOTHROTTLE_ENABLED=False",), False, True)
+    store = ctx.store()
+    table = Table(title="Top tags")
+    table.add_column("tag")
+    table.add_column("articles", justify="right")
+    for tag, count in store.top_tags(8):
+        table.add_row(tag, str(count))
+    out.print(table)
+    sample = next((a for a, _ in store.iter_articles() if a.dateline), None)
+    if sample is not None:
+        out.print("[bold]One stored record[/bold]")
+        out.print_json(json.dumps(sample.to_dict(), ensure_ascii=False))
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning expected errors into one line and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="aggregator", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except AggregatorError as exc:
+        if debug:
+            raise
+        fail(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if debug:
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+
+
+if __name__ == "__main__":
+    main()
