@@ -19,6 +19,7 @@ import ftfy
 from w3lib.url import canonicalize_url, url_query_cleaner
 
 from aggregator.extract import content_hash
+from aggregator.extract.text import count_words
 from aggregator.model import Article
 
 #: Dates this far past "now" are clock skew; later ones are errors and are dropped.
@@ -147,7 +148,7 @@ def normalize_article(article: Article, *, now: datetime) -> Article:
         updated=updated if updated is None or published is None or updated >= published else None,
         language=article.language.strip().lower(),
         text=text,
-        word_count=len(re.findall(r"\w+", text)),
+        word_count=count_words(text),
         content_hash=content_hash(text) if text else "",
         image_url=article.image_url.strip(),
     )

@@ -15,11 +15,11 @@ from lxml import html as lxml_html
 
 from aggregator.extract.content import clean_tree, extract_paragraphs
 from aggregator.extract.dateline import split_dateline
-from aggregator.extract.decode import decode_html
+from aggregator.extract.decode import decode_html, looks_binary
 from aggregator.extract.metadata import extract_metadata
 from aggregator.extract.pagetype import classify_page
 from aggregator.extract.rules import furniture_rules, rules_for_host
-from aggregator.extract.text import clean_whitespace, count_words
+from aggregator.extract.text import clean_whitespace, count_words, strip_control
 from aggregator.model import EMPTY, Article
 
 __all__ = ["MAX_HTML_CHARS", "content_hash", "extract_article"]
@@ -59,7 +59,9 @@ def extract_article(
         content_type: the HTTP Content-Type header, when known, for its charset.
     """
     article = Article(url=url, canonical_url=url, page_type=EMPTY)
-    text = decode_html(html, content_type).replace("\x00", "")
+    if isinstance(html, bytes) and looks_binary(html):
+        return article
+    text = strip_control(decode_html(html, content_type))
     if len(text) > MAX_HTML_CHARS:
         logger.info("page %s is %d characters; reading the first %d", url, len(text), MAX_HTML_CHARS)
         text = text[:MAX_HTML_CHARS]

@@ -15,6 +15,22 @@ def _detect(data: bytes) -> str | None:
     return best.encoding if best is not None else None
 
 
+_BINARY_MAGIC = (b"\x1f\x8b", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x00\x00\x01\x00")
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for bytes that are not a text document (images, archives, PDFs, random bytes)."""
+    head = data[:4096]
+    if head.startswith(_BINARY_MAGIC):
+        return True
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return False  # a BOM: UTF-8 or UTF-16 text, whose NULs are expected
+    if not head:
+        return False
+    control = sum(1 for b in head if b < 9 or 13 < b < 32 and b != 27)
+    return control / len(head) > 0.05
+
+
 def decode_html(data: bytes | str, content_type: str | None = None) -> str:
     """Decode a page; never raises, undecodable bytes become U+FFFD."""
     if isinstance(data, str):

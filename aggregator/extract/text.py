@@ -5,13 +5,27 @@ from __future__ import annotations
 import re
 
 _SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _WORD = re.compile(r"\w+")
+# Han, Hiragana, Katakana and Hangul: scripts written without spaces between words.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def strip_control(text: str) -> str:
+    """Drop control characters, which no HTML text may hold and lxml refuses."""
+    return _CONTROL.sub("", text)
 
 
 def clean_whitespace(text: str) -> str:
     """Collapse runs of whitespace (non-breaking spaces included) to one space."""
-    return _SPACE.sub(" ", text.replace("\xa0", " ").replace("\u200b", "")).strip()
+    text = _CONTROL.sub("", text.replace("\xa0", " ").replace("\u200b", ""))
+    return _SPACE.sub(" ", text).strip()
 
 
 def count_words(text: str) -> int:
-    return len(_WORD.findall(text))
+    """Words in text; in unspaced scripts (Chinese, Japanese) two characters count as one word."""
+    total = 0
+    for token in _WORD.findall(text):
+        cjk = len(_CJK.findall(token))
+        total += 1 if cjk == 0 else max(1, cjk // 2 + (1 if len(token) > cjk else 0))
+    return total

@@ -1,0 +1,73 @@
+"""Shared fixtures: the fixture site on loopback HTTP, real SQLite files, the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.devserver import SiteServer, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+SITE = FIXTURES / "site"
+PAGES = FIXTURES / "pages"
+POSTGRES_URL = os.environ.get("AGGREGATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("AGGREGATOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def fixture_articles() -> list[dict[str, Any]]:
+    """The fixture publisher's articles, as fixtures/articles.toml declares them."""
+    return list(tomllib.loads((FIXTURES / "articles.toml").read_text("utf-8"))["article"])
+
+
+@pytest.fixture(scope="session")
+def fixture_site() -> Iterator[SiteServer]:
+    """fixtures/site served on 127.0.0.1 for the whole test session."""
+    with serve(SITE) as server:
+        yield server
+
+
+@pytest.fixture
+def site_server(tmp_path: Path) -> Iterator[SiteServer]:
+    """A private copy of the fixture site, for tests that count requests or change files."""
+    import shutil
+
+    root = tmp_path / "site"
+    shutil.copytree(SITE, root)
+    with serve(root) as server:
+        yield server
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, db: str | None = None, stdin: bytes | None = None, timeout: float = 120) -> Result:
+    """Run ``aggregator`` in a subprocess (a Scrapy crawl needs a fresh reactor per run)."""
+    cmd = [sys.executable, "-m", "aggregator.cli"]
+    if db:
+        cmd += ["--db", db]
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
+    proc = subprocess.run([*cmd, *args], input=stdin, capture_output=True, timeout=timeout, cwd=ROOT, env=env)
+    return Result(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
+
+
+@pytest.fixture
+def cli() -> Any:
+    return run_cli

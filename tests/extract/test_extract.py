@@ -1,0 +1,170 @@
+"""extract_article on hand-made pages: furniture, metadata rules, charsets, bad input."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from aggregator import extract_article
+from aggregator.extract import MAX_HTML_CHARS
+from aggregator.extract.dateline import split_dateline
+from aggregator.extract.metadata import clean_authors, strip_site_suffix
+from aggregator.extract.rules import furniture_rules, parse_site_rules
+from aggregator.model import ARTICLE, EMPTY, LISTING
+from tests.conftest import SITE, fixture_articles
+
+FURNITURE = ("Print this page", "Stories continue below", "Related Stories", "Share on Facebook",
+             "Sign up for our", "Advertisement", "Read more:", "We use cookies", "Most read",
+             "Staff Writer", "All rights reserved", "Photo:")
+
+PARAGRAPHS = "".join(
+    f"<p>Paragraph {i} of the story explains, at a length a reader would expect, what the company "
+    f"announced and why analysts think it matters for the industry this year.</p>" for i in range(6)
+)
+
+
+def page(head: str = "", body: str = PARAGRAPHS) -> str:
+    return f"<html><head>{head}</head><body><article>{body}</article></body></html>"
+
+
+@pytest.mark.parametrize("article", [a for a in fixture_articles() if not a.get("private")],
+                         ids=lambda a: a["slug"])
+def test_fixture_site_article_pages(article: dict) -> None:
+    when = datetime.fromisoformat(article["published"])
+    path = f"{article['section'].lower()}/{when:%Y/%m}/{article['slug']}.html"
+    got = extract_article((SITE / path).read_bytes(), f"http://127.0.0.1:8000/{path}")
+    assert got.page_type == ARTICLE
+    assert got.title == article["title"]
+    assert got.subtitle == article["dek"]
+    assert got.authors == article["authors"]
+    assert got.published == when
+    assert got.tags == article["tags"]
+    assert got.section == article["section"]
+    assert got.dateline == article.get("dateline", "")
+    assert got.text.split("\n\n") == article["paragraphs"]
+    for phrase in FURNITURE:
+        assert phrase not in got.text
+
+
+@pytest.mark.parametrize("path", ["index.html", "aerospace/index.html", "energy/index.html",
+                                  "manufacturing/index.html"])
+def test_listing_pages_are_not_articles(path: str) -> None:
+    got = extract_article((SITE / path).read_bytes(), f"http://127.0.0.1:8000/{path}")
+    assert got.page_type == LISTING
+
+
+def test_interleaved_furniture_keeps_surrounding_paragraphs() -> None:
+    body = ("<p>First paragraph of the report, long enough to be article text for certain.</p>"
+            "<p>Stories continue below</p>"
+            "<p><strong>Read more:</strong> <a href='/x'>Another headline entirely</a></p>"
+            "<p>Second paragraph of the report, which the furniture must not take with it.</p>"
+            "<p>Advertisement</p>" + PARAGRAPHS)
+    got = extract_article(page('<meta property="og:type" content="article">', body), "https://a.example/s")
+    paragraphs = got.text.split("\n\n")
+    assert paragraphs[0].startswith("First paragraph")
+    assert paragraphs[1].startswith("Second paragraph")
+    assert "Stories continue below" not in got.text
+    assert "Read more" not in got.text
+    assert "Advertisement" not in got.text
+
+
+def test_jsonld_metadata_wins_over_meta_tags() -> None:
+    head = ('<title>Other | Site</title><meta property="og:title" content="OG title">'
+            '<script type="application/ld+json">{"@context":"https://schema.org","@graph":[{"@type":"WebSite",'
+            '"name":"Trade Daily"},{"@type":"NewsArticle","headline":"LD headline",'
+            '"datePublished":"2026-01-05T10:00:00Z","author":[{"@type":"Person","name":"Ana Ruiz"},'
+            '{"@type":"Person","name":"Bo Chen"}],"keywords":"ports, shipping"}]}</script>')
+    got = extract_article(page(head), "https://trade.example/a")
+    assert got.title == "LD headline"
+    assert got.authors == ["Ana Ruiz", "Bo Chen"]
+    assert got.published == datetime(2026, 1, 5, 10, tzinfo=UTC)
+    assert got.tags == ["ports", "shipping"]
+    assert got.site_name == "Trade Daily"
+
+
+def test_broken_jsonld_is_skipped() -> None:
+    head = '<script type="application/ld+json">{"headline": "x", </script><meta property="og:title" content="T">'
+    assert extract_article(page(head), "https://a.example/").title == "T"
+
+
+def test_date_from_url_when_page_has_none() -> None:
+    got = extract_article(page("<title>x</title>"), "https://a.example/2025/07/14/story-slug/")
+    assert got.published == datetime(2025, 7, 14)
+
+
+def test_offset_dates_are_kept_aware() -> None:
+    head = '<meta property="article:published_time" content="2026-02-01T08:30:00+09:00">'
+    got = extract_article(page(head), "https://a.example/x")
+    assert got.published == datetime(2026, 2, 1, 8, 30, tzinfo=timezone(timedelta(hours=9)))
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (["By Jane Doe, Staff Writer"], ["Jane Doe"]),
+    (["By JANE DOE and John Smith"], ["JANE DOE", "John Smith"]),
+    (["Jane Doe | Reuters"], ["Jane Doe"]),
+    (["By The Associated Press"], []),
+    (["https://example.com/author/jane"], []),
+    (["By Ana Ruiz, Bo Chen"], ["Ana Ruiz", "Bo Chen"]),
+    (["Updated March 3, 2026"], []),
+])
+def test_clean_authors(raw: list[str], expected: list[str]) -> None:
+    assert clean_authors(raw) == expected
+
+
+@pytest.mark.parametrize(("title", "site", "expected"), [
+    ("Big news today | Trade Daily", "Trade Daily", "Big news today"),
+    ("Trade Daily - Big news today", "Trade Daily", "Big news today"),
+    ("Ports: a long headline about ships - The Wire", "", "Ports: a long headline about ships"),
+    ("A headline with no suffix", "Trade Daily", "A headline with no suffix"),
+])
+def test_strip_site_suffix(title: str, site: str, expected: str) -> None:
+    assert strip_site_suffix(title, site) == expected
+
+
+@pytest.mark.parametrize(("paragraph", "place", "rest"), [
+    ("TOKYO — Japan said", "TOKYO", "Japan said"),
+    ("TOKYO (AP) — Japan said", "TOKYO", "Japan said"),
+    ("NEW YORK, June 3 (Reuters) - Stocks rose", "NEW YORK", "Stocks rose"),
+    ("MIRABEL, Que. — A new plant", "MIRABEL, Que.", "A new plant"),
+    ("Tokyo — not a dateline", "", "Tokyo — not a dateline"),
+    ("The CEO - who spoke", "", "The CEO - who spoke"),
+])
+def test_split_dateline(paragraph: str, place: str, rest: str) -> None:
+    assert split_dateline(paragraph) == (place, rest)
+
+
+def test_furniture_rules_match_whole_paragraphs_only() -> None:
+    rules = furniture_rules()
+    assert rules.is_furniture("Print this page")
+    assert rules.is_furniture("  Related Stories: ")
+    assert rules.is_furniture("Follow Mari Yamaguchi on Twitter at https://twitter.com/mariyamaguchi")
+    assert not rules.is_furniture("The company said it would print this page of its report.")
+
+
+def test_site_rules_refuse_a_rule_that_matches_everything() -> None:
+    with pytest.raises(ValueError, match="match everything"):
+        parse_site_rules('domains = ["a.example"]\nphrases = [""]', "bad.toml")
+    with pytest.raises(ValueError, match="domains"):
+        parse_site_rules("body = 'div'", "nodomains.toml")
+
+
+@pytest.mark.parametrize("data", [b"", b"   ", b"\x00\x01\x02\xff\xfe", gzip.compress(b"x" * 1000),
+                                  b"%PDF-1.4 binary", "<html><body></body></html>"])
+def test_empty_or_binary_input_gives_empty_record(data: bytes | str) -> None:
+    got = extract_article(data, "https://a.example/x")
+    assert got.text == ""
+    assert got.page_type == EMPTY
+
+
+def test_charset_from_http_header_beats_guessing() -> None:
+    body = page(body="<p>" + "Caf\u00e9 \u201cquoted\u201d and na\u00efve r\u00e9sum\u00e9s. " * 12 + "</p>")
+    got = extract_article(body.encode("cp1252"), "https://a.example/x", content_type="text/html; charset=windows-1252")
+    assert "Café “quoted” and naïve résumés." in got.text
+
+
+def test_enormous_page_is_bounded() -> None:
+    huge = "<html><body><article>" + "<p>" + "word " * 200 + "</p>" * 1 + "<div>" + "x" * (MAX_HTML_CHARS + 10) + "</div></article></body></html>"
+    got = extract_article(huge, "https://a.example/x")
+    assert got.word_count > 0
