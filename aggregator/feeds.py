@@ -87,13 +87,13 @@ def _entry(raw: Any, base: str) -> FeedEntry | None:
             content = item["value"]
             break
     published = _date(raw.get("published_parsed"))
-    updated = _date(raw.get("updated_parsed"))
+    # dict.get skips feedparser's deprecated fallback of updated_parsed to published_parsed.
+    updated = _date(dict.get(raw, "updated_parsed"))
     return FeedEntry(
         link=urljoin(base, link.strip()),
         title=clean_whitespace(raw.get("title", "")),
         id=str(raw.get("id", "")),
         published=published,
-        # feedparser reports an RSS pubDate as "updated" too; that is not an update.
         updated=updated if updated != published else None,
         authors=[clean_whitespace(a) for a in authors],
         tags=[clean_whitespace(t) for t in tags if t and t.strip()],

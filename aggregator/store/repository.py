@@ -151,7 +151,11 @@ class Store:
     def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
         self.url = url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.removeprefix("sqlite:///").split("?", 1)[0]).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot open database {url}: cannot create {folder}: {exc.strerror}") from exc
         try:
             self.engine = create_engine(url, future=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:

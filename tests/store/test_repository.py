@@ -1,0 +1,158 @@
+"""The repository on real databases: SQLite files, and the local PostgreSQL server."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from aggregator.errors import InputError, StorageError
+from aggregator.model import Article
+from aggregator.normalize import normalize_article
+from aggregator.store import Store
+from aggregator.store.models import Base
+from tests.conftest import POSTGRES_URL
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def article(n: int, text: str | None = None, **kw: object) -> Article:
+    a = Article(url=f"https://pub.example/{n}?utm_source=x", title=f"Story {n}",
+                text=text or f"Body of story number {n}.", tags=["Ports", "U.S."],
+                published=datetime(2026, 11, 1, tzinfo=UTC), **kw)  # type: ignore[arg-type]
+    return normalize_article(a, now=NOW)
+
+
+def test_new_database_is_created_and_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "new.db"
+    store = Store(f"sqlite:///{path}")
+    assert path.exists()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+    store.close()
+    Store(f"sqlite:///{path}").close()  # opening again is a no-op migration
+
+
+def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+    """Alembic's schema and the models' create_all() agree (the only create_all in the project)."""
+    migrated = Store(f"sqlite:///{tmp_path / 'm.db'}").engine
+    reference = create_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    Base.metadata.create_all(reference)
+
+    def shape(engine: object) -> dict[str, set[tuple[str, bool]]]:
+        insp = inspect(engine)
+        return {t: {(c["name"], c["nullable"]) for c in insp.get_columns(t)}
+                for t in insp.get_table_names() if t != "alembic_version"}
+
+    assert shape(migrated) == shape(reference)
+
+
+def test_write_batch_inserts_updates_and_never_duplicates(db_url: str) -> None:
+    store = Store(db_url)
+    first = store.write_batch([article(1), article(2)], now=NOW)
+    assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
+    again = store.write_batch([article(1), article(2)], now=NOW + timedelta(hours=1))
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
+    changed = store.write_batch([article(1, text="A corrected body of story one.")], now=NOW + timedelta(hours=2))
+    assert changed.updated == 1
+    assert store.count_articles() == 2
+    stored = store.get_article("https://pub.example/1")
+    assert stored is not None
+    assert stored.text == "A corrected body of story one."
+    assert stored.tags == ["ports", "us"]
+    assert stored.tag_origins == {"ports": "page", "us": "page"}
+    assert stored.published == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_aliases_are_recorded_and_exported(db_url: str) -> None:
+    store = Store(db_url)
+    store.write_batch([article(1)], [("https://mirror.example/copy", "https://pub.example/1")], now=NOW)
+    rows = list(store.iter_articles())
+    assert [(a.canonical_url, aliases) for a, aliases in rows] == [
+        ("https://pub.example/1", ["https://mirror.example/copy"])]
+
+
+def test_a_failed_batch_writes_nothing(db_url: str) -> None:
+    store = Store(db_url)
+    bad = article(2)
+    bad.published = datetime(2026, 1, 1)  # naive: the UTC column refuses it mid-batch
+    with pytest.raises(Exception, match="naive"):
+        store.write_batch([article(1), bad], now=NOW)
+    assert store.count_articles() == 0
+
+
+def test_sources_lifecycle(db_url: str) -> None:
+    store = Store(db_url)
+    store.add_source("wire", "feed", "https://pub.example/rss", now=NOW, tags=["wire"])
+    with pytest.raises(InputError, match="exists already"):
+        store.add_source("wire", "feed", "https://pub.example/rss", now=NOW)
+    with pytest.raises(InputError, match="unknown source kind"):
+        store.add_source("x", "podcast", "https://pub.example/p", now=NOW)
+    assert [s.name for s in store.due_sources(NOW)] == ["wire"]
+    store.record_source_success("wire", now=NOW, etag='"abc"', last_modified="Wed, 01 Jan 2026 00:00:00 GMT")
+    assert store.due_sources(NOW + timedelta(minutes=59)) == []
+    assert [s.name for s in store.due_sources(NOW + timedelta(hours=1))] == ["wire"]
+    store.record_source_error("wire", "HTTP 500", now=NOW)
+    info = store.get_source("wire")
+    assert (info.last_error, info.error_count, info.etag) == ("HTTP 500", 1, '"abc"')
+    assert info.next_due_at == NOW + timedelta(hours=2)  # backoff doubles the interval
+    store.remove_source("wire")
+    with pytest.raises(InputError, match="no source named"):
+        store.remove_source("wire")
+
+
+def test_crawl_runs_are_recorded(db_url: str) -> None:
+    store = Store(db_url)
+    run = store.start_run(["wire"], now=NOW)
+    store.finish_run(run, Counter(new=3, pages_fetched=5), status="finished", now=NOW)
+    with store.engine.connect() as conn:
+        row = conn.execute(text("SELECT status, articles_new, pages_fetched FROM crawl_runs")).one()
+    assert tuple(row) == ("finished", 3, 5)
+
+
+def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageError, match="cannot open"):
+        Store(f"sqlite:///{tmp_path / 'file' / 'db.sqlite'}")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the local PostgreSQL's test database."""
+    import uuid
+
+    engine = create_engine(POSTGRES_URL)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        pytest.fail(f"the local PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_round_trip(postgres_url: str) -> None:
+    store = Store(postgres_url)
+    store.add_source("wire", "feed", "https://pub.example/rss", now=NOW)
+    a = article(1)
+    a.source = "wire"
+    assert store.write_batch([a, article(2)], now=NOW).new == 2
+    assert store.write_batch([a], now=NOW).unchanged == 1
+    stored = store.get_article("https://pub.example/1")
+    assert stored is not None
+    assert stored.published == datetime(2026, 11, 1, tzinfo=UTC)
+    assert stored.source == "wire"
+    assert store.list_sources()[0].article_count == 1
+    store.close()
