@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from aggregator import __version__
@@ -165,7 +172,7 @@ def guess_kind(url: str) -> str:
     name = path.rsplit("/", 1)[-1]
     if name.endswith((".rss", ".atom", ".rdf")) or any(w in path for w in ("feed", "rss", "atom")):
         return "feed"
-    if name.endswith(".xml") or name.endswith(".json") and "feed" in name:
+    if name.endswith(".xml") or (name.endswith(".json") and "feed" in name):
         return "feed"
     return "page"
 

@@ -129,7 +129,7 @@ def crawl_sources(
     store = Store(db_url)
     run_id = store.start_run([s.name for s in sources], now=datetime.now(UTC))
     refs = [SourceRef(name=s.name, kind=s.kind, url=s.url, tags=tuple(s.tags), etag=s.etag,
-                      last_modified=s.last_modified) for s in sources]
+                      last_modified=s.last_modified, last_success=s.last_success_at) for s in sources]
     settings = build_settings(db_url, overrides, log_level=log_level)
     status = "failed"
     try:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from lxml import etree
 from lxml import html as lxml_html
 
 from aggregator.errors import SourceError
@@ -159,7 +160,7 @@ def article_from_entry(entry: FeedEntry, *, source: str | None = None) -> Articl
             tree = lxml_html.document_fromstring(f"<div>{html}</div>")
             clean_tree(tree, furniture_rules(), None)
             paragraphs = extract_paragraphs(tree)
-        except Exception:  # arbitrary HTML from a feed: a parse failure leaves plain text
+        except (etree.ParserError, ValueError):  # unparsable HTML in a feed: keep it as plain text
             paragraphs = [clean_whitespace(html)]
     text = "\n\n".join(paragraphs)
     return Article(

@@ -25,7 +25,7 @@ from aggregator.model import Article
 #: Dates this far past "now" are clock skew; later ones are errors and are dropped.
 FUTURE_SKEW = timedelta(hours=26)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_AMP_PATH = re.compile(r"/amp(?P<slash>/)?$|/amp\.html?$|\.amp(?=\.html?$)|\.amp$", re.I)
+_AMP_PATH = re.compile(r"/amp(?P<slash>/)?$|/amp\.html?$|\.amp(?=\.html?$)|\.amp$", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\f\v\xa0\u2000-\u200b\u202f\u205f\u3000]+")
 _BLANKS = re.compile(r"\n{3,}")
 

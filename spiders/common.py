@@ -6,11 +6,14 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from aggregator.extract import extract_article
@@ -31,6 +34,17 @@ class SourceRef:
     tags: tuple[str, ...] = ()
     etag: str | None = None
     last_modified: str | None = None
+    #: When this source was last read successfully; sitemap entries not modified since are skipped.
+    last_success: datetime | None = None
+
+    def conditional_headers(self) -> dict[str, str]:
+        """If-None-Match / If-Modified-Since from the last successful fetch (a 304 costs nothing)."""
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
 
 
 @dataclass
@@ -41,6 +55,12 @@ class Found:
     source: SourceRef
     entry: FeedEntry | None = None
     extra_tags: list[str] = field(default_factory=list)
+
+
+def header(response: Response, name: str) -> str:
+    """A response header as text ("" when absent)."""
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else ""
 
 
 def split_urls(url: str | None, urls: str | list[str] | None) -> list[str]:
@@ -92,11 +112,11 @@ class ArticlePages(Spider):
         self._stat("aggregator/pages_fetched")
         if not isinstance(response, TextResponse):
             logger.info("skipped %s: not a text page (%s)", response.url,
-                        response.headers.get("Content-Type", b"").decode("latin-1"))
+                        header(response, "Content-Type"))
             self._stat("aggregator/not_articles")
             yield from self._entry_fallback(found)
             return
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        content_type = header(response, "Content-Type") or None
         article = extract_article(response.body, response.url, content_type=content_type)
         if not article.is_article:
             logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
@@ -109,15 +129,22 @@ class ArticlePages(Spider):
             article = merge_entry(article, found.entry)
         yield self._finish(article, found)
 
+    def describe_failure(self, failure: Failure) -> str:
+        """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message."""
+        if isinstance(failure.value, HttpError):
+            status = failure.value.response.status
+            return f"HTTP {status} {HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ''}".strip()
+        return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+
     def article_failed(self, failure: Failure) -> Iterator[Article]:
         request = failure.request  # type: ignore[attr-defined]
         found: Found = request.cb_kwargs["found"]
-        if failure.check(IgnoreRequest):
+        if isinstance(failure.value, IgnoreRequest):
             # robots.txt forbids it (or a middleware dropped it): neither fetched nor stored.
             logger.info("not fetching %s: %s", request.url, failure.getErrorMessage())
             self._stat("aggregator/ignored_requests")
             return
-        logger.warning("could not fetch %s: %s", request.url, failure.getErrorMessage())
+        logger.warning("could not fetch %s: %s", request.url, self.describe_failure(failure))
         self._stat("aggregator/page_errors")
         yield from self._entry_fallback(found)
 

@@ -15,20 +15,15 @@ from twisted.python.failure import Failure
 
 from aggregator.errors import SourceError
 from aggregator.feeds import parse_feed
-from spiders.common import ArticlePages, Found, SourceRef, split_urls
+from spiders.common import ArticlePages, Found, SourceRef, header, split_urls
 
 logger = logging.getLogger(__name__)
 
 
 class FeedMixin(ArticlePages):
     def feed_request(self, source: SourceRef) -> Request:
-        headers = {}
-        if source.etag:
-            headers["If-None-Match"] = source.etag
-        if source.last_modified:
-            headers["If-Modified-Since"] = source.last_modified
         return Request(source.url, callback=self.parse_feed, errback=self.source_failed,
-                       headers=headers, dont_filter=True,
+                       headers=source.conditional_headers(), dont_filter=True,
                        cb_kwargs={"source": source}, meta={"handle_httpstatus_list": [304]})
 
     def source_ok(self, source: SourceRef, response: Response) -> None:
@@ -40,14 +35,14 @@ class FeedMixin(ArticlePages):
 
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self.source_error(request.cb_kwargs["source"], failure.getErrorMessage())
+        self.source_error(request.cb_kwargs["source"], self.describe_failure(failure))
 
     def parse_feed(self, response: Response, source: SourceRef) -> Iterator[Request]:
         if response.status == 304:
             self._stat("aggregator/not_modified")
             self.source_ok(source, response)
             return
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        content_type = header(response, "Content-Type") or None
         try:
             feed = parse_feed(response.body, response.url, content_type=content_type)
         except SourceError as exc:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request
@@ -22,10 +23,24 @@ MAX_SITEMAP_DEPTH = 4
 
 class SitemapMixin(FeedMixin):
     def sitemap_request(self, source: SourceRef, url: str | None = None, depth: int = 0) -> Request:
+        top = depth == 0
         return Request(url or source.url, callback=self.parse_sitemap, errback=self.source_failed,
-                       dont_filter=depth == 0, cb_kwargs={"source": source, "depth": depth})
+                       dont_filter=top, headers=source.conditional_headers() if top else {},
+                       meta={"handle_httpstatus_list": [304]} if top else {},
+                       cb_kwargs={"source": source, "depth": depth})
+
+    def _changed_since_last_crawl(self, source: SourceRef, lastmod: datetime | None) -> bool:
+        if lastmod is None or source.last_success is None:
+            return True
+        if lastmod.tzinfo is None:
+            lastmod = lastmod.replace(tzinfo=UTC)
+        return lastmod >= source.last_success
 
     def parse_sitemap(self, response: Response, source: SourceRef, depth: int) -> Iterator[Request]:
+        if response.status == 304:
+            self._stat("aggregator/not_modified")
+            self.source_ok(source, response)
+            return
         try:
             sitemap = parse_sitemap(response.body, response.url)
         except SourceError as exc:
@@ -37,9 +52,13 @@ class SitemapMixin(FeedMixin):
             if depth >= MAX_SITEMAP_DEPTH:
                 return
             for entry in sitemap.entries:
-                yield self.sitemap_request(source, response.urljoin(entry.loc), depth + 1)
+                if self._changed_since_last_crawl(source, entry.lastmod):
+                    yield self.sitemap_request(source, response.urljoin(entry.loc), depth + 1)
             return
         for entry in sitemap.entries:
+            if not self._changed_since_last_crawl(source, entry.lastmod):
+                self._stat("aggregator/unchanged_in_sitemap")
+                continue
             request = self.article_request(
                 Found(url=response.urljoin(entry.loc), source=source, extra_tags=entry.keywords)
             )

@@ -64,7 +64,8 @@ def run_cli(*args: str, db: str | None = None, stdin: bytes | None = None, timeo
     if db:
         cmd += ["--db", db]
     env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
-    proc = subprocess.run([*cmd, *args], input=stdin, capture_output=True, timeout=timeout, cwd=ROOT, env=env)
+    proc = subprocess.run([*cmd, *args], input=stdin, capture_output=True, timeout=timeout, cwd=ROOT, env=env,
+                          check=False)
     return Result(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
 
 

@@ -14,12 +14,10 @@ import re
 from collections.abc import Iterator
 
 from lxml import etree
-from lxml import html as lxml_html
+from lxml.html import HtmlElement
 
 from aggregator.extract.rules import FurnitureRules, SiteRules, furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
-
-HtmlElement = lxml_html.HtmlElement
 
 _NEVER_TEXT = (
     "script", "style", "noscript", "template", "svg", "iframe", "form", "button", "input",
@@ -35,15 +33,15 @@ _BLOCKS = {
 _LEAF_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dd", "dt", "td", "th", "blockquote"}
 _PARAGRAPH_TAGS = {"p", "pre", "td", "blockquote", "li"}
 _POSITIVE = re.compile(
-    r"article|body|content|entry|main|post|story|text|prose|blog|news", re.I
+    r"article|body|content|entry|main|post|story|text|prose|blog|news", re.IGNORECASE
 )
 _NEGATIVE = re.compile(
     r"comment|meta|foot|sidebar|widget|related|promo|share|social|sponsor|teaser|card|list|"
     r"nav|menu|rail|aside|popular|trending|newsletter",
-    re.I,
+    re.IGNORECASE,
 )
 _WORD_SPLIT = re.compile(r"[\s_\-]+")
-_BYLINE = re.compile(r"^(?:by|written by|von|par|por)\s+[\w .,'’\-&]{2,80}$", re.I)
+_BYLINE = re.compile(r"^(?:by|written by|von|par|por)\s+[\w .,'’\-&]{2,80}$", re.IGNORECASE)
 _MONTHS = (
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 )
@@ -51,7 +49,7 @@ _DATE_LINE = re.compile(
     rf"^(?:(?:published|updated|posted|last updated)\s*:?\s*)?(?:\w+day,?\s+)?"
     rf"(?:{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
     rf"(?:\s*(?:at\s*)?\d{{1,2}}[:.]\d{{2}}\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{{2,4}})?)?$",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -98,11 +96,8 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
             _drop(el)
     if site is not None:
         for selector in site.remove:
-            try:
-                for el in tree.cssselect(selector):
-                    _drop(el)
-            except Exception:  # a bad selector in a site file is skipped, not fatal
-                continue
+            for el in tree.cssselect(selector):
+                _drop(el)
     doomed = []
     for el in tree.iter():
         if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS:
@@ -157,7 +152,7 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
             text = clean_whitespace(el.text_content())
             if len(text) < 25:
                 continue
-            score = 1 + text.count(",") + min(len(text) // 100, 3)
+            score = float(1 + text.count(",") + min(len(text) // 100, 3))
             score *= 1 - _link_density(el, len(text))
             if tag == "li":
                 score *= 0.5
@@ -178,10 +173,7 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
 def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlElement]:
     """The element(s) holding the article body, in document order."""
     if site is not None and site.body:
-        try:
-            found = root.cssselect(site.body)
-        except Exception:
-            found = []
+        found = root.cssselect(site.body)
         if found:
             return list(found)
     marked = root.xpath("//*[@itemprop='articleBody']")

@@ -27,7 +27,7 @@ def looks_binary(data: bytes) -> bool:
         return False  # a BOM: UTF-8 or UTF-16 text, whose NULs are expected
     if not head:
         return False
-    control = sum(1 for b in head if b < 9 or 13 < b < 32 and b != 27)
+    control = sum(1 for b in head if b < 9 or (13 < b < 32 and b != 27))
     return control / len(head) > 0.05
 
 

@@ -15,12 +15,10 @@ from urllib.parse import urljoin, urlsplit
 
 from dateutil import parser as dateutil_parser
 from extruct.jsonld import JsonLdExtractor
-from lxml import html as lxml_html
+from lxml.html import HtmlElement
 
 from aggregator.extract.rules import SiteRules
 from aggregator.extract.text import clean_whitespace
-
-HtmlElement = lxml_html.HtmlElement
 
 _ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
@@ -29,15 +27,15 @@ _ARTICLE_TYPES = {
 }
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·•»-]\s+")
 _URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|\b)")
-_BY = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.I)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\|)\s*", re.I)
+_BY = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\|)\s*", re.IGNORECASE)
 _ROLE_WORDS = {
     "staff", "writer", "reporter", "editor", "correspondent", "contributor", "columnist",
     "associated", "press", "reuters", "news", "service", "wire", "desk", "team", "updated",
     "published", "posted", "senior", "chief", "managing", "contributing", "special", "freelance",
     "photographer", "bureau", "agency", "staffer",
 }
-_NOT_A_NAME = re.compile(r"\d|@|https?:|www\.|\.com\b", re.I)
+_NOT_A_NAME = re.compile(r"\d|@|https?:|www\.|\.com\b", re.IGNORECASE)
 
 
 @dataclass
@@ -65,7 +63,7 @@ def _jsonld_objects(tree: HtmlElement, url: str) -> list[dict[str, Any]]:
     try:
         items = JsonLdExtractor().extract_items(tree, base_url=url)
         raw = list(items)
-    except Exception:  # extruct raises assorted errors on broken JSON; a skip is right
+    except (ValueError, TypeError, KeyError):  # broken JSON-LD: skipped, the meta tags remain
         raw = []
     out: list[dict[str, Any]] = []
 
@@ -188,10 +186,7 @@ def _split_keywords(value: Any) -> list[str]:
 def _select_texts(tree: HtmlElement, selector: str) -> list[str]:
     if not selector:
         return []
-    try:
-        return [clean_whitespace(el.text_content()) for el in tree.cssselect(selector)]
-    except Exception:  # a malformed selector in a site file must not stop extraction
-        return []
+    return [clean_whitespace(el.text_content()) for el in tree.cssselect(selector)]
 
 
 def strip_site_suffix(title: str, site_name: str) -> str:

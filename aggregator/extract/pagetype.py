@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 
-from lxml import html as lxml_html
+from lxml.html import HtmlElement
 
 from aggregator.model import ARTICLE, EMPTY, ERROR_PAGE, LISTING
 
-HtmlElement = lxml_html.HtmlElement
-
 _ERROR_TITLE = re.compile(
-    r"\b(?:404|410|500|not found|page not found|no longer available|error|gone)\b", re.I
+    r"\b(?:404|410|500|not found|page not found|no longer available|error|gone)\b", re.IGNORECASE
 )
-_LISTING_URL = re.compile(r"/(?:tag|tags|topic|topics|category|categories|search|author|page)/|[?&](?:q|s|page)=", re.I)
+_LISTING_URL = re.compile(r"/(?:tag|tags|topic|topics|category|categories|search|author|page)/|[?&](?:q|s|page)=", re.IGNORECASE)
 
 
 def classify_page(

@@ -13,6 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from cssselect import GenericTranslator, SelectorError
+
 _PUNCT = " \t\r\n.:;,!?…|-–—•·›»«>()[]"
 
 
@@ -66,7 +68,7 @@ class SiteRules:
 def _strings(data: dict[str, Any], key: str, source: str) -> list[str]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{source}: {key!r} must be a list of strings")
+        raise TypeError(f"{source}: {key!r} must be a list of strings")
     if any(not v.strip() for v in value):
         # An empty phrase or token would match everything.
         raise ValueError(f"{source}: {key!r} has an empty entry, which would match everything")
@@ -81,7 +83,7 @@ def furniture_rules() -> FurnitureRules:
         exact=frozenset(phrase_key(p) for p in _strings(data, "exact", source)),
         prefixes=tuple(phrase_key(p) for p in _strings(data, "prefix", source)),
         prefix_max_words=int(data.get("prefix_max_words", 30)),
-        patterns=tuple(re.compile(p, re.I) for p in _strings(data, "patterns", source)),
+        patterns=tuple(re.compile(p, re.IGNORECASE) for p in _strings(data, "patterns", source)),
         block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
         keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
     )
@@ -97,15 +99,25 @@ def parse_site_rules(text: str, source: str) -> SiteRules:
     for key in ("body", "title", "dek", "section", "tags", "authors"):
         value = data.get(key, "")
         if not isinstance(value, str):
-            raise ValueError(f"{source}: {key!r} must be a CSS selector string")
-        scalars[key] = value
+            raise TypeError(f"{source}: {key!r} must be a CSS selector string")
+        scalars[key] = _check_selector(value, key, source) if value else ""
+    removals = [_check_selector(s, "remove", source) for s in _strings(data, "remove", source)]
     return SiteRules(
         name=str(data.get("name", source)),
         domains=tuple(d.lower() for d in domains),
-        remove=tuple(_strings(data, "remove", source)),
+        remove=tuple(removals),
         phrases=frozenset(phrase_key(p) for p in _strings(data, "phrases", source)),
         **scalars,
     )
+
+
+def _check_selector(selector: str, key: str, source: str) -> str:
+    """Refuse a malformed CSS selector when the file is loaded, not on some page later."""
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        raise ValueError(f"{source}: {key!r} is not a valid CSS selector: {selector!r} ({exc})") from exc
+    return selector
 
 
 @cache

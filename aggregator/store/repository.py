@@ -216,7 +216,7 @@ class Store:
             if wanted is not None:
                 missing = set(wanted) - {src.name for src in sources}
                 if missing:
-                    raise InputError(f"no source named {sorted(missing)[0]!r}")
+                    raise InputError(f"no source named {min(missing)!r}")
             counts = dict(
                 s.execute(select(ArticleRow.source_id, func.count()).group_by(ArticleRow.source_id)).all()
             )

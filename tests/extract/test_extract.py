@@ -147,7 +147,9 @@ def test_site_rules_refuse_a_rule_that_matches_everything() -> None:
     with pytest.raises(ValueError, match="match everything"):
         parse_site_rules('domains = ["a.example"]\nphrases = [""]', "bad.toml")
     with pytest.raises(ValueError, match="domains"):
-        parse_site_rules("body = 'div'", "nodomains.toml")
+        parse_site_rules("domains = []", "nodomains.toml")
+    with pytest.raises(ValueError, match="not a valid CSS selector"):
+        parse_site_rules('domains = ["a.example"]\nbody = "div[["', "badcss.toml")
 
 
 @pytest.mark.parametrize("data", [b"", b"   ", b"\x00\x01\x02\xff\xfe", gzip.compress(b"x" * 1000),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from aggregator.errors import InputError, StorageError
 from aggregator.model import Article
@@ -132,7 +133,7 @@ def postgres_url() -> Iterator[str]:
     try:
         with engine.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
+    except OperationalError as exc:
         pytest.fail(f"the local PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
     try:
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
