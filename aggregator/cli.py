@@ -41,6 +41,8 @@ from aggregator.store.repository import SOURCE_KINDS, as_db_url
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3
 EXIT_NO_TEXT = 4
+#: The demo's preferred port: stable, so a re-run sees the same URLs and stores nothing new.
+DEMO_PORT = 8611
 
 err = Console(stderr=True)
 out = Console()
@@ -362,10 +364,16 @@ def export(ctx: Context, fmt: str, output: str | None) -> None:
 @cli.command()
 @click.option("--site", type=click.Path(file_okay=False, path_type=Path), default=Path("fixtures/site"),
               show_default=True, help="The folder of pages to serve on 127.0.0.1.")
-@click.option("--fresh/--keep", default=True, show_default=True, help="Start from an empty database.")
+@click.option("--fresh/--keep", default=False, show_default=True,
+              help="Start from an empty database, or keep what earlier demos stored.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEMO_PORT, show_default=True,
+              help="Port to serve on (a free one if taken). A stable port keeps URLs the same across runs.")
 @pass_ctx
-def demo(ctx: Context, site: Path, fresh: bool) -> None:
-    """Serve the bundled fixture site on 127.0.0.1, add its feeds and sitemap, crawl, summarize."""
+def demo(ctx: Context, site: Path, fresh: bool, port: int) -> None:
+    """Serve the bundled fixture site on 127.0.0.1, add its feeds and sitemap, crawl, summarize.
+
+    Run it twice: the second crawl stores nothing new (articles already stored are not fetched).
+    """
     from aggregator.devserver import serve
 
     if not (site / "robots.txt").is_file():
@@ -374,14 +382,16 @@ def demo(ctx: Context, site: Path, fresh: bool) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(ctx.db_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     err.print(f"[bold]database[/bold] {ctx.db_url}")
-    with serve(site) as server:
+    with serve(site, port=port, fallback_to_free=True) as server:
         base = server.base_url
         err.print(f"[bold]serving[/bold] {site} at {base}")
         store = ctx.store()
-        existing = {s.name for s in store.list_sources()}
+        existing = {s.name: s.url for s in store.list_sources()}
         for name, kind, path in (("industry-wire-rss", "feed", "/feeds/rss.xml"),
                                  ("industry-wire-energy-atom", "feed", "/feeds/atom.xml"),
                                  ("industry-wire-sitemap", "sitemap", "/sitemap_index.xml")):
+            if existing.get(name) == base + path:
+                continue
             if name in existing:
                 store.remove_source(name)
             store.add_source(name, kind, base + path, now=_now(), tags=())

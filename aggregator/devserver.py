@@ -10,6 +10,7 @@ If-Modified-Since, so conditional-GET behaviour can be tested.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 _TEMPLATED = (".xml", ".txt", ".json", ".opml", ".atom", ".rss")
 #: A fixed Last-Modified for every file, so conditional requests behave the same on every run.
@@ -99,9 +102,18 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve(root: Path, port: int = 0) -> Iterator[SiteServer]:
-    """Serve ``root`` on 127.0.0.1 in a background thread for the duration of the block."""
-    server = SiteServer(root, port=port)
+def serve(root: Path, port: int = 0, *, fallback_to_free: bool = False) -> Iterator[SiteServer]:
+    """Serve ``root`` on 127.0.0.1 in a background thread for the duration of the block.
+
+    With ``fallback_to_free``, a taken ``port`` is replaced by a free one instead of failing.
+    """
+    try:
+        server = SiteServer(root, port=port)
+    except OSError:
+        if not fallback_to_free or port == 0:
+            raise
+        logger.warning("port %d is taken; serving %s on a free port", port, root)
+        server = SiteServer(root, port=0)
     thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
     thread.start()
     try:
