@@ -20,10 +20,15 @@ from aggregator.extract.rules import FurnitureRules, SiteRules, furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
 
 _NEVER_TEXT = (
-    "script", "style", "noscript", "template", "svg", "iframe", "form", "button", "input",
-    "select", "textarea", "nav", "footer", "aside", "header", "object", "embed", "canvas",
-    "audio", "video", "figure", "figcaption", "picture", "map", "dialog", "menu", "label",
+    "script", "style", "noscript", "template", "svg", "iframe", "button", "input",
+    "select", "textarea", "object", "embed", "canvas", "audio", "video", "picture", "map",
 )
+#: Usually furniture, but some sites wrap the whole page in one (ASP.NET's <form>, a <header>
+#: around the article): removed unless they hold most of the page's paragraph text.
+_USUALLY_FURNITURE = ("form", "nav", "footer", "aside", "header", "figure", "figcaption", "dialog",
+                      "menu", "label")
+#: A block holding more than this share of the page's paragraph text is never furniture.
+_MAIN_SHARE = 0.4
 _KEEP_ALWAYS = {"html", "body", "article", "main"}
 _BLOCKS = {
     "p", "div", "section", "article", "main", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5",
@@ -92,7 +97,15 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
     """Remove, in place, everything that is never article text."""
     etree.strip_elements(tree, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     for el in list(tree.iter(*_NEVER_TEXT)):
-        if el.tag not in _KEEP_ALWAYS:
+        _drop(el)
+    weight = _paragraph_weight(tree)
+    total = weight.get(tree, 0)
+
+    def holds_main_text(el: HtmlElement) -> bool:
+        return total > 0 and weight.get(el, 0) > _MAIN_SHARE * total
+
+    for el in list(tree.iter(*_USUALLY_FURNITURE)):
+        if not holds_main_text(el):
             _drop(el)
     if site is not None:
         for selector in site.remove:
@@ -101,6 +114,8 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
     doomed = []
     for el in tree.iter():
         if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS:
+            continue
+        if holds_main_text(el):
             continue
         if _is_hidden(el):
             doomed.append(el)
@@ -113,6 +128,20 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
     for el in doomed:
         # An ancestor may already be gone; removing a detached subtree is harmless.
         _drop(el)
+
+
+def _paragraph_weight(tree: HtmlElement) -> dict[HtmlElement, int]:
+    """Characters of <p> text under each element (the root included), in one pass."""
+    weight: dict[HtmlElement, int] = {}
+    for p in tree.iter("p"):
+        n = len(p.text_content().strip())
+        if not n:
+            continue
+        el: HtmlElement | None = p
+        while el is not None:
+            weight[el] = weight.get(el, 0) + n
+            el = el.getparent()
+    return weight
 
 
 def _link_density(el: HtmlElement, text_len: int) -> float:
