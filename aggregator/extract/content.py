@@ -171,7 +171,6 @@ def _has_block_child(el: HtmlElement) -> bool:
 
 def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict[HtmlElement, float]]:
     """(scores with class weights, scores from paragraph content alone)."""
-    scores: dict[HtmlElement, float] = {}
     content: dict[HtmlElement, float] = {}
     for el in root.iter():
         tag = el.tag
@@ -191,11 +190,10 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
             for ancestor, share in ((parent, 1.0), (parent.getparent(), 0.5)):
                 if ancestor is None or not isinstance(ancestor.tag, str):
                     continue
-                if ancestor not in scores:
-                    scores[ancestor] = _class_weight(ancestor)
-                    content[ancestor] = 0.0
-                scores[ancestor] += score * share
-                content[ancestor] += score * share
+                content[ancestor] = content.get(ancestor, 0.0) + score * share
+    # A promising class name counts in proportion to the text a node really holds, so an empty
+    # "content-wrapper" cannot outrank the block of paragraphs next to it.
+    scores = {el: c + _class_weight(el) * min(1.0, c / 20) for el, c in content.items()}
     return scores, content
 
 
@@ -205,9 +203,8 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         found = root.cssselect(site.body)
         if found:
             return list(found)
-    marked = root.xpath("//*[@itemprop='articleBody']")
-    if marked:
-        return [marked[0]]
+    # itemprop=articleBody weighs heavily in _class_weight but is no override: some pages mark
+    # a teaser or a single paragraph with it.
     scores, content = _score_candidates(root)
     if not scores:
         body = root.find(".//body")
@@ -216,6 +213,14 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         text_len = len(clean_whitespace(el.text_content()))
         scores[el] *= 1 - _link_density(el, text_len)
     best = max(scores, key=scores.__getitem__)
+    marked = root.xpath("//*[@itemprop='articleBody']")
+    if marked:
+        # Structured markup names the body: trust it when it holds about as much text as the
+        # winner (a marked teaser or a marked page-wide wrapper is not trusted).
+        marked_len = len(clean_whitespace(marked[0].text_content()))
+        best_len = len(clean_whitespace(best.text_content()))
+        if 0.7 * best_len <= marked_len <= 2.0 * best_len:
+            return [marked[0]]
     # A container that holds little beyond the best child is the same container; climbing one
     # level catches bodies split into several sibling <div>s of paragraphs.
     parent = best.getparent()
@@ -230,9 +235,13 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         if sibling is best:
             chosen.append(sibling)
             continue
-        if sibling in content and content[sibling] >= threshold:
+        # A body split into several blocks of the same kind (between ads, say) is one body.
+        same_kind = sibling.tag == best.tag and best.get("class") and sibling.get("class") == best.get("class")
+        if same_kind and sibling in content:
             chosen.append(sibling)
-        elif sibling.tag == "p":
+        elif sibling in content and content[sibling] >= threshold:
+            chosen.append(sibling)
+        elif sibling.tag in _PARAGRAPH_TAGS or not _has_block_child(sibling):
             text = clean_whitespace(sibling.text_content())
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 chosen.append(sibling)
