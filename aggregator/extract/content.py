@@ -46,7 +46,12 @@ _NEGATIVE = re.compile(
     re.IGNORECASE,
 )
 _WORD_SPLIT = re.compile(r"[\s_\-]+")
-_BYLINE = re.compile(r"^(?:by|written by|von|par|por)\s+[\w .,'’\-&]{2,80}$", re.IGNORECASE)
+_NAME = r"[A-Z][\w.'’\-]+(?:\s+[A-Z][\w.'’\-]+){0,3}"
+#: "By Jane Doe", "By Jane Doe and John Roe, Staff Writers", "By Jane Doe - 11/18/19 11:04 PM EST"
+_BYLINE = re.compile(
+    rf"^(?:[Bb]y|BY|[Ww]ritten by|[Vv]on|[Pp]ar|[Pp]or)\s+{_NAME}"
+    rf"(?:\s*(?:,|and|&)\s*{_NAME})*(?:\s*[-–—|,•·]\s*.{{0,60}})?$"
+)
 _MONTHS = (
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 )
@@ -165,6 +170,11 @@ def _class_weight(el: HtmlElement) -> float:
     return weight
 
 
+def _first_class(el: HtmlElement) -> str:
+    classes = (el.get("class") or "").split()
+    return classes[0] if classes else ""
+
+
 def _has_block_child(el: HtmlElement) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
 
@@ -221,9 +231,15 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         best_len = len(clean_whitespace(best.text_content()))
         if 0.7 * best_len <= marked_len <= 2.0 * best_len:
             return [marked[0]]
-    # A container that holds little beyond the best child is the same container; climbing one
-    # level catches bodies split into several sibling <div>s of paragraphs.
+    # A wrapper that holds little beyond the best block is the same container: climb through
+    # it, so that a body split into many wrapped blocks is gathered from the right level.
+    best_len = len(clean_whitespace(best.text_content()))
     parent = best.getparent()
+    while parent is not None and parent.tag not in ("body", "html") and best_len:
+        if len(clean_whitespace(parent.text_content())) > 1.02 * best_len:
+            break
+        best, parent = parent, parent.getparent()
+    content.setdefault(best, 0.0)
     if parent is None or parent.tag in ("html",):
         return [best]
     # Siblings join on what their paragraphs weigh, not on a promising class name.
@@ -236,7 +252,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             chosen.append(sibling)
             continue
         # A body split into several blocks of the same kind (between ads, say) is one body.
-        same_kind = sibling.tag == best.tag and best.get("class") and sibling.get("class") == best.get("class")
+        same_kind = sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
         if same_kind and sibling in content:
             chosen.append(sibling)
         elif sibling in content and content[sibling] >= threshold:
@@ -309,7 +325,7 @@ def _keep(block: HtmlElement, paragraph: str, rules: FurnitureRules, extra: froz
     if rules.is_furniture(paragraph, extra):
         return False
     words = count_words(paragraph)
-    if words <= 12 and (_BYLINE.match(paragraph) or _DATE_LINE.match(paragraph)):
+    if (words <= 20 and _BYLINE.match(paragraph)) or (words <= 12 and _DATE_LINE.match(paragraph)):
         return False
     if block.tag in ("li", "td", "th", "dd", "dt") or words < 25:
         text_len = len(clean_whitespace(block.text_content()))
