@@ -83,9 +83,9 @@ def extract_article(
             parts = [clean_whitespace(p) for p in body.split("\n")]
             paragraphs = [p for p in parts if p and not furniture_rules().is_furniture(p)]
 
-    # The title and dek are metadata; a copy of either inside the body is furniture.
-    repeated = {md.title, md.subtitle} - {""}
-    paragraphs = [p for p in paragraphs if p not in repeated]
+    # The title is metadata; a copy of it inside the body is furniture. (Not so the dek: a meta
+    # description is often the first paragraph itself.)
+    paragraphs = [p for p in paragraphs if p != md.title]
     dateline = ""
     if paragraphs:
         dateline, first = split_dateline(paragraphs[0])

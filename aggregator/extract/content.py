@@ -35,7 +35,7 @@ _BLOCKS = {
     "h6", "blockquote", "pre", "table", "thead", "tbody", "tr", "td", "th", "dl", "dd", "dt",
     "hr", "center", "address", "details", "summary",
 }
-_LEAF_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dd", "dt", "td", "th", "blockquote"}
+_LEAF_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dd", "dt", "blockquote"}
 _PARAGRAPH_TAGS = {"p", "pre", "td", "blockquote", "li"}
 _POSITIVE = re.compile(
     r"article|body|content|entry|main|post|story|text|prose|blog|news", re.IGNORECASE
@@ -190,7 +190,8 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
             text = clean_whitespace(el.text_content())
             if len(text) < 25:
                 continue
-            score = float(1 + text.count(",") + min(len(text) // 100, 3))
+            commas = text.count(",") + text.count("、") + text.count("，")
+            score = float(1 + commas + min(len(text) // 100, 3))
             score *= 1 - _link_density(el, len(text))
             if tag == "li":
                 score *= 0.5
@@ -291,6 +292,12 @@ def _blocks(el: HtmlElement) -> Iterator[tuple[HtmlElement, list[str]]]:
     tag = el.tag
     if not isinstance(tag, str):
         return
+    if tag == "tr":
+        cells = [clean_whitespace(c.text_content()) for c in el if isinstance(c.tag, str)]
+        row = " ".join(c for c in cells if c)
+        if row:
+            yield el, [row]
+        return
     if tag in _LEAF_TAGS and not _has_block_child(el):
         yield el, _leaf_text(el)
         return
@@ -327,11 +334,25 @@ def _keep(block: HtmlElement, paragraph: str, rules: FurnitureRules, extra: froz
     words = count_words(paragraph)
     if (words <= 20 and _BYLINE.match(paragraph)) or (words <= 12 and _DATE_LINE.match(paragraph)):
         return False
-    if block.tag in ("li", "td", "th", "dd", "dt") or words < 25:
+    if _in_quote(block):
+        # Quoted posts (embedded tweets) are link-heavy by nature and part of the story.
+        return True
+    if block.tag in ("li", "tr", "dd", "dt") or words < 25:
         text_len = len(clean_whitespace(block.text_content()))
         if _link_density(block, text_len) > 0.6:
             return False
     return True
+
+
+def _in_quote(el: HtmlElement) -> bool:
+    node: HtmlElement | None = el
+    for _ in range(4):
+        if node is None:
+            return False
+        if node.tag == "blockquote":
+            return True
+        node = node.getparent()
+    return False
 
 
 def extract_paragraphs(
