@@ -186,6 +186,16 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
         tag = el.tag
         if not isinstance(tag, str):
             continue
+        if tag not in _PARAGRAPH_TAGS and _has_block_child(el):
+            # Text written straight into a container, between its blocks, is a paragraph too.
+            direct = clean_whitespace((el.text or "") + " ".join(c.tail or "" for c in el))
+            if len(direct) >= 100:
+                own = float(1 + direct.count(",") + min(len(direct) // 100, 3))
+                content[el] = content.get(el, 0.0) + own
+                parent = el.getparent()
+                if parent is not None:
+                    content[parent] = content.get(parent, 0.0) + own / 2
+            continue
         if tag in _PARAGRAPH_TAGS or (tag == "div" and not _has_block_child(el)):
             text = clean_whitespace(el.text_content())
             if len(text) < 25:
