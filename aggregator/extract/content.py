@@ -107,7 +107,12 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
     total = weight.get(tree, 0)
 
     def holds_main_text(el: HtmlElement) -> bool:
-        return total > 0 and weight.get(el, 0) > _MAIN_SHARE * total
+        if total == 0 or weight.get(el, 0) <= _MAIN_SHARE * total:
+            return False
+        # A grid of teasers (a linked heading over every paragraph) can outweigh a short
+        # article; it is still furniture. (A listicle's headings are not links.)
+        headings = len(el.xpath(".//h2[.//a]|.//h3[.//a]|.//h4[.//a]"))
+        return headings < max(3, len(el.xpath(".//p")) // 2)
 
     for el in list(tree.iter(*_USUALLY_FURNITURE)):
         if not holds_main_text(el):
