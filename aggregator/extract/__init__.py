@@ -14,7 +14,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from aggregator.extract.content import clean_tree, extract_paragraphs
-from aggregator.extract.dateline import split_dateline
+from aggregator.extract.dateline import drop_trailing_boilerplate, split_dateline
 from aggregator.extract.decode import decode_html, looks_binary
 from aggregator.extract.metadata import extract_metadata
 from aggregator.extract.pagetype import classify_page
@@ -86,11 +86,14 @@ def extract_article(
     # The title is metadata; a copy of it inside the body is furniture. (Not so the dek: a meta
     # description is often the first paragraph itself.)
     paragraphs = [p for p in paragraphs if p != md.title]
+    paragraphs = drop_trailing_boilerplate(paragraphs)
     dateline = ""
     if paragraphs:
         dateline, first = split_dateline(paragraphs[0])
-        if dateline:
+        if dateline and first:
             paragraphs[0] = first
+        elif dateline:  # the dateline stood alone on its line
+            paragraphs = paragraphs[1:]
 
     body_text = "\n\n".join(paragraphs)
     words = count_words(body_text)

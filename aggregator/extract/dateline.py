@@ -17,8 +17,19 @@ _DATELINE = re.compile(
 )
 
 
+_ALONE = re.compile(r"^[A-Z][A-Z.'’\-]+(?: [A-Z][A-Z.'’\-]+){0,3}(?:,\s+[A-Z][A-Za-z.'’ ]{1,30})?$")
+#: "About Acme Corp" / "About the author": the press-release or bio block that closes a story.
+_ABOUT = re.compile(r"^(?:About|Über|À propos de|Acerca de|Sobre)\s+\S.{0,60}$")
+
+
 def split_dateline(paragraph: str) -> tuple[str, str]:
-    """Return (place, rest of the paragraph); place is "" when there is no dateline."""
+    """Return (place, rest of the paragraph); place is "" when there is no dateline.
+
+    A paragraph that is only a place in capitals ("BAAR, SWITZERLAND") is a dateline with an
+    empty rest.
+    """
+    if len(paragraph) <= 60 and _ALONE.match(paragraph) and sum(c.isupper() for c in paragraph) >= 3:
+        return paragraph, ""
     match = _DATELINE.match(paragraph)
     if match is None:
         return "", paragraph
@@ -27,3 +38,12 @@ def split_dateline(paragraph: str) -> tuple[str, str]:
     if len(letters) < 2 or not all(c.isupper() for c in letters):
         return "", paragraph
     return place, paragraph[match.end():]
+
+
+def drop_trailing_boilerplate(paragraphs: list[str]) -> list[str]:
+    """Cut an "About <company>" / "About the author" section from the last third of a story."""
+    start = max(1, (2 * len(paragraphs)) // 3)
+    for i in range(start, len(paragraphs)):
+        if _ABOUT.match(paragraphs[i]) and len(paragraphs[i].split()) <= 8:
+            return paragraphs[:i]
+    return paragraphs
