@@ -46,6 +46,7 @@ _NEGATIVE = re.compile(
     re.IGNORECASE,
 )
 _WORD_SPLIT = re.compile(r"[\s_\-]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NAME = r"[A-Z][\w.'’\-]+(?:\s+[A-Z][\w.'’\-]+){0,3}"
 #: "By Jane Doe", "By Jane Doe and John Roe, Staff Writers", "By Jane Doe - 11/18/19 11:04 PM EST"
 _BYLINE = re.compile(
@@ -65,15 +66,16 @@ _DATE_LINE = re.compile(
 
 def _attr_words(el: HtmlElement) -> tuple[set[str], set[str]]:
     """(whole class/id names, their words) in lower case."""
-    names: set[str] = set()
+    raw: list[str] = []
     for attr in ("class", "id", "role"):
         value = el.get(attr)
         if value:
-            names.update(value.lower().split())
+            raw += value.split()
     words: set[str] = set()
-    for name in names:
-        words.update(w for w in _WORD_SPLIT.split(name) if w)
-    return names, words
+    for name in raw:
+        # "InlineImage-imageEmbedCaption" -> inline, image, embed, caption
+        words.update(w.lower() for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name)) if w)
+    return {name.lower() for name in raw}, words
 
 
 def _is_hidden(el: HtmlElement) -> bool:
@@ -162,16 +164,12 @@ def _link_density(el: HtmlElement, text_len: int) -> float:
 
 
 def _class_weight(el: HtmlElement) -> float:
+    weight = 100.0 if el.get("itemprop") == "articleBody" else 0.0
     names = " ".join(_attr_words(el)[0])
-    if not names:
-        return 0.0
-    weight = 0.0
     if _POSITIVE.search(names):
         weight += 25
     if _NEGATIVE.search(names):
         weight -= 25
-    if el.get("itemprop") == "articleBody":
-        weight += 100
     return weight
 
 
