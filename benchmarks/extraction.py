@@ -144,6 +144,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ap.add_argument("--only", default="", help="comma-separated extractor names to run")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless ours beats trafilatura by the issue's targets in this run")
     args = ap.parse_args()
     if not (args.data / "ground-truth.json").exists():
         print(f"benchmark data not found: {args.data}", file=sys.stderr)
@@ -200,6 +202,12 @@ def main() -> int:
               f"precision difference: {ours['precision'] - theirs['precision']:+.3f} (target > 0); "
               f"median time ratio: {ours['median_ms'] / theirs['median_ms']:.2f}x (target <= 1.00x)")
     print("metadata accuracy (aggregator):", ", ".join(f"{k} {v}" for k, v in meta.items()))
+    if args.check and "aggregator" in results and "trafilatura" in results:
+        ours, theirs = results["aggregator"], results["trafilatura"]
+        ok = (ours["f1"] - theirs["f1"] >= 0.02 and ours["precision"] > theirs["precision"]
+              and ours["median_ms"] <= theirs["median_ms"])
+        print("targets met" if ok else "TARGETS NOT MET")
+        return 0 if ok else 1
     return 0
 
 

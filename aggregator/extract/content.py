@@ -36,6 +36,7 @@ _BLOCKS = {
     "hr", "center", "address", "details", "summary",
 }
 _LEAF_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dd", "dt", "blockquote"}
+_HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 _PARAGRAPH_TAGS = {"p", "pre", "td", "blockquote", "li"}
 _POSITIVE = re.compile(
     r"article|body|content|entry|main|post|story|text|prose|blog|news", re.IGNORECASE
@@ -173,6 +174,12 @@ def _class_weight(el: HtmlElement) -> float:
     return weight
 
 
+def _text_len(el: HtmlElement) -> int:
+    """Characters of text, not counting whitespace (cheaper than cleaning it first)."""
+    text = el.text_content()
+    return len(text) - sum(text.count(c) for c in " \n\t\r")
+
+
 def _first_class(el: HtmlElement) -> str:
     classes = (el.get("class") or "").split()
     return classes[0] if classes else ""
@@ -247,10 +254,10 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             return [marked[0]]
     # A wrapper that holds little beyond the best block is the same container: climb through
     # it, so that a body split into many wrapped blocks is gathered from the right level.
-    best_len = len(clean_whitespace(best.text_content()))
+    best_len = _text_len(best)
     parent = best.getparent()
     while parent is not None and parent.tag not in ("body", "html") and best_len:
-        if len(clean_whitespace(parent.text_content())) > 1.02 * best_len:
+        if _text_len(parent) > 1.02 * best_len:
             break
         best, parent = parent, parent.getparent()
     content.setdefault(best, 0.0)
@@ -267,9 +274,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             continue
         # A body split into several blocks of the same kind (between ads, say) is one body.
         same_kind = sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
-        if same_kind and sibling in content:
-            chosen.append(sibling)
-        elif sibling in content and content[sibling] >= threshold:
+        if sibling in content and (same_kind or content[sibling] >= threshold):
             chosen.append(sibling)
         elif sibling.tag in _PARAGRAPH_TAGS or not _has_block_child(sibling):
             text = clean_whitespace(sibling.text_content())
@@ -376,7 +381,12 @@ def extract_paragraphs(
     extra = site.phrases if site is not None else frozenset()
     out: list[str] = []
     for container in find_containers(tree, site):
+        in_furniture_section = False
         for block, paragraphs in _blocks(container):
+            if block.tag in _HEADINGS:
+                in_furniture_section = any(rules.opens_furniture_section(p) for p in paragraphs)
+            if in_furniture_section:
+                continue
             for paragraph in paragraphs:
                 if _keep(block, paragraph, rules, extra) and (not out or out[-1] != paragraph):
                     out.append(paragraph)

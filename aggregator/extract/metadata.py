@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -212,6 +213,11 @@ def _same_site(a: str, b: str) -> bool:
     return bool(ha) and ha == hb
 
 
+def _lazy(tree: HtmlElement, xpath: str) -> Iterator[str]:
+    """XPath string results, evaluated only when the iterator is first advanced."""
+    yield from (str(v) for v in tree.xpath(xpath))
+
+
 def _visible(tree: HtmlElement, xpath: str) -> Iterator[str]:
     for el in tree.xpath(xpath):
         text = el if isinstance(el, str) else el.text_content()
@@ -284,33 +290,32 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         clean_authors(meta_authors) or clean_authors(meta.get("dc.creator", []))
     ) or clean_authors(list(_visible(tree, byline_xpath))[:3])
 
-    md.published = _first_date([
-        _text_of(ld.get("datePublished")), _text_of(ld.get("dateCreated")),
-        m("article:published_time", "og:published_time", "datepublished", "pubdate",
-          "publishdate", "date", "dc.date", "dc.date.issued", "sailthru.date", "parsely-pub-date"),
-        *tree.xpath("//*[@itemprop='datePublished']/@datetime"),
-        *tree.xpath("//*[@itemprop='datePublished']/@content"),
-        *tree.xpath("//time[@datetime][1]/@datetime"),
-        *_visible(tree, "//*[contains(@class, 'date') or contains(@class, 'time')]"
-                        "[not(descendant::*[contains(@class, 'date')])][1]"),
-    ])
+    # Each source is looked at only if the ones before it gave nothing (XPath is the cost).
+    md.published = _first_date(chain(
+        (_text_of(ld.get("datePublished")), _text_of(ld.get("dateCreated")),
+         m("article:published_time", "og:published_time", "datepublished", "pubdate",
+           "publishdate", "date", "dc.date", "dc.date.issued", "sailthru.date", "parsely-pub-date")),
+        _lazy(tree, "//*[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@content"),
+        _lazy(tree, "//time[@datetime][1]/@datetime"),
+        _visible(tree, "//*[contains(@class, 'date') or contains(@class, 'time')]"
+                       "[not(descendant::*[contains(@class, 'date')])][1]"),
+    ))
     if md.published is None:
         match = _URL_DATE.search(url)
         if match:
             md.published = parse_date("-".join(match.groups()))
-    md.updated = _first_date([
-        _text_of(ld.get("dateModified")),
-        m("article:modified_time", "og:updated_time", "datemodified", "last-modified"),
-        *tree.xpath("//*[@itemprop='dateModified']/@datetime"),
-    ])
+    md.updated = _first_date(chain(
+        (_text_of(ld.get("dateModified")),
+         m("article:modified_time", "og:updated_time", "datemodified", "last-modified")),
+        _lazy(tree, "//*[@itemprop='dateModified']/@datetime"),
+    ))
 
     site_section = _select_texts(tree, site.section) if site else []
-    breadcrumb = list(_visible(tree, "//*[contains(@class, 'breadcrumb')]//a"))
     md.section = (
         (site_section[0] if site_section else "")
         or m("article:section", "section", "parsely-section")
         or _text_of(ld.get("articleSection"))
-        or (breadcrumb[-1] if breadcrumb else "")
+        or next(iter(reversed(list(_visible(tree, "//*[contains(@class, 'breadcrumb')]//a")))), "")
     )
 
     tag_sources: list[str] = []

@@ -31,6 +31,10 @@ class FurnitureRules:
     patterns: tuple[re.Pattern[str], ...]
     block_tokens: frozenset[str]
     keep_tokens: frozenset[str]
+    section_headings: frozenset[str] = frozenset()
+
+    def opens_furniture_section(self, heading: str) -> bool:
+        return phrase_key(heading) in self.section_headings
 
     def is_furniture(self, paragraph: str, extra: frozenset[str] = frozenset()) -> bool:
         """True when a whole paragraph is page furniture rather than article text."""
@@ -86,6 +90,7 @@ def furniture_rules() -> FurnitureRules:
         patterns=tuple(re.compile(p, re.IGNORECASE) for p in _strings(data, "patterns", source)),
         block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
         keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
+        section_headings=frozenset(phrase_key(p) for p in _strings(data, "section_headings", source)),
     )
 
 

@@ -24,8 +24,11 @@ def clean_whitespace(text: str) -> str:
 
 def count_words(text: str) -> int:
     """Words in text; in unspaced scripts (Chinese, Japanese) two characters count as one word."""
+    tokens = _WORD.findall(text)
+    if not _CJK.search(text):
+        return len(tokens)
     total = 0
-    for token in _WORD.findall(text):
+    for token in tokens:
         cjk = len(_CJK.findall(token))
         total += 1 if cjk == 0 else max(1, cjk // 2 + (1 if len(token) > cjk else 0))
     return total

@@ -170,3 +170,13 @@ def test_enormous_page_is_bounded() -> None:
     huge = "<html><body><article>" + "<p>" + "word " * 200 + "</p>" * 1 + "<div>" + "x" * (MAX_HTML_CHARS + 10) + "</div></article></body></html>"
     got = extract_article(huge, "https://a.example/x")
     assert got.word_count > 0
+
+
+def test_furniture_heading_drops_its_whole_section() -> None:
+    body = (PARAGRAPHS + "<h2>You may also like</h2><p>A teaser paragraph about another story, long enough"
+            " to look like text if nothing knew better.</p><p>Another teaser in the same section.</p>"
+            "<h2>What happens next</h2><p>The regulator will decide in the spring, officials said.</p>")
+    got = extract_article(page('<meta property="og:type" content="article">', body), "https://a.example/s")
+    assert "teaser" not in got.text
+    assert "What happens next" in got.text
+    assert got.text.endswith("The regulator will decide in the spring, officials said.")
