@@ -176,7 +176,7 @@ def _class_weight(el: HtmlElement) -> float:
 
 def _text_len(el: HtmlElement) -> int:
     """Characters of text, not counting whitespace (cheaper than cleaning it first)."""
-    text = el.text_content()
+    text: str = el.text_content()
     return len(text) - sum(text.count(c) for c in " \n\t\r")
 
 
