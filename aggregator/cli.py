@@ -293,6 +293,7 @@ def run_crawl(ctx: Context, names: tuple[str, ...], everything: bool, overrides:
         for label, value in (("pages fetched", summary.pages_fetched), ("articles new", summary.new),
                              ("articles updated", summary.updated),
                              ("duplicates dropped", summary.duplicates),
+                             ("new copies of a known story", summary.joined_story),
                              ("duplicate links (not fetched)", summary.duplicate_links),
                              ("already stored (not fetched)", summary.already_stored),
                              ("forbidden by robots.txt", summary.ignored),
@@ -325,6 +326,34 @@ def crawl(ctx: Context, names: tuple[str, ...], everything: bool, overrides: tup
     sys.exit(run_crawl(ctx, names, everything, overrides, as_json, not no_progress))
 
 
+# --- stories ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON lines for machines.")
+@click.option("--min-size", type=click.IntRange(1), default=2, show_default=True,
+              help="Only stories carried by at least this many articles.")
+@pass_ctx
+def stories(ctx: Context, as_json: bool, min_size: int) -> None:
+    """List stories that several articles carry (wire copies, republications) and their outlets."""
+    store = ctx.store()
+    found = store.stories(min_size=min_size)
+    if as_json:
+        for story_id, size in found:
+            members = [{"url": u, "source": src, "site_name": site} for u, src, site in store.story_members(story_id)]
+            click.echo(_json_line({"story_id": story_id, "size": size, "articles": members}))
+        return
+    if not found:
+        click.echo(f"no story has {min_size} or more articles")
+        return
+    table = Table(title="Stories carried by several articles")
+    for column in ("story", "articles", "outlets"):
+        table.add_column(column, overflow="fold")
+    for story_id, size in found:
+        urls = [u for u, _, _ in store.story_members(story_id)]
+        table.add_row(str(story_id), str(size), "\n".join(urls))
+    out.print(table)
+
+
 # --- export ----------------------------------------------------------------------------------
 
 @contextmanager
@@ -347,14 +376,15 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
 @click.option("-o", "--output", default=None, metavar="FILE", help="Write here instead of standard output.")
+@click.option("--one-per-story", is_flag=True, help="Only the first-stored copy of each story.")
 @pass_ctx
-def export(ctx: Context, fmt: str, output: str | None) -> None:
-    """Write every stored article (all Article fields plus its alias URLs) as JSON lines."""
+def export(ctx: Context, fmt: str, output: str | None, one_per_story: bool) -> None:
+    """Write stored articles as JSON lines: every Article field, alias URLs and story_urls."""
     from aggregator.export import export_jsonl
 
     store = ctx.store()
     with _output(output) as f:
-        count = export_jsonl(store, f)
+        count = export_jsonl(store, f, one_per_story=one_per_story)
     if output not in (None, "-"):
         click.echo(f"wrote {count} articles to {output}", err=True)
 

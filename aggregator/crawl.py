@@ -32,6 +32,7 @@ class CrawlSummary:
     updated: int = 0
     duplicates: int = 0
     aliases: int = 0
+    joined_story: int = 0
     not_articles: int = 0
     page_errors: int = 0
     source_errors: int = 0
@@ -55,7 +56,8 @@ class CrawlSummary:
         return cls(
             pages_fetched=get("aggregator/pages_fetched"), new=get("aggregator/new"),
             updated=get("aggregator/updated"), duplicates=get("aggregator/duplicates"),
-            aliases=get("aggregator/aliases"), not_articles=get("aggregator/not_articles"),
+            aliases=get("aggregator/aliases"), joined_story=get("aggregator/joined_story"),
+            not_articles=get("aggregator/not_articles"),
             page_errors=get("aggregator/page_errors"), source_errors=get("aggregator/source_errors"),
             already_stored=get("aggregator/already_stored"),
             duplicate_links=get("aggregator/links_seen_twice"), ignored=get("aggregator/ignored_requests"), not_modified=get("aggregator/not_modified"),

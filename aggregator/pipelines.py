@@ -66,7 +66,7 @@ class BatchWriter:
         self._articles, self._aliases = [], []
         stats = self.crawler.stats
         for key, value in (("new", result.new), ("updated", result.updated),
-                           ("aliases", result.aliases)):
+                           ("aliases", result.aliases), ("joined_story", result.joined_story)):
             self.counts[key] += value
             if stats is not None:
                 stats.inc_value(f"aggregator/{key}", value)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from aggregator.dedupe import Deduplicator, Verdict
+import json
+
+from aggregator.dedupe import Deduplicator, Verdict, same_story, story_signature, story_tokens
 from aggregator.model import Article
+from tests.conftest import FIXTURES
 
 
 class Known:
@@ -37,3 +40,49 @@ def test_copies_within_one_crawl_are_caught_before_storing() -> None:
     second = d.check(art("https://b/1", "h"))
     assert second.verdict is Verdict.ALIAS
     assert second.is_duplicate
+
+
+# --- stories: near-duplicates ---------------------------------------------------------------
+
+PAIRS = json.loads((FIXTURES / "dedupe" / "pairs.json").read_text("utf-8"))
+
+
+def test_pair_set_is_large_and_mixed() -> None:
+    kinds = {p["kind"] for p in PAIRS}
+    assert len(PAIRS) >= 40
+    assert {"first-half-only", "same-event-independent-report", "follow-up-quoting-paragraphs",
+            "update-of-same-url", "combined-edits"} <= kinds
+
+
+def test_pair_precision_and_recall() -> None:
+    tp = fp = fn = 0
+    for pair in PAIRS:
+        got = same_story(pair["a"], pair["b"])
+        tp += got and pair["same"]
+        fp += got and not pair["same"]
+        fn += (not got) and pair["same"]
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.95, precision
+    assert recall >= 0.95, recall
+
+
+def test_lsh_finds_every_same_story_pair_as_a_candidate() -> None:
+    """The exact check only sees what the band index proposes: candidates must not be missed."""
+    missed = [p["id"] for p in PAIRS if p["same"]
+              and not set(story_signature(p["a"]).bands) & set(story_signature(p["b"]).bands)]
+    assert missed == []
+
+
+def test_story_tokens_unify_wire_edits() -> None:
+    assert story_tokens("Co-operation on defence, June 29") == story_tokens("cooperation on defense, Monday")
+
+
+def test_pairs_file_is_current() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_pairs", FIXTURES / "dedupe" / "build_pairs.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.build() == PAIRS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -75,7 +75,7 @@ class ArticleRow(Base):
     url: Mapped[str] = mapped_column(Text)
     canonical_url: Mapped[str] = mapped_column(Text, unique=True)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
-    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
     title: Mapped[str] = mapped_column(Text, default="")
     subtitle: Mapped[str] = mapped_column(Text, default="")
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -102,6 +102,19 @@ class ArticleRow(Base):
     )
 
     __table_args__ = (Index("ix_articles_published", "published"),)
+
+
+class StoryBand(Base):
+    """One MinHash LSH band key of an article (see aggregator.dedupe.story_signature)."""
+
+    __tablename__ = "story_bands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    band: Mapped[int] = mapped_column(Integer)
+    key: Mapped[int] = mapped_column(BigInteger)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (Index("ix_story_bands_band_key", "band", "key"),)
 
 
 class Tag(Base):

@@ -21,10 +21,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select, tuple_
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from aggregator.dedupe import same_story, story_signature
 from aggregator.errors import InputError, StorageError
 from aggregator.model import Article
 from aggregator.store.models import (
@@ -34,6 +35,7 @@ from aggregator.store.models import (
     CrawlRun,
     Source,
     Story,
+    StoryBand,
     Tag,
 )
 
@@ -88,6 +90,8 @@ class BatchResult:
     updated: int = 0
     unchanged: int = 0
     aliases: int = 0
+    #: New articles that joined an existing story (a near-duplicate of a stored article).
+    joined_story: int = 0
     new_urls: list[str] = field(default_factory=list)
 
 
@@ -318,11 +322,17 @@ class Store:
         if article.source is not None and article.source not in source_ids:
             source_ids[article.source] = s.scalar(select(Source.id).where(Source.name == article.source))
         source_id = source_ids.get(article.source) if article.source is not None else None
+        signature = story_signature(article.text)
         if row is None:
-            story = Story(created_at=now)
-            s.add(story)
-            s.flush()
-            row = ArticleRow(canonical_url=article.canonical_url, first_seen_at=now, story_id=story.id,
+            story_id = self._find_story(s, article.text, signature.bands)
+            if story_id is None:
+                story = Story(created_at=now)
+                s.add(story)
+                s.flush()
+                story_id = story.id
+            else:
+                result.joined_story += 1
+            row = ArticleRow(canonical_url=article.canonical_url, first_seen_at=now, story_id=story_id,
                              source_id=source_id)
             s.add(row)
             result.new += 1
@@ -331,6 +341,7 @@ class Store:
             result.updated += 1
             if source_id is not None:
                 row.source_id = source_id
+            s.execute(delete(StoryBand).where(StoryBand.article_id == row.id))
         row.url = article.url
         row.title = article.title
         row.subtitle = article.subtitle
@@ -349,6 +360,7 @@ class Store:
         row.changed_at = now
         row.tag_links.clear()
         s.flush()
+        s.add_all(StoryBand(band=band, key=key, article_id=row.id) for band, key in signature.bands)
         for position, name in enumerate(article.tags):
             tag = tag_cache.get(name) or s.scalar(select(Tag).where(Tag.name == name))
             if tag is None:
@@ -359,6 +371,55 @@ class Store:
             row.tag_links.append(
                 ArticleTag(tag=tag, origin=article.tag_origins.get(name, "page"), position=position)
             )
+
+    #: Candidates checked exactly per new article, the most band matches first.
+    MAX_STORY_CANDIDATES = 20
+
+    def _find_story(self, s: Session, text: str, bands: tuple[tuple[int, int], ...]) -> int | None:
+        """The story of a stored article that carries the same story as ``text``, if any."""
+        if not bands:
+            return None
+        hits = func.count(StoryBand.id)
+        candidates = s.execute(
+            select(StoryBand.article_id, hits)
+            .where(tuple_(StoryBand.band, StoryBand.key).in_(list(bands)))
+            .group_by(StoryBand.article_id).order_by(hits.desc(), StoryBand.article_id)
+            .limit(self.MAX_STORY_CANDIDATES)
+        ).all()
+        for article_id, _ in candidates:
+            row = s.get(ArticleRow, article_id)
+            if row is not None and row.story_id is not None and same_story(text, row.text):
+                return row.story_id
+        return None
+
+    def story_members(self, story_id: int) -> list[tuple[str, str | None, str]]:
+        """(canonical URL, source name, site name) of every article in a story, oldest first."""
+        with self.session() as s:
+            rows = s.scalars(select(ArticleRow).where(ArticleRow.story_id == story_id)
+                             .order_by(ArticleRow.id).options(selectinload(ArticleRow.source)))
+            return [(r.canonical_url, r.source.name if r.source else None, r.site_name) for r in rows]
+
+    def story_index(self) -> dict[int, list[str]]:
+        """story id -> canonical URLs of its articles (oldest first), for stories of 2 or more."""
+        index: dict[int, list[str]] = {}
+        with self.session() as s:
+            size = func.count(ArticleRow.id)
+            shared = select(ArticleRow.story_id).group_by(ArticleRow.story_id).having(size >= 2)
+            rows = s.execute(select(ArticleRow.story_id, ArticleRow.canonical_url)
+                             .where(ArticleRow.story_id.in_(shared)).order_by(ArticleRow.id))
+            for story_id, url in rows:
+                if story_id is not None:
+                    index.setdefault(story_id, []).append(url)
+        return index
+
+    def stories(self, *, min_size: int = 2) -> list[tuple[int, int]]:
+        """(story id, article count) of stories with at least ``min_size`` articles, largest first."""
+        with self.session() as s:
+            size = func.count(ArticleRow.id)
+            rows = s.execute(select(ArticleRow.story_id, size).where(ArticleRow.story_id.is_not(None))
+                             .group_by(ArticleRow.story_id).having(size >= min_size)
+                             .order_by(size.desc(), ArticleRow.story_id)).all()
+            return [(story_id, int(n)) for story_id, n in rows if story_id is not None]
 
     # --- reads ----------------------------------------------------------------------------
 

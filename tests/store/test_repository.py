@@ -35,9 +35,30 @@ def test_new_database_is_created_and_migrated(tmp_path: Path) -> None:
     assert path.exists()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
     store.close()
     Store(f"sqlite:///{path}").close()  # opening again is a no-op migration
+
+
+def test_older_schema_is_upgraded_with_its_data(tmp_path: Path) -> None:
+    from alembic import command
+
+    from aggregator.store.repository import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO sources (name, kind, url, interval_seconds, enabled, tags, error_count,"
+                          " created_at) VALUES ('old', 'feed', 'https://x/rss', 60, 1, '[]', 0, '2026-01-01')"))
+    engine.dispose()
+    store = Store(url)
+    assert [s.name for s in store.list_sources()] == ["old"]
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert conn.execute("SELECT count(*) FROM story_bands").fetchone()[0] == 0
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
@@ -157,3 +178,47 @@ def test_postgres_round_trip(postgres_url: str) -> None:
     assert stored.source == "wire"
     assert store.list_sources()[0].article_count == 1
     store.close()
+
+
+def wire_copy(n: int, url: str, paragraphs: list[str]) -> Article:
+    return normalize_article(Article(url=url, title=f"Copy {n}", text="\n\n".join(paragraphs)), now=NOW)
+
+
+def test_wire_copies_join_one_story_across_store_instances(db_url: str) -> None:
+    from tests.conftest import fixture_articles
+
+    arts = {a["slug"]: a for a in fixture_articles()}
+    ap = arts["japan-space-policy"]["paragraphs"]
+    other = arts["offshore-wind-auction-results"]["paragraphs"]
+    first = Store(db_url)
+    first.write_batch([wire_copy(1, "https://outlet-a.example/japan", ap),
+                       wire_copy(2, "https://outlet-a.example/wind", other)], now=NOW)
+    first.close()
+    # A second process: a new Store on the same database sees the persisted index.
+    second = Store(db_url)
+    result = second.write_batch([
+        wire_copy(3, "https://outlet-b.example/japan-us", [p.replace("co-operat", "cooperat") for p in ap]
+                  + ["Follow Mari Yamaguchi on Twitter."]),
+        wire_copy(4, "https://outlet-c.example/japan-short", ap[:5]),
+    ], now=NOW)
+    assert result.joined_story == 2
+    japan = second.get_article("https://outlet-a.example/japan")
+    wind = second.get_article("https://outlet-a.example/wind")
+    assert japan is not None
+    assert wind is not None
+    assert japan.story_id != wind.story_id
+    members = [url for url, _, _ in second.story_members(japan.story_id or 0)]
+    assert members == ["https://outlet-a.example/japan", "https://outlet-b.example/japan-us",
+                       "https://outlet-c.example/japan-short"]
+    assert second.stories() == [(japan.story_id, 3)]
+
+
+def test_copies_inside_one_batch_join_one_story(db_url: str) -> None:
+    from tests.conftest import fixture_articles
+
+    paras = next(a for a in fixture_articles() if a["slug"] == "paper-mill-closure")["paragraphs"]
+    store = Store(db_url)
+    result = store.write_batch([wire_copy(1, "https://a.example/mill", paras),
+                                wire_copy(2, "https://b.example/mill", [*paras, "Local reaction followed."])], now=NOW)
+    assert (result.new, result.joined_story) == (2, 1)
+    assert store.stories() != []
