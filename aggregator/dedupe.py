@@ -97,20 +97,22 @@ def _minhash(items: set[str]) -> MinHash:
     return m
 
 
-def _bands(m: MinHash, offset: int) -> list[tuple[int, int]]:
+def _bands(m: MinHash, offset: int) -> list[int]:
     values = np.asarray(m.hashvalues, dtype=np.uint64)
     out = []
     for band, start in enumerate(range(0, NUM_PERM - BAND_ROWS + 1, BAND_ROWS)):
-        digest = hashlib.blake2b(values[start : start + BAND_ROWS].tobytes(), digest_size=8).digest()
-        out.append((offset + band, struct.unpack(">q", digest)[0]))
+        # The band number is hashed in, so one key names one band: an index on the key alone
+        # answers the lookup, whatever the database.
+        data = struct.pack(">i", offset + band) + values[start : start + BAND_ROWS].tobytes()
+        out.append(struct.unpack(">q", hashlib.blake2b(data, digest_size=8).digest())[0])
     return out
 
 
 @dataclass(frozen=True)
 class StorySignature:
-    """LSH band keys of a text: (band number, 64-bit key) pairs for the whole text and its lead."""
+    """LSH band keys of a text (signed 64-bit), for the whole text and for its lead."""
 
-    bands: tuple[tuple[int, int], ...]
+    bands: tuple[int, ...]
 
 
 def story_signature(text: str) -> StorySignature:

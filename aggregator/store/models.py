@@ -110,11 +110,8 @@ class StoryBand(Base):
     __tablename__ = "story_bands"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    band: Mapped[int] = mapped_column(Integer)
-    key: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[int] = mapped_column(BigInteger, index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
-
-    __table_args__ = (Index("ix_story_bands_band_key", "band", "key"),)
 
 
 class Tag(Base):

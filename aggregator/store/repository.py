@@ -21,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, select, tuple_
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -360,7 +360,8 @@ class Store:
         row.changed_at = now
         row.tag_links.clear()
         s.flush()
-        s.add_all(StoryBand(band=band, key=key, article_id=row.id) for band, key in signature.bands)
+        if signature.bands:
+            s.execute(insert(StoryBand), [{"key": key, "article_id": row.id} for key in signature.bands])
         for position, name in enumerate(article.tags):
             tag = tag_cache.get(name) or s.scalar(select(Tag).where(Tag.name == name))
             if tag is None:
@@ -375,14 +376,14 @@ class Store:
     #: Candidates checked exactly per new article, the most band matches first.
     MAX_STORY_CANDIDATES = 20
 
-    def _find_story(self, s: Session, text: str, bands: tuple[tuple[int, int], ...]) -> int | None:
+    def _find_story(self, s: Session, text: str, bands: tuple[int, ...]) -> int | None:
         """The story of a stored article that carries the same story as ``text``, if any."""
         if not bands:
             return None
         hits = func.count(StoryBand.id)
         candidates = s.execute(
             select(StoryBand.article_id, hits)
-            .where(tuple_(StoryBand.band, StoryBand.key).in_(list(bands)))
+            .where(StoryBand.key.in_(bands))
             .group_by(StoryBand.article_id).order_by(hits.desc(), StoryBand.article_id)
             .limit(self.MAX_STORY_CANDIDATES)
         ).all()

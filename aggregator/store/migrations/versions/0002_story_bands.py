@@ -20,11 +20,10 @@ def upgrade() -> None:
     op.create_table(
         "story_bands",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("band", sa.Integer, nullable=False),
         sa.Column("key", sa.BigInteger, nullable=False),
         sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     )
-    op.create_index("ix_story_bands_band_key", "story_bands", ["band", "key"])
+    op.create_index("ix_story_bands_key", "story_bands", ["key"])
     op.create_index("ix_story_bands_article_id", "story_bands", ["article_id"])
     op.create_index("ix_articles_story_id", "articles", ["story_id"])
 
