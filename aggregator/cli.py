@@ -374,19 +374,115 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "opensearch", "meilisearch"]), default="jsonl",
+              show_default=True, help="jsonl, OpenSearch/Elasticsearch _bulk NDJSON, or Meilisearch NDJSON.")
+@click.option("--since", type=click.IntRange(0), default=0, show_default=True, metavar="CURSOR",
+              help="Only what changed after this cursor (0: everything); deletions come as tombstones.")
 @click.option("-o", "--output", default=None, metavar="FILE", help="Write here instead of standard output.")
 @click.option("--one-per-story", is_flag=True, help="Only the first-stored copy of each story.")
 @pass_ctx
-def export(ctx: Context, fmt: str, output: str | None, one_per_story: bool) -> None:
-    """Write stored articles as JSON lines: every Article field, alias URLs and story_urls."""
-    from aggregator.export import export_jsonl
+def export(ctx: Context, fmt: str, since: int, output: str | None, one_per_story: bool) -> None:
+    """Write stored articles (every Article field, aliases, story_urls, id), then the next cursor.
+
+    The next cursor goes to standard error as "next cursor: N"; pass it to --since next time.
+    """
+    from aggregator.export import write_changes
 
     store = ctx.store()
     with _output(output) as f:
-        count = export_jsonl(store, f, one_per_story=one_per_story)
-    if output not in (None, "-"):
-        click.echo(f"wrote {count} articles to {output}", err=True)
+        count, cursor = write_changes(store, f, fmt=fmt, since=since, one_per_story=one_per_story)
+    target = f" to {output}" if output not in (None, "-") else ""
+    click.echo(f"wrote {count} documents{target}; next cursor: {cursor}", err=True)
+
+
+# --- search ----------------------------------------------------------------------------------
+
+def _date_option(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"not an ISO date: {value!r} (use YYYY-MM-DD)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--tag", help="Only articles with this tag.")
+@click.option("--source", help="Only articles from this source.")
+@click.option("--section", help="Only articles in this section.")
+@click.option("--language", help="Only articles in this language (e.g. en).")
+@click.option("--since", "since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
+@click.option("--until", "until", metavar="DATE", help="Published before DATE.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--all-copies", is_flag=True, help="Show every copy of a story, not one hit per story.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines for machines.")
+@click.option("--reindex", is_flag=True, help="Rebuild the full-text index (a repair), then search if QUERY.")
+@pass_ctx
+def search(ctx: Context, query: str | None, tag: str | None, source: str | None, section: str | None,
+           language: str | None, since: str | None, until: str | None, limit: int, all_copies: bool,
+           as_json: bool, reindex: bool) -> None:
+    """Full-text search: words, "exact phrases", prefix*; one hit per story by default."""
+    from aggregator.search import SearchQuery
+    from aggregator.search import search as run_search
+
+    store = ctx.store()
+    if reindex:
+        click.echo(f"reindexed {store.reindex()} articles", err=True)
+        if not query:
+            return
+    if not query:
+        raise click.UsageError("a QUERY is needed (or --reindex)")
+    hits = run_search(store, SearchQuery(query, tag=tag, source=source, section=section, language=language,
+                                         since=_date_option(since), until=_date_option(until), limit=limit,
+                                         all_copies=all_copies))
+    if as_json:
+        for hit in hits:
+            click.echo(_json_line(hit.to_dict()))
+        return
+    if not hits:
+        click.echo(f"no match for {query!r}")
+        return
+    table = Table(title=f"{len(hits)} result(s) for {query!r}")
+    for column in ("title", "source", "date", "snippet"):
+        table.add_column(column, overflow="fold")
+    for hit in hits:
+        copies = f"\n(+{len(hit.other_copies)} other outlet(s))" if hit.other_copies else ""
+        table.add_row(hit.title + copies, hit.source or "-", hit.published.date().isoformat() if hit.published else "-",
+                      hit.snippet)
+    out.print(table)
+
+
+# --- feed ------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--tag", help="Articles with this tag.")
+@click.option("--source", help="Articles from this source.")
+@click.option("--query", "text_query", metavar="QUERY", help="Articles matching this search.")
+@click.option("--format", "fmt", type=click.Choice(["atom", "jsonfeed"]), default="atom", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("-o", "--output", default=None, metavar="FILE", help="Write here instead of standard output.")
+@pass_ctx
+def feed(ctx: Context, tag: str | None, source: str | None, text_query: str | None, fmt: str, limit: int,
+         output: str | None) -> None:
+    """Write an Atom 1.0 or JSON Feed 1.1 of the newest matching articles (a planet feed)."""
+    from aggregator.feedwriter import atom, jsonfeed
+    from aggregator.search import SearchQuery
+    from aggregator.search import search as run_search
+
+    store = ctx.store()
+    if text_query:
+        hits = run_search(store, SearchQuery(text_query, tag=tag, source=source, limit=limit))
+        loaded = store.articles_by_id([h.article_id for h in hits])
+        articles = [loaded[h.article_id][0] for h in hits if h.article_id in loaded]
+    else:
+        articles = store.newest_articles(limit=limit, tag=tag, source=source)
+    what = " ".join(f"{k} {v}" for k, v in (("tag", tag), ("source", source), ("query", text_query)) if v)
+    title = f"Industry news: {what}" if what else "Industry news"
+    with _output(output) as f:
+        f.write(atom(articles, title=title, feed_id=f"urn:aggregator:{what or 'all'}".replace(" ", ":"))
+                if fmt == "atom" else jsonfeed(articles, title=title))
 
 
 # --- demo ------------------------------------------------------------------------------------

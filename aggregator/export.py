@@ -1,29 +1,88 @@
-"""Exports of stored articles. JSON lines: one object per article, every Article field plus
-``aliases`` (the other URLs that served the same text)."""
+"""Exports of stored articles, full or incremental, for files and external search engines.
+
+JSON lines: one object per article, every Article field plus ``aliases`` (other URLs that served
+the same text), ``story_urls`` (other articles carrying the same story) and ``id`` (the stable
+document id). Incremental exports (``since`` a cursor) write the documents changed after it and a
+tombstone for each deleted one; the caller stores the returned cursor for next time.
+
+Tombstones: jsonl ``{"id": ..., "deleted": true}``; OpenSearch/Elasticsearch a ``delete`` action in
+the ``_bulk`` NDJSON; Meilisearch ``{"id": ..., "_delete": true}`` lines (``aggregator push``-style
+clients send those to the documents/delete-batch route).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, Any
 
+from aggregator.model import Article
 from aggregator.store import Store
+from aggregator.store.repository import doc_id
+
+FORMATS = ("jsonl", "opensearch", "meilisearch")
+INDEX_NAME = "articles"
+BATCH = 500
+
+
+def document(article_id: int, article: Article, aliases: list[str], story_urls: list[str]) -> dict[str, Any]:
+    record = article.to_dict()
+    record["id"] = doc_id(article_id)
+    record["aliases"] = aliases
+    record["story_urls"] = story_urls
+    return record
+
+
+def changed_documents(store: Store, since: int) -> tuple[Iterator[tuple[str, str, dict[str, Any] | None]], int]:
+    """(iterator of (action, doc id, document or None), next cursor) for changes after ``since``."""
+    changes, cursor = store.changes_since(since)
+    members = store.story_index()
+
+    def generate() -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+        for start in range(0, len(changes), BATCH):
+            chunk = changes[start : start + BATCH]
+            loaded = store.articles_by_id([i for action, i, _ in chunk if action == "upsert"])
+            for action, article_id, did in chunk:
+                if action == "upsert" and article_id in loaded:
+                    article, aliases = loaded[article_id]
+                    others = [u for u in members.get(article.story_id or -1, []) if u != article.canonical_url]
+                    yield "upsert", did, document(article_id, article, aliases, others)
+                else:
+                    yield "delete", did, None
+
+    return generate(), cursor
+
+
+def write_changes(store: Store, out: IO[str], *, fmt: str = "jsonl", since: int = 0,
+                  one_per_story: bool = False) -> tuple[int, int]:
+    """Write what changed after ``since`` in ``fmt``; return (documents written, next cursor)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    docs, cursor = changed_documents(store, since)
+    first_of_story = {urls[0] for urls in store.story_index().values()} if one_per_story else set()
+    count = 0
+    for action, did, doc in docs:
+        if one_per_story and doc is not None and doc["story_urls"] and doc["canonical_url"] not in first_of_story:
+            continue
+        out.write(_render(fmt, action, did, doc))
+        count += 1
+    return count, cursor
+
+
+def _render(fmt: str, action: str, did: str, doc: dict[str, Any] | None) -> str:
+    def line(obj: dict[str, Any]) -> str:
+        return json.dumps(obj, ensure_ascii=False) + "\n"
+
+    if fmt == "opensearch":
+        if doc is None:
+            return line({"delete": {"_index": INDEX_NAME, "_id": did}})
+        body = {k: v for k, v in doc.items() if k != "id"}
+        return line({"index": {"_index": INDEX_NAME, "_id": did}}) + line(body)
+    if doc is None:
+        return line({"id": did, "deleted": True} if fmt == "jsonl" else {"id": did, "_delete": True})
+    return line(doc)
 
 
 def export_jsonl(store: Store, out: IO[str], *, one_per_story: bool = False) -> int:
-    """Write every stored article to ``out``; return how many were written.
-
-    Each record also carries ``story_urls``: the canonical URLs of the other articles carrying the
-    same story. With ``one_per_story`` only the first-stored article of each story is written.
-    """
-    members = store.story_index()
-    count = 0
-    for article, aliases in store.iter_articles():
-        others = [u for u in members.get(article.story_id or -1, []) if u != article.canonical_url]
-        if one_per_story and members.get(article.story_id or -1, [article.canonical_url])[0] != article.canonical_url:
-            continue
-        record = article.to_dict()
-        record["aliases"] = aliases
-        record["story_urls"] = others
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        count += 1
-    return count
+    """A full JSON-lines export (every stored article); returns how many were written."""
+    return write_changes(store, out, fmt="jsonl", since=0, one_per_story=one_per_story)[0]

@@ -31,7 +31,7 @@ from aggregator.normalize import normalize_article
 from aggregator.store import Store
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
-WORDS = (
+WORDS = (  # noqa: SIM905 -- a paragraph of words reads better than a list literal
     "port rail freight steel energy grid battery turbine refinery hydrogen pipeline supplier factory "
     "contract order backlog engine aircraft satellite launch permit regulator tariff export import "
     "shipment container truck warehouse labour union wage plant closure investment loan subsidy "

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from aggregator.devserver import SiteServer, serve
 
@@ -44,6 +46,26 @@ def site_server(tmp_path: Path) -> Iterator[SiteServer]:
     shutil.copytree(SITE, root)
     with serve(root) as server:
         yield server
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the local PostgreSQL's test database."""
+    import uuid
+
+    engine = create_engine(POSTGRES_URL)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        pytest.fail(f"the local PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from aggregator.devserver import SiteServer
 from tests.conftest import PAGES, Result, run_cli
 
 COMMANDS = [[], ["extract"], ["fetch"], ["sources"], ["sources", "add"], ["sources", "list"],
-            ["sources", "remove"], ["crawl"], ["export"], ["stories"], ["demo"]]
+            ["sources", "remove"], ["crawl"], ["export"], ["stories"], ["search"], ["feed"], ["demo"]]
 
 
 def one_line_error(result: Result, needle: str) -> None:
@@ -118,4 +118,5 @@ def test_export_to_file_on_empty_database(db_url: str, tmp_path: Path) -> None:
     result = run_cli("export", "-o", str(target), db=db_url)
     assert result.code == 0
     assert target.read_text() == ""
-    assert "wrote 0 articles" in result.stderr
+    assert "wrote 0 documents to " in result.stderr
+    assert "next cursor: 0" in result.stderr

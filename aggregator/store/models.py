@@ -90,6 +90,8 @@ class ArticleRow(Base):
     site_name: Mapped[str] = mapped_column(Text, default="")
     text_origin: Mapped[str] = mapped_column(String(10), default="page")
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: Tag names joined by spaces: what full-text search indexes for tags.
+    tags_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     first_seen_at: Mapped[datetime]
     changed_at: Mapped[datetime]
 
@@ -112,6 +114,23 @@ class StoryBand(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[int] = mapped_column(BigInteger, index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+
+
+class ChangeLog(Base):
+    """Every change to a searchable document, in one monotonic sequence (incremental exports).
+
+    No foreign key: a tombstone outlives the article it deletes.
+    """
+
+    __tablename__ = "change_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(Integer, index=True)
+    doc_id: Mapped[str] = mapped_column(String(40))
+    #: "upsert" or "delete".
+    action: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
 
 
 class Tag(Base):

@@ -21,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -32,6 +32,7 @@ from aggregator.store.models import (
     ArticleAlias,
     ArticleRow,
     ArticleTag,
+    ChangeLog,
     CrawlRun,
     Source,
     Story,
@@ -41,6 +42,11 @@ from aggregator.store.models import (
 
 SOURCE_KINDS = ("feed", "sitemap", "page", "site")
 DEFAULT_INTERVAL = 3600
+
+
+def doc_id(article_id: int) -> str:
+    """The stable id of an article's document in search indexes and exports."""
+    return str(article_id)
 
 
 def default_db_url() -> str:
@@ -372,6 +378,62 @@ class Store:
             row.tag_links.append(
                 ArticleTag(tag=tag, origin=article.tag_origins.get(name, "page"), position=position)
             )
+        row.tags_text = " ".join(article.tags)
+        s.flush()
+        self._index(s, row)
+        s.add(ChangeLog(article_id=row.id, doc_id=doc_id(row.id), action="upsert", at=now))
+
+    def _index(self, s: Session, row: ArticleRow) -> None:
+        """Keep the SQLite full-text index in step with the row (PostgreSQL's is generated)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        s.execute(text("DELETE FROM articles_fts WHERE rowid = :id"), {"id": row.id})
+        s.execute(text("INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+                       " VALUES (:id, :title, :subtitle, :text, :tags, :section)"),
+                  {"id": row.id, "title": row.title, "subtitle": row.subtitle, "text": row.text,
+                   "tags": row.tags_text, "section": row.section})
+
+    def delete_article(self, canonical_url: str, *, now: datetime) -> bool:
+        """Delete an article (its tags, aliases and index entries go with it) and log a tombstone."""
+        with self.session() as s:
+            row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == canonical_url))
+            if row is None:
+                return False
+            if self.engine.dialect.name == "sqlite":
+                s.execute(text("DELETE FROM articles_fts WHERE rowid = :id"), {"id": row.id})
+            s.add(ChangeLog(article_id=row.id, doc_id=doc_id(row.id), action="delete", at=now))
+            s.delete(row)
+        return True
+
+    def reindex(self) -> int:
+        """Rebuild the full-text index from the articles table (a repair; writes keep it current)."""
+        with self.session() as s:
+            if self.engine.dialect.name == "sqlite":
+                s.execute(text("DELETE FROM articles_fts"))
+                s.execute(text("INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+                               " SELECT id, title, subtitle, text, tags_text, section FROM articles"))
+            else:
+                s.execute(text("REINDEX INDEX ix_articles_search_vector"))
+            return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
+
+    def changes_since(self, cursor: int) -> tuple[list[tuple[str, int, str]], int]:
+        """The latest action per document changed after ``cursor``: ([(action, article id, doc id)],
+        next cursor). Documents come in the order of their last change."""
+        with self.session() as s:
+            last = func.max(ChangeLog.seq)
+            latest = (select(ChangeLog.article_id, last.label("seq")).where(ChangeLog.seq > cursor)
+                      .group_by(ChangeLog.article_id).subquery())
+            rows = s.execute(select(ChangeLog.action, ChangeLog.article_id, ChangeLog.doc_id, ChangeLog.seq)
+                             .join(latest, ChangeLog.seq == latest.c.seq).order_by(ChangeLog.seq)).all()
+            top = s.scalar(select(func.max(ChangeLog.seq))) or 0
+        return [(a, i, d) for a, i, d, _ in rows], max(cursor, top)
+
+    def articles_by_id(self, ids: list[int]) -> dict[int, tuple[Article, list[str]]]:
+        with self.session() as s:
+            rows = s.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids)).options(
+                selectinload(ArticleRow.tag_links), selectinload(ArticleRow.aliases),
+                selectinload(ArticleRow.source)))
+            return {r.id: (_row_to_article(r), sorted(a.url for a in r.aliases)) for r in rows}
 
     #: Candidates checked exactly per new article, the most band matches first.
     MAX_STORY_CANDIDATES = 20
@@ -444,6 +506,21 @@ class Store:
                 items = [(_row_to_article(r), sorted(a.url for a in r.aliases)) for r in rows]
                 last_id = rows[-1].id
             yield from items
+
+    def newest_articles(self, *, limit: int, tag: str | None = None, source: str | None = None) -> list[Article]:
+        """The newest articles (by publication date, then first seen), optionally by tag or source."""
+        from aggregator.normalize import fold_tag
+
+        with self.session() as s:
+            query = select(ArticleRow).options(selectinload(ArticleRow.tag_links), selectinload(ArticleRow.source))
+            if tag:
+                query = query.where(ArticleRow.id.in_(
+                    select(ArticleTag.article_id).join(Tag, Tag.id == ArticleTag.tag_id)
+                    .where(Tag.name == fold_tag(tag))))
+            if source:
+                query = query.where(ArticleRow.source_id.in_(select(Source.id).where(Source.name == source)))
+            query = query.order_by(ArticleRow.published.desc().nulls_last(), ArticleRow.first_seen_at.desc())
+            return [_row_to_article(r) for r in s.scalars(query.limit(limit))]
 
     def get_article(self, canonical_url: str) -> Article | None:
         with self.session() as s:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import OperationalError
 
 from aggregator.errors import InputError, StorageError
 from aggregator.model import Article
 from aggregator.normalize import normalize_article
 from aggregator.store import Store
 from aggregator.store.models import Base
-from tests.conftest import POSTGRES_URL
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -35,7 +32,7 @@ def test_new_database_is_created_and_migrated(tmp_path: Path) -> None:
     assert path.exists()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
     store.close()
     Store(f"sqlite:///{path}").close()  # opening again is a no-op migration
 
@@ -57,8 +54,9 @@ def test_older_schema_is_upgraded_with_its_data(tmp_path: Path) -> None:
     store = Store(url)
     assert [s.name for s in store.list_sources()] == ["old"]
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
         assert conn.execute("SELECT count(*) FROM story_bands").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 0
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
@@ -69,8 +67,9 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
 
     def shape(engine: object) -> dict[str, set[tuple[str, bool]]]:
         insp = inspect(engine)
+        # The FTS5 table and its shadow tables exist only through the migration (raw SQL).
         return {t: {(c["name"], c["nullable"]) for c in insp.get_columns(t)}
-                for t in insp.get_table_names() if t != "alembic_version"}
+                for t in insp.get_table_names() if t != "alembic_version" and not t.startswith("articles_fts")}
 
     assert shape(migrated) == shape(reference)
 
@@ -142,26 +141,6 @@ def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(StorageError, match="cannot open"):
         Store(f"sqlite:///{tmp_path / 'file' / 'db.sqlite'}")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the local PostgreSQL's test database."""
-    import uuid
-
-    engine = create_engine(POSTGRES_URL)
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as exc:
-        pytest.fail(f"the local PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
 
 
 @pytest.mark.postgres

@@ -1,0 +1,109 @@
+"""Full-text search on a real SQLite file and on the local PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from aggregator.errors import InputError
+from aggregator.model import Article
+from aggregator.normalize import normalize_article
+from aggregator.search import SearchQuery, search
+from aggregator.store import Store
+from tests.conftest import fixture_articles
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def load(store: Store) -> None:
+    """The fixture articles, plus a wire copy of the Japan story from a second outlet."""
+    batch = []
+    for a in fixture_articles():
+        batch.append(normalize_article(Article(
+            url=f"https://industrywire.example/{a['slug']}", title=a["title"], subtitle=a["dek"],
+            section=a["section"], tags=a["tags"], text="\n\n".join(a["paragraphs"]), language="en",
+            published=datetime.fromisoformat(a["published"])), now=NOW))
+    japan = next(a for a in fixture_articles() if a["slug"] == "japan-space-policy")
+    batch.append(normalize_article(Article(
+        url="https://other-outlet.example/japan", title="Japan plans space push with US", section="World",
+        text="\n\n".join(p.replace("co-operat", "cooperat") for p in japan["paragraphs"]), language="en",
+        published=datetime(2020, 6, 29, 18, tzinfo=UTC)), now=NOW))
+    store.write_batch(batch, now=NOW)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    load(s)
+    yield s
+    s.close()
+
+
+def test_known_article_ranks_first_and_copies_collapse(store: Store) -> None:
+    hits = search(store, SearchQuery("lunar mission astronauts"))
+    assert hits[0].canonical_url == "https://industrywire.example/japan-space-policy"
+    assert hits[0].other_copies == ["https://other-outlet.example/japan"]
+    assert "[" in hits[0].snippet
+    every = search(store, SearchQuery("lunar mission astronauts", all_copies=True))
+    assert {h.canonical_url for h in every} == {"https://industrywire.example/japan-space-policy",
+                                                "https://other-outlet.example/japan"}
+
+
+def test_title_outranks_body(store: Store) -> None:
+    hits = search(store, SearchQuery("titanium"))
+    assert hits[0].title == "Titanium forging capacity becomes the next aerospace bottleneck"
+
+
+def test_phrase_prefix_and_filters(store: Store) -> None:
+    assert [h.title for h in search(store, SearchQuery('"floating foundations"'))] == [
+        "Offshore wind auction draws record bids despite higher costs"]
+    assert {h.title for h in search(store, SearchQuery("hydro*", tag="Energy"))} == {
+        "Gas network tests hydrogen in a converted transmission pipeline",
+        "Lithium hydroxide refinery wins final permit",
+        "Refinery conversion to renewable diesel runs a year late"}
+    assert search(store, SearchQuery("hydro*", section="Manufacturing")) == []
+    since = search(store, SearchQuery("plant", since=datetime(2026, 10, 25, tzinfo=UTC), limit=50))
+    assert since
+    assert all(h.published and h.published >= datetime(2026, 10, 25, tzinfo=UTC) for h in since)
+
+
+def test_rejected_syntax_is_explained(store: Store) -> None:
+    with pytest.raises(InputError, match='put words with punctuation in double quotes'):
+        search(store, SearchQuery("U.S. tariffs"))
+    assert search(store, SearchQuery('"U.S." lunar'))
+
+
+def test_index_follows_updates_and_deletes(store: Store) -> None:
+    article = store.get_article("https://industrywire.example/paper-mill-closure")
+    assert article is not None
+    article.text = "The mill will now stay open after a buyer was found for the zeppelin plant."
+    store.write_batch([normalize_article(article, now=NOW)], now=NOW)
+    assert [h.title for h in search(store, SearchQuery("zeppelin"))] == [article.title]
+    assert search(store, SearchQuery('"wood fibre"')) == []
+    store.delete_article(article.canonical_url, now=NOW)
+    assert search(store, SearchQuery("zeppelin")) == []
+
+
+def test_reindex_repairs(store: Store) -> None:
+    from sqlalchemy import text
+
+    with store.session() as s:
+        s.execute(text("DELETE FROM articles_fts"))
+    assert search(store, SearchQuery("titanium")) == []
+    assert store.reindex() == 33
+    assert search(store, SearchQuery("titanium"))
+
+
+@pytest.mark.postgres
+def test_postgres_search(postgres_url: str) -> None:
+    store = Store(postgres_url)
+    load(store)
+    hits = search(store, SearchQuery("lunar mission astronauts"))
+    assert hits[0].canonical_url == "https://industrywire.example/japan-space-policy"
+    assert hits[0].other_copies == ["https://other-outlet.example/japan"]
+    assert [h.title for h in search(store, SearchQuery('"floating foundations"'))] == [
+        "Offshore wind auction draws record bids despite higher costs"]
+    assert search(store, SearchQuery("titanium", tag="energy")) == []
+    store.close()
