@@ -303,9 +303,13 @@ class Store:
             with self.session() as s:
                 tag_cache: dict[str, Tag] = {}
                 source_ids: dict[str, int | None] = {}
+                written: list[tuple[ArticleRow, bool]] = []
                 for article in articles:
-                    self._write_one(s, article, now, result, tag_cache, source_ids)
+                    row_and_new = self._write_one(s, article, now, result, tag_cache, source_ids)
+                    if row_and_new is not None:
+                        written.append(row_and_new)
                     s.flush()
+                self.index_rows(s, [row for row, _ in written], replace=[r.id for r, new in written if not new])
                 for alias_url, target in aliases:
                     row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == target))
                     if row is None or alias_url == target:
@@ -320,15 +324,17 @@ class Store:
     def _write_one(
         self, s: Session, article: Article, now: datetime, result: BatchResult,
         tag_cache: dict[str, Tag], source_ids: dict[str, int | None],
-    ) -> None:
+    ) -> tuple[ArticleRow, bool] | None:
+        """Insert or update one article; (its row, whether it is new), or None when unchanged."""
         row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == article.canonical_url))
         if row is not None and row.content_hash == article.content_hash:
             result.unchanged += 1
-            return
+            return None
         if article.source is not None and article.source not in source_ids:
             source_ids[article.source] = s.scalar(select(Source.id).where(Source.name == article.source))
         source_id = source_ids.get(article.source) if article.source is not None else None
         signature = story_signature(article.text)
+        is_new = row is None
         if row is None:
             story_id = self._find_story(s, article.text, signature.bands)
             if story_id is None:
@@ -380,18 +386,24 @@ class Store:
             )
         row.tags_text = " ".join(article.tags)
         s.flush()
-        self._index(s, row)
         s.add(ChangeLog(article_id=row.id, doc_id=doc_id(row.id), action="upsert", at=now))
+        return row, is_new
 
-    def _index(self, s: Session, row: ArticleRow) -> None:
-        """Keep the SQLite full-text index in step with the row (PostgreSQL's is generated)."""
-        if self.engine.dialect.name != "sqlite":
+    def index_rows(self, s: Session, rows: list[ArticleRow], *, replace: list[int]) -> None:
+        """Keep the SQLite full-text index in step with a batch of written rows, in the batch's
+        transaction (PostgreSQL's tsvector is a generated column and needs nothing).
+
+        ``replace`` are ids of updated rows whose old index entries go first. One executemany per
+        batch: index upkeep costs about what bare FTS5 inserts cost (benchmarks/search.py).
+        """
+        if self.engine.dialect.name != "sqlite" or not rows:
             return
-        s.execute(text("DELETE FROM articles_fts WHERE rowid = :id"), {"id": row.id})
+        if replace:
+            s.execute(text("DELETE FROM articles_fts WHERE rowid = :id"), [{"id": i} for i in replace])
         s.execute(text("INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
                        " VALUES (:id, :title, :subtitle, :text, :tags, :section)"),
-                  {"id": row.id, "title": row.title, "subtitle": row.subtitle, "text": row.text,
-                   "tags": row.tags_text, "section": row.section})
+                  [{"id": r.id, "title": r.title, "subtitle": r.subtitle, "text": r.text, "tags": r.tags_text,
+                    "section": r.section} for r in rows])
 
     def delete_article(self, canonical_url: str, *, now: datetime) -> bool:
         """Delete an article (its tags, aliases and index entries go with it) and log a tombstone."""
