@@ -395,6 +395,36 @@ def export(ctx: Context, fmt: str, since: int, output: str | None, one_per_story
     click.echo(f"wrote {count} documents{target}; next cursor: {cursor}", err=True)
 
 
+@cli.command()
+@click.argument("engine", type=click.Choice(["opensearch", "meilisearch"]))
+@click.argument("url")
+@click.option("--index", default="articles", show_default=True, help="Index name on the engine.")
+@click.option("--batch", "batch_size", type=click.IntRange(1, 10000), default=500, show_default=True,
+              help="Documents per request.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+def push(ctx: Context, engine: str, url: str, index: str, batch_size: int, as_json: bool) -> None:
+    """Send what changed since the last push to OpenSearch/Elasticsearch or Meilisearch at URL.
+
+    The cursor only moves past documents the engine acknowledged; refused ones are listed and
+    sent again next time. Exits 3 when some documents were refused or the engine gave up.
+    """
+    from aggregator.push import push as run_push
+
+    _check_urls((url,))
+    result = run_push(ctx.store(), engine, url, index=index, batch_size=batch_size)
+    if as_json:
+        click.echo(_json_line(result.__dict__))
+    else:
+        click.echo(f"sent {result.sent}, acknowledged {result.acknowledged}; cursor now {result.cursor}")
+        for did, reason in result.failures:
+            click.echo(f"refused document {did}: {reason}", err=True)
+        if result.error:
+            click.echo(f"aggregator: push stopped: {result.error}", err=True)
+    if result.failures or result.error:
+        sys.exit(EXIT_PARTIAL)
+
+
 # --- search ----------------------------------------------------------------------------------
 
 def _date_option(value: str | None) -> datetime | None:

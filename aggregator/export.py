@@ -33,22 +33,26 @@ def document(article_id: int, article: Article, aliases: list[str], story_urls: 
     return record
 
 
-def changed_documents(store: Store, since: int) -> tuple[Iterator[tuple[str, str, dict[str, Any] | None]], int]:
-    """(iterator of (action, doc id, document or None), next cursor) for changes after ``since``."""
+#: One change to send: (action "upsert" or "delete", doc id, document or None, change seq).
+Change = tuple[str, str, dict[str, Any] | None, int]
+
+
+def changed_documents(store: Store, since: int) -> tuple[Iterator[Change], int]:
+    """(iterator of changes after ``since``, in sequence order; next cursor)."""
     changes, cursor = store.changes_since(since)
     members = store.story_index()
 
-    def generate() -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+    def generate() -> Iterator[Change]:
         for start in range(0, len(changes), BATCH):
             chunk = changes[start : start + BATCH]
-            loaded = store.articles_by_id([i for action, i, _ in chunk if action == "upsert"])
-            for action, article_id, did in chunk:
+            loaded = store.articles_by_id([i for action, i, _, _ in chunk if action == "upsert"])
+            for action, article_id, did, seq in chunk:
                 if action == "upsert" and article_id in loaded:
                     article, aliases = loaded[article_id]
                     others = [u for u in members.get(article.story_id or -1, []) if u != article.canonical_url]
-                    yield "upsert", did, document(article_id, article, aliases, others)
+                    yield "upsert", did, document(article_id, article, aliases, others), seq
                 else:
-                    yield "delete", did, None
+                    yield "delete", did, None, seq
 
     return generate(), cursor
 
@@ -61,12 +65,17 @@ def write_changes(store: Store, out: IO[str], *, fmt: str = "jsonl", since: int 
     docs, cursor = changed_documents(store, since)
     first_of_story = {urls[0] for urls in store.story_index().values()} if one_per_story else set()
     count = 0
-    for action, did, doc in docs:
+    for action, did, doc, _ in docs:
         if one_per_story and doc is not None and doc["story_urls"] and doc["canonical_url"] not in first_of_story:
             continue
         out.write(_render(fmt, action, did, doc))
         count += 1
     return count, cursor
+
+
+def render(fmt: str, action: str, did: str, doc: dict[str, Any] | None) -> str:
+    """One change in an export format (two lines for an OpenSearch index action)."""
+    return _render(fmt, action, did, doc)
 
 
 def _render(fmt: str, action: str, did: str, doc: dict[str, Any] | None) -> str:

@@ -11,7 +11,7 @@ from aggregator.devserver import SiteServer
 from tests.conftest import PAGES, Result, run_cli
 
 COMMANDS = [[], ["extract"], ["fetch"], ["sources"], ["sources", "add"], ["sources", "list"],
-            ["sources", "remove"], ["crawl"], ["export"], ["stories"], ["search"], ["feed"], ["demo"]]
+            ["sources", "remove"], ["crawl"], ["export"], ["stories"], ["search"], ["feed"], ["push"], ["demo"]]
 
 
 def one_line_error(result: Result, needle: str) -> None:

@@ -133,6 +133,19 @@ class ChangeLog(Base):
     at: Mapped[datetime]
 
 
+class PushTarget(Base):
+    """An external search engine fed by ``aggregator push``, and how far it has acknowledged."""
+
+    __tablename__ = "push_targets"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(Text)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    last_push_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class Tag(Base):
     __tablename__ = "tags"
 

@@ -34,6 +34,7 @@ from aggregator.store.models import (
     ArticleTag,
     ChangeLog,
     CrawlRun,
+    PushTarget,
     Source,
     Story,
     StoryBand,
@@ -428,9 +429,9 @@ class Store:
                 s.execute(text("REINDEX INDEX ix_articles_search_vector"))
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
 
-    def changes_since(self, cursor: int) -> tuple[list[tuple[str, int, str]], int]:
-        """The latest action per document changed after ``cursor``: ([(action, article id, doc id)],
-        next cursor). Documents come in the order of their last change."""
+    def changes_since(self, cursor: int) -> tuple[list[tuple[str, int, str, int]], int]:
+        """The latest action per document changed after ``cursor``:
+        ([(action, article id, doc id, seq)], next cursor), in the order of their last change."""
         with self.session() as s:
             last = func.max(ChangeLog.seq)
             latest = (select(ChangeLog.article_id, last.label("seq")).where(ChangeLog.seq > cursor)
@@ -438,7 +439,25 @@ class Store:
             rows = s.execute(select(ChangeLog.action, ChangeLog.article_id, ChangeLog.doc_id, ChangeLog.seq)
                              .join(latest, ChangeLog.seq == latest.c.seq).order_by(ChangeLog.seq)).all()
             top = s.scalar(select(func.max(ChangeLog.seq))) or 0
-        return [(a, i, d) for a, i, d, _ in rows], max(cursor, top)
+        return [(a, i, d, q) for a, i, d, q in rows], max(cursor, top)
+
+    def push_cursor(self, name: str, kind: str, url: str) -> int:
+        """The cursor a push target has acknowledged up to (0 for a new target)."""
+        with self.session() as s:
+            target = s.get(PushTarget, name)
+            if target is None:
+                s.add(PushTarget(name=name, kind=kind, url=url, cursor=0))
+                return 0
+            return target.cursor
+
+    def record_push(self, name: str, cursor: int, *, error: str | None, now: datetime) -> None:
+        with self.session() as s:
+            target = s.get(PushTarget, name)
+            if target is None:
+                raise InputError(f"no push target named {name!r}")
+            target.cursor = max(target.cursor, cursor)
+            target.last_push_at = now
+            target.last_error = error
 
     def articles_by_id(self, ids: list[int]) -> dict[int, tuple[Article, list[str]]]:
         with self.session() as s:

@@ -19,6 +19,19 @@ from aggregator.store.models import Base
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from aggregator.store.repository import _alembic_config
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+HEAD = _head()
+
+
 def article(n: int, text: str | None = None, **kw: object) -> Article:
     a = Article(url=f"https://pub.example/{n}?utm_source=x", title=f"Story {n}",
                 text=text or f"Body of story number {n}.", tags=["Ports", "U.S."],
@@ -32,7 +45,7 @@ def test_new_database_is_created_and_migrated(tmp_path: Path) -> None:
     assert path.exists()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD
     store.close()
     Store(f"sqlite:///{path}").close()  # opening again is a no-op migration
 
@@ -54,7 +67,7 @@ def test_older_schema_is_upgraded_with_its_data(tmp_path: Path) -> None:
     store = Store(url)
     assert [s.name for s in store.list_sources()] == ["old"]
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD
         assert conn.execute("SELECT count(*) FROM story_bands").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 0
 

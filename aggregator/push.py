@@ -1,0 +1,165 @@
+"""Push changes to an external search engine: OpenSearch/Elasticsearch ``_bulk`` or Meilisearch.
+
+Each target keeps a cursor in the database. A push sends what changed after it, in bounded
+batches, retrying 429s and 5xx with exponential backoff (honouring Retry-After), reports every
+document the engine refused, and moves the cursor only through the last change before the first
+refused or unsent document, so nothing is skipped: the next push starts there again (re-sending a
+document is harmless, upserts and deletes are idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aggregator.errors import AggregatorError
+from aggregator.export import INDEX_NAME, Change, changed_documents, render
+from aggregator.store import Store
+
+KINDS = ("opensearch", "meilisearch")
+MAX_ATTEMPTS = 6
+MAX_BACKOFF_S = 30.0
+TASK_POLLS = 100
+
+
+class PushError(AggregatorError):
+    """The engine could not be reached or kept refusing after retries."""
+
+
+@dataclass
+class PushResult:
+    sent: int = 0
+    acknowledged: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    cursor: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Http:
+    """A tiny JSON-over-HTTP client with retries; ``sleep`` is injectable for tests."""
+
+    base: str
+    timeout: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def request(self, method: str, path: str, body: bytes | None, content_type: str) -> Any:
+        url = self.base.rstrip("/") + path
+        delay = 0.5
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    payload = resp.read()
+                    return json.loads(payload) if payload else {}
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (429, 502, 503, 504) or attempt == MAX_ATTEMPTS:
+                    detail = exc.read()[:300].decode("utf-8", "replace")
+                    raise PushError(f"{method} {url}: HTTP {exc.code} {detail}") from exc
+                retry_after = exc.headers.get("Retry-After")
+                wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                if attempt == MAX_ATTEMPTS:
+                    raise PushError(f"{method} {url}: {getattr(exc, 'reason', exc)}") from exc
+                wait = delay
+            self.sleep(min(wait, MAX_BACKOFF_S))
+            delay = min(delay * 2, MAX_BACKOFF_S)
+        raise PushError(f"{method} {url}: gave up")  # pragma: no cover - the loop always returns or raises
+
+
+def _opensearch_batch(http: Http, batch: list[Change], index: str) -> list[tuple[int, str]]:
+    """Send one _bulk request; return (position, reason) of each refused document."""
+    body = "".join(render("opensearch", action, did, doc) for action, did, doc, _ in batch)
+    if index != INDEX_NAME:
+        body = body.replace(f'"_index": "{INDEX_NAME}"', f'"_index": "{index}"')
+    reply = http.request("POST", "/_bulk", body.encode("utf-8"), "application/x-ndjson")
+    refused = []
+    items = reply.get("items", [])
+    for position, item in enumerate(items):
+        op, result = next(iter(item.items()))
+        status = int(result.get("status", 500))
+        if 200 <= status < 300 or (op == "delete" and status == 404):
+            continue
+        error = result.get("error", {})
+        reason = error.get("reason", str(error)) if isinstance(error, dict) else str(error)
+        refused.append((position, f"HTTP {status}: {reason}"))
+    if len(items) < len(batch):
+        refused.append((len(items), "no reply for this document"))
+    return refused
+
+
+def _meili_wait(http: Http, reply: Any) -> str | None:
+    """Wait for a Meilisearch task; its error message, or None when it succeeded."""
+    uid = reply.get("taskUid", reply.get("uid"))
+    if uid is None:
+        return "no task id in the reply"
+    for _ in range(TASK_POLLS):
+        task = http.request("GET", f"/tasks/{uid}", None, "application/json")
+        status = task.get("status")
+        if status == "succeeded":
+            return None
+        if status in ("failed", "canceled"):
+            return str((task.get("error") or {}).get("message", status))
+        http.sleep(0.2)
+    return f"task {uid} did not finish"
+
+
+def _meilisearch_batch(http: Http, batch: list[Change], index: str) -> list[tuple[int, str]]:
+    """Upserts and deletes of one batch; Meilisearch tasks succeed or fail whole."""
+    upserts = [(i, doc) for i, (action, _, doc, _) in enumerate(batch) if action == "upsert" and doc]
+    deletes = [(i, did) for i, (action, did, _, _) in enumerate(batch) if action == "delete"]
+    refused: list[tuple[int, str]] = []
+    if upserts:
+        reply = http.request("POST", f"/indexes/{index}/documents?primaryKey=id",
+                             json.dumps([d for _, d in upserts]).encode("utf-8"), "application/json")
+        error = _meili_wait(http, reply)
+        if error:
+            refused += [(i, error) for i, _ in upserts]
+    if deletes:
+        reply = http.request("POST", f"/indexes/{index}/documents/delete-batch",
+                             json.dumps([d for _, d in deletes]).encode("utf-8"), "application/json")
+        error = _meili_wait(http, reply)
+        if error:
+            refused += [(i, error) for i, _ in deletes]
+    return sorted(refused)
+
+
+def push(store: Store, kind: str, url: str, *, index: str = INDEX_NAME, batch_size: int = 500,
+         name: str | None = None, sleep: Callable[[float], None] = time.sleep) -> PushResult:
+    """Send everything that changed since this target's cursor; see the module docstring."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown engine kind {kind!r}")
+    target = name or f"{kind}:{url.rstrip('/')}/{index}"
+    start = store.push_cursor(target, kind, url)
+    changes, newest = changed_documents(store, start)
+    http = Http(url, sleep=sleep)
+    send = _opensearch_batch if kind == "opensearch" else _meilisearch_batch
+    result = PushResult(cursor=start)
+    batch: list[Change] = []
+    pending = list(changes)
+    try:
+        for offset in range(0, len(pending), batch_size):
+            batch = pending[offset : offset + batch_size]
+            result.sent += len(batch)
+            refused = send(http, batch, index)
+            for position, reason in refused:
+                result.failures.append((batch[position][1], reason))
+            first_bad = refused[0][0] if refused else len(batch)
+            result.acknowledged += first_bad
+            if first_bad:
+                result.cursor = batch[first_bad - 1][3]
+            if refused:
+                break
+        else:
+            result.cursor = newest
+    except PushError as exc:
+        result.error = str(exc)
+    store.record_push(target, result.cursor, error=result.error or (
+        f"{len(result.failures)} document(s) refused" if result.failures else None), now=datetime.now(UTC))
+    return result
