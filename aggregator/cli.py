@@ -188,20 +188,96 @@ def default_name(url: str) -> str:
 @sources.command("add")
 @click.argument("url")
 @click.option("--name", help="A short unique name (default: host and path of URL).")
-@click.option("--kind", type=click.Choice(SOURCE_KINDS), help="What URL is (default: guessed from the URL).")
+@click.option("--kind", type=click.Choice(SOURCE_KINDS),
+              help="What URL is; without it, URL is fetched and a site's feeds and sitemaps are found.")
 @click.option("--interval", type=click.IntRange(60), default=3600, show_default=True,
               help="Seconds between crawls of this source.")
 @click.option("--tag", "tags", multiple=True, help="A tag given to every article from this source.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override a Scrapy setting for the discovery fetch.")
 @pass_ctx
 def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, interval: int,
-                tags: tuple[str, ...]) -> None:
-    """Add a feed, sitemap or page URL as a source."""
+                tags: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Add a source. A feed or sitemap URL is added as such; a site page adds the feeds
+    (<link rel="alternate">, common paths) and sitemaps (robots.txt, /sitemap.xml) it offers."""
     _check_urls((url,))
-    kind = kind or guess_kind(url)
-    name = name or default_name(url)
     store = ctx.store()
-    info = store.add_source(name, kind, url, now=_now(), interval_seconds=interval, tags=tags)
-    click.echo(f"added {info.kind} source {info.name!r}: {info.url}")
+    if kind:
+        found = [{"kind": kind, "url": url, "title": ""}]
+    else:
+        from aggregator.crawl import discover, parse_overrides
+
+        found = discover(url, overrides=parse_overrides(overrides), log_level=ctx.log_level)
+        if not found:
+            click.echo(f"aggregator: {url}: no feed or sitemap found; added as a page", err=True)
+            found = [{"kind": "page", "url": url, "title": ""}]
+    known = {s.url for s in store.list_sources()}
+    for item in found:
+        if item["url"] in known:
+            click.echo(f"already a source: {item['url']}")
+            continue
+        source_name = _unique_name(store, name if len(found) == 1 and name else default_name(item["url"]))
+        info = store.add_source(source_name, item["kind"], item["url"], now=_now(), interval_seconds=interval,
+                                tags=tags)
+        click.echo(f"added {info.kind} source {info.name!r}: {info.url}")
+
+
+def _unique_name(store: Store, name: str) -> str:
+    taken = {s.name for s in store.list_sources()}
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name} ({n})", n + 1
+    return candidate
+
+
+@sources.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--interval", type=click.IntRange(60), default=3600, show_default=True,
+              help="Seconds between crawls, for sources the file gives none.")
+@pass_ctx
+def sources_import(ctx: Context, path: Path, interval: int) -> None:
+    """Import sources from an OPML file (folders and categories become tags) or a TOML file.
+
+    Sources whose URL is already known are left as they are, so re-importing changes nothing.
+    """
+    from aggregator.opml import parse_opml, parse_sources_toml
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
+    specs = (parse_sources_toml(data.decode("utf-8", "replace"), str(path)) if path.suffix.lower() == ".toml"
+             else parse_opml(data, str(path)))
+    store = ctx.store()
+    known = {s.url for s in store.list_sources()}
+    added = 0
+    for spec in specs:
+        if spec.url in known:
+            continue
+        known.add(spec.url)
+        store.add_source(_unique_name(store, spec.name or default_name(spec.url)), spec.kind or guess_kind(spec.url),
+                         spec.url, now=_now(), interval_seconds=spec.interval_seconds or interval, tags=spec.tags)
+        added += 1
+    click.echo(f"imported {path}: {added} added, {len(specs) - added} already known")
+
+
+@sources.command("export")
+@click.option("--format", "fmt", type=click.Choice(["opml", "toml"]), default="opml", show_default=True)
+@click.option("-o", "--output", default=None, metavar="FILE", help="Write here instead of standard output.")
+@pass_ctx
+def sources_export(ctx: Context, fmt: str, output: str | None) -> None:
+    """Write every source as OPML 2.0 (for other feed readers) or as a TOML sources file."""
+    from aggregator.opml import to_opml
+
+    infos = ctx.store().list_sources()
+    with _output(output) as f:
+        if fmt == "opml":
+            f.write(to_opml([(s.name, s.kind, s.url, s.tags) for s in infos]))
+        else:
+            for s in infos:
+                f.write(f"[[source]]\nname = {json.dumps(s.name)}\nkind = {json.dumps(s.kind)}\n"
+                        f"url = {json.dumps(s.url)}\ninterval = {s.interval_seconds}\n"
+                        f"tags = {json.dumps(s.tags, ensure_ascii=False)}\n\n")
 
 
 @sources.command("list")

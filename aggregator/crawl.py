@@ -160,6 +160,17 @@ def crawl_sources(
     return summary
 
 
+def discover(url: str, *, overrides: dict[str, str] | None = None, log_level: str = "WARNING") -> list[dict[str, str]]:
+    """Fetch URL through Scrapy and report what sources it is or offers (see spiders/discover.py)."""
+    from spiders.discover import DiscoverSpider
+
+    found: list[dict[str, str]] = []
+    settings = build_settings(None, overrides or {}, log_level=log_level, store=False)
+    settings.set("ITEM_PIPELINES", {}, priority="cmdline")
+    _run(settings, DiscoverSpider, None, found.append, url=url)  # type: ignore[arg-type]
+    return found
+
+
 def fetch_urls(
     urls: list[str], *, db_url: str | None, store: bool, on_item: Callable[[Article], None],
     overrides: dict[str, str] | None = None, log_level: str = "WARNING",

@@ -37,6 +37,8 @@ class SiteServer(ThreadingHTTPServer):
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.root = root
         self.hits: Counter[str] = Counter()
+        #: Scripted answers for paths (tests of redirects, 410, 429...): path -> (status, headers, body).
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self._lock = threading.Lock()
         super().__init__((host, port), partial(_Handler, directory=str(root)))
 
@@ -58,6 +60,16 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.count(self.path.split("?", 1)[0])
+        route = self.server.routes.get(self.path.split("?", 1)[0])
+        if route is not None:
+            status, headers, body = route
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value.replace("{base}", self.server.base_url))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         path = Path(self.translate_path(self.path))
         if path.is_dir():
             path = path / "index.html"

@@ -1,4 +1,4 @@
-"""Feed documents to entries: RSS and Atom through feedparser, into one FeedEntry type.
+"""Feed documents to entries: RSS and Atom through feedparser, JSON Feed by our own reader.
 
 The spider follows each entry's link to the page; the entry's own fields (tags, authors, dates,
 content) fill what the page lacks. Merge rule, used by :func:`merge_entry`: the page wins wherever
@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html import escape as html_escape
 from typing import Any
 from urllib.parse import urljoin
 
@@ -90,6 +93,9 @@ def _entry(raw: Any, base: str) -> FeedEntry | None:
     published = _date(raw.get("published_parsed"))
     # dict.get skips feedparser's deprecated fallback of updated_parsed to published_parsed.
     updated = _date(dict.get(raw, "updated_parsed"))
+    if published is None:
+        # A feed with one date per entry (RSS 1.0's dc:date) means the publication date.
+        published, updated = updated, None
     return FeedEntry(
         link=urljoin(base, link.strip()),
         title=clean_whitespace(raw.get("title", "")),
@@ -103,21 +109,54 @@ def _entry(raw: Any, base: str) -> FeedEntry | None:
     )
 
 
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\])?\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def strip_doctype(data: bytes) -> tuple[bytes, bool]:
+    """Remove the DOCTYPE (and any entity declarations in it) from the head of an XML document.
+
+    feedparser expands internal entities, so an entity bomb would blow up memory; no feed needs
+    its own entities. Returns (bytes, whether entity declarations were removed).
+    """
+    head = data[:65536]
+    match = _DOCTYPE.search(head)
+    if match is None:
+        return data, False
+    declared = b"<!ENTITY" in match.group(0).upper()
+    return data[: match.start()] + data[match.end():], declared
+
+
+_BENIGN = ("NonXMLContentType", "CharacterEncodingOverride")
+
+
+def _looks_json(data: bytes, content_type: str | None) -> bool:
+    if content_type and "json" in content_type.lower():
+        return True
+    return data.lstrip()[:1] == b"{"
+
+
 def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> ParsedFeed:
-    """Parse a feed document; raises SourceError when it is not a feed at all.
+    """Parse a feed document (RSS, Atom or JSON Feed); raises SourceError when it is not a feed.
 
     An ill-formed feed that still yields entries is accepted, with ``problem`` saying why.
     """
     if len(data) > MAX_FEED_BYTES:
         raise SourceError(url, f"feed is {len(data)} bytes, over the {MAX_FEED_BYTES}-byte limit")
+    if _looks_json(data, content_type):
+        return parse_json_feed(data, url)
+    data, had_entities = strip_doctype(data)
+    if had_entities:
+        logger.warning("feed %s declares XML entities; they were removed unexpanded", url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False,
                               resolve_relative_uris=True)
     problem = ""
-    if parsed.get("bozo"):
-        problem = f"{type(parsed.get('bozo_exception')).__name__}: {parsed.get('bozo_exception')}"
+    exc = parsed.get("bozo_exception")
+    # A missing or generic Content-Type, or an encoding the document overrides, is not ill-formed.
+    if parsed.get("bozo") and type(exc).__name__ not in _BENIGN:
+        problem = f"{type(exc).__name__}: {exc}"
     version = parsed.get("version", "")
     if not version and not parsed.entries:
         reason = problem or "no feed elements"
@@ -128,6 +167,56 @@ def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> Par
     return ParsedFeed(url=url, title=clean_whitespace(parsed.feed.get("title", "")),
                       link=parsed.feed.get("link", ""), version=version, entries=entries,
                       problem=problem)
+
+
+def _json_date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_json_feed(data: bytes, url: str) -> ParsedFeed:
+    """JSON Feed 1.0 and 1.1 (feedparser does not read them) into the same entry type."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(url, f"not a feed (invalid JSON: {exc})") from exc
+    version = doc.get("version", "") if isinstance(doc, dict) else ""
+    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+        raise SourceError(url, "not a feed (JSON without a jsonfeed.org version)")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise SourceError(url, "not a feed (JSON Feed without items)")
+    feed_authors = doc.get("authors") or ([doc["author"]] if isinstance(doc.get("author"), dict) else [])
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url") or (
+            item.get("id") if str(item.get("id", "")).startswith(("http://", "https://")) else "")
+        if not isinstance(link, str) or not link:
+            continue
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        names = [a.get("name", "") for a in (authors or feed_authors) if isinstance(a, dict) and a.get("name")]
+        tags = [t for t in item.get("tags", []) if isinstance(t, str) and t.strip()]
+        content = item.get("content_html") or ""
+        if not content and isinstance(item.get("content_text"), str):
+            content = "".join(f"<p>{html_escape(p)}</p>" for p in item["content_text"].split("\n\n"))
+        published = _json_date(item.get("date_published"))
+        updated = _json_date(item.get("date_modified"))
+        entries.append(FeedEntry(
+            link=urljoin(url, link), title=clean_whitespace(str(item.get("title", ""))), id=str(item.get("id", "")),
+            published=published, updated=updated if updated != published else None,
+            authors=[clean_whitespace(n) for n in names], tags=[clean_whitespace(t) for t in tags],
+            summary=str(item.get("summary", "") or ""), content_html=str(content),
+        ))
+    return ParsedFeed(url=url, title=clean_whitespace(str(doc.get("title", ""))),
+                      link=str(doc.get("home_page_url", "")), version="json" + version.rsplit("/", 1)[-1],
+                      entries=entries)
 
 
 def merge_entry(article: Article, entry: FeedEntry) -> Article:

@@ -12,9 +12,11 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 
 from aggregator.pipelines import BatchWriter
-from spiders.common import SourceRef
+from spiders.common import SourceRef, header
 from spiders.page import PageMixin
 from spiders.sitemap import SitemapMixin
 
@@ -48,6 +50,9 @@ class SourcesSpider(SitemapMixin, PageMixin):
     def source_ok(self, source: SourceRef, response: Response) -> None:
         if source.name is None:
             return
+        if set(response.meta.get("redirect_reasons", [])) & {301, 308}:
+            # A permanent redirect: crawl the new address from now on.
+            self.writer.store.move_source(source.name, response.url)
         etag = response.headers.get("ETag")
         modified = response.headers.get("Last-Modified")
         self.writer.store.record_source_success(
@@ -60,3 +65,25 @@ class SourcesSpider(SitemapMixin, PageMixin):
         super().source_error(source, message)
         if source.name is not None:
             self.writer.store.record_source_error(source.name, message, now=datetime.now(UTC))
+
+    def source_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        source: SourceRef = request.cb_kwargs["source"]
+        if source.name is None or not isinstance(failure.value, HttpError):
+            super().source_failed(failure)
+            return
+        response = failure.value.response
+        message = self.describe_failure(failure)
+        now = datetime.now(UTC)
+        self._stat("aggregator/source_errors")
+        if response.status == 410:
+            self.logger.error("source %s is gone (410): disabled", source.name)
+            self.writer.store.disable_source(source.name, f"{message}: the publisher removed it", now=now)
+        elif response.status in (429, 503):
+            retry_after = header(response, "Retry-After")
+            seconds = int(retry_after) if retry_after.isdigit() else None
+            self.logger.warning("source %s: %s (retry after %s s)", source.name, message, seconds)
+            self.writer.store.record_source_error(source.name, message, now=now, retry_after=seconds)
+        else:
+            self.logger.error("source %s failed: %s", source.name, message)
+            self.writer.store.record_source_error(source.name, message, now=now)

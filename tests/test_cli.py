@@ -11,6 +11,7 @@ from aggregator.devserver import SiteServer
 from tests.conftest import PAGES, Result, run_cli
 
 COMMANDS = [[], ["extract"], ["fetch"], ["sources"], ["sources", "add"], ["sources", "list"],
+            ["sources", "import"], ["sources", "export"],
             ["sources", "remove"], ["crawl"], ["export"], ["stories"], ["search"], ["feed"], ["push"], ["demo"]]
 
 

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from aggregator.errors import SourceError
 from aggregator.feeds import MAX_FEED_BYTES, article_from_entry, merge_entry, parse_feed
 from aggregator.model import Article
-from tests.conftest import SITE
+from tests.conftest import FIXTURES, SITE
 
 BASE = "http://127.0.0.1:8000"
 
@@ -83,3 +85,31 @@ def test_article_from_entry_content() -> None:
     assert article.text_origin == "feed"
     assert article.tags == ["Ports"]
     assert article.tag_origins == {"Ports": "feed"}
+
+
+# --- every format, golden pairs ---------------------------------------------------------------
+
+FEED_FILES = sorted(p for p in (FIXTURES / "feeds").iterdir() if p.with_name(p.name + ".expected.json").exists())
+
+
+@pytest.mark.parametrize("path", FEED_FILES, ids=lambda p: p.name)
+def test_feed_formats(path: Path) -> None:
+    expected = json.loads(path.with_name(path.name + ".expected.json").read_text("utf-8"))
+    feed = parse_feed(path.read_bytes(), "https://feeds.example/" + path.name)
+    got = {"version": feed.version, "title": feed.title, "ill_formed": bool(feed.problem),
+           "entries": [{"link": e.link, "title": e.title,
+                        "published": e.published.isoformat() if e.published else None,
+                        "updated": e.updated.isoformat() if e.updated else None,
+                        "authors": e.authors, "tags": e.tags} for e in feed.entries]}
+    assert got == expected
+
+
+def test_entity_bomb_is_not_expanded() -> None:
+    feed = parse_feed((FIXTURES / "feeds" / "entity-bomb.xml").read_bytes(), "https://bomb.example/feed")
+    assert len(feed.title) < 10
+    assert "root:" not in feed.entries[0].title
+
+
+def test_json_feed_requires_version() -> None:
+    with pytest.raises(SourceError, match=r"jsonfeed\.org version"):
+        parse_feed(b'{"items": []}', "https://x.example/feed.json")

@@ -76,6 +76,7 @@ class SourceInfo:
     interval_seconds: int
     enabled: bool
     tags: list[str]
+    disabled_reason: str | None
     last_success_at: datetime | None
     last_error: str | None
     next_due_at: datetime | None
@@ -234,7 +235,8 @@ class Store:
             return [
                 SourceInfo(
                     name=src.name, kind=src.kind, url=src.url, interval_seconds=src.interval_seconds,
-                    enabled=src.enabled, tags=list(src.tags), last_success_at=src.last_success_at,
+                    enabled=src.enabled, tags=list(src.tags), disabled_reason=src.disabled_reason,
+                    last_success_at=src.last_success_at,
                     last_error=src.last_error, next_due_at=src.next_due_at,
                     article_count=counts.get(src.id, 0), etag=src.etag,
                     last_modified=src.last_modified, error_count=src.error_count,
@@ -266,14 +268,36 @@ class Store:
                 src.last_modified = last_modified
             src.next_due_at = now + timedelta(seconds=src.interval_seconds)
 
-    def record_source_error(self, name: str, message: str, *, now: datetime) -> None:
+    #: The longest a failing source waits before it is tried again.
+    MAX_BACKOFF = timedelta(days=7)
+
+    def record_source_error(self, name: str, message: str, *, now: datetime,
+                            retry_after: int | None = None) -> None:
+        """Exponential backoff from the source's interval, capped; a server's Retry-After wins."""
         with self.session() as s:
             src = self._source(s, name)
             src.last_error = message
             src.last_error_at = now
             src.error_count += 1
-            backoff = min(src.interval_seconds * 2 ** min(src.error_count, 10), 7 * 86400)
-            src.next_due_at = now + timedelta(seconds=backoff)
+            backoff = timedelta(seconds=src.interval_seconds * 2 ** min(src.error_count, 20))
+            if retry_after is not None:
+                backoff = timedelta(seconds=retry_after)
+            src.next_due_at = now + min(backoff, self.MAX_BACKOFF)
+
+    def move_source(self, name: str, url: str) -> None:
+        """A permanent redirect: the source lives at ``url`` from now on."""
+        with self.session() as s:
+            self._source(s, name).url = url
+
+    def disable_source(self, name: str, reason: str, *, now: datetime) -> None:
+        """Stop crawling a source (410 Gone, say) and keep the reason for ``sources list``."""
+        with self.session() as s:
+            src = self._source(s, name)
+            src.enabled = False
+            src.disabled_reason = reason
+            src.last_error = reason
+            src.last_error_at = now
+            src.error_count += 1
 
     # --- what the dedupe needs ---------------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""Sources over loopback HTTP: discovery, OPML, JSON Feed, redirects, 410, 429, ill-formed feeds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.devserver import SiteServer
+from tests.conftest import FIXTURES, run_cli
+
+NO_THROTTLE = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "RETRY_ENABLED=False")
+
+
+def sources(db: str) -> dict[str, dict]:
+    return {s["name"]: s for s in map(json.loads, run_cli("sources", "list", "--json", db=db).stdout.splitlines())}
+
+
+@pytest.mark.slow
+def test_add_site_page_discovers_feeds_and_sitemaps(site_server: SiteServer, db_url: str) -> None:
+    base = site_server.base_url
+    result = run_cli("sources", "add", base + "/energy/2026/10/lithium-refinery-permit.html", db=db_url)
+    assert result.code == 0, result.stderr
+    found = {(s["kind"], s["url"]) for s in sources(db_url).values()}
+    assert found == {("feed", base + "/feeds/rss.xml"), ("feed", base + "/feeds/atom.xml"),
+                     ("sitemap", base + "/sitemap_index.xml")}
+    again = run_cli("sources", "add", base + "/", db=db_url)
+    assert again.stdout.count("already a source") == 3
+
+
+@pytest.mark.slow
+def test_add_feed_url_detects_json_feed(site_server: SiteServer, db_url: str) -> None:
+    url = site_server.base_url + "/feeds/manufacturing.json"
+    assert run_cli("sources", "add", url, "--name", "mfg", db=db_url).code == 0
+    assert sources(db_url)["mfg"]["kind"] == "feed"
+    result = run_cli("crawl", "--all", "--json", *NO_THROTTLE, db=db_url)
+    assert json.loads(result.stdout)["new"] == 10
+
+
+def test_opml_import_export_round_trip(db_url: str, tmp_path: Path) -> None:
+    opml = FIXTURES / "feeds" / "subscriptions.opml"
+    first = run_cli("sources", "import", str(opml), db=db_url)
+    assert first.stdout.strip() == f"imported {opml}: 4 added, 0 already known"
+    assert run_cli("sources", "import", str(opml), db=db_url).stdout.strip() == \
+        f"imported {opml}: 0 added, 4 already known"
+    got = {s["name"]: (s["kind"], s["url"], s["tags"]) for s in sources(db_url).values()}
+    assert got == {
+        "Grid Notes": ("feed", "https://gridnotes.example/feed.json", ["Energy", "power", "grid"]),
+        "Utility Dive": ("feed", "https://utilities.example/rss.xml", ["Energy", "Utilities"]),
+        "Mining Wire": ("feed", "https://miningwire.example/atom.xml", ["mining", "metals"]),
+        "Chem sitemap": ("sitemap", "https://chemreport.example/sitemap.xml", []),
+    }
+    exported = tmp_path / "out.opml"
+    assert run_cli("sources", "export", "-o", str(exported), db=db_url).code == 0
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert "4 added" in run_cli("sources", "import", str(exported), db=other).stdout
+    assert {s["url"] for s in sources(other).values()} == {u for _, u, _ in got.values()}
+    toml = run_cli("sources", "import", str(FIXTURES / "feeds" / "sources.toml"), db=other)
+    assert "2 added" in toml.stdout
+    assert sources(other)["Plant Weekly"]["interval_seconds"] == 1800
+
+
+def test_hostile_opml_is_refused(db_url: str, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.opml"
+    bomb.write_text('<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaa">]><opml version="2.0"><body>'
+                    '<outline text="&a;" xmlUrl="https://x.example/rss"/></body></opml>')
+    result = run_cli("sources", "import", str(bomb), db=db_url)
+    assert result.code == 1
+    assert "refused" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_moved_gone_and_throttled_sources(site_server: SiteServer, db_url: str) -> None:
+    base = site_server.base_url
+    site_server.routes["/old/rss.xml"] = (301, {"Location": "{base}/feeds/rss.xml"}, b"")
+    site_server.routes["/gone.xml"] = (410, {}, b"gone")
+    site_server.routes["/busy.xml"] = (429, {"Retry-After": "7200"}, b"slow down")
+    for name, path in (("moved", "/old/rss.xml"), ("gone", "/gone.xml"), ("busy", "/busy.xml")):
+        run_cli("sources", "add", base + path, "--kind", "feed", "--name", name, "--interval", "600", db=db_url)
+    started = datetime.now(UTC)
+    result = run_cli("crawl", "--all", "--json", *NO_THROTTLE, db=db_url)
+    assert result.code == 3
+    assert json.loads(result.stdout)["new"] == 20
+    state = sources(db_url)
+    assert state["moved"]["url"] == base + "/feeds/rss.xml"
+    assert state["gone"]["enabled"] is False
+    assert state["gone"]["disabled_reason"] == "HTTP 410 Gone: the publisher removed it"
+    assert state["busy"]["last_error"] == "HTTP 429 Too Many Requests"
+    # Retry-After's 7200 s, not the backoff from the 600 s interval (1200 s after one error)
+    wait = (datetime.fromisoformat(state["busy"]["next_due_at"]) - started).total_seconds()
+    assert 7200 - 5 <= wait <= 7200 + 120
+
+
+@pytest.mark.slow
+def test_ill_formed_feed_still_yields(site_server: SiteServer, db_url: str) -> None:
+    feeds = Path(site_server.root) / "feeds"
+    text = (FIXTURES / "feeds" / "illformed.xml").read_text().replace(
+        "https://logistics.example/2026/11/freight-volumes", "{base}/energy/2026/10/grid-battery-fire-code.html")
+    (feeds / "broken.xml").write_text(text)
+    shutil.copy(FIXTURES / "feeds" / "entity-bomb.xml", feeds / "bomb.xml")
+    run_cli("sources", "add", site_server.base_url + "/feeds/broken.xml", "--kind", "feed", db=db_url)
+    run_cli("sources", "add", site_server.base_url + "/feeds/bomb.xml", "--kind", "feed", db=db_url)
+    result = run_cli("crawl", "--all", "--json", *NO_THROTTLE, db=db_url)
+    summary = json.loads(result.stdout)
+    assert summary["new"] == 1
+    assert summary["source_errors"] == 0
