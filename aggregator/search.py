@@ -82,9 +82,10 @@ def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
 
 def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    # No snippet here: it re-reads each row's text, so it is computed for the final hits only.
     return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published,"
-        " snippet(articles_fts, -1, '[', ']', '…', 16), -bm25(articles_fts, " + weights + "), a.story_id"
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, '', -bm25(articles_fts, " + weights + "),"
+        " a.story_id"
         " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
         " LEFT JOIN sources s ON s.id = a.source_id"
         " WHERE articles_fts MATCH :q" + _filters(query, params) +
@@ -138,4 +139,17 @@ def search(store: Store, query: SearchQuery) -> list[SearchHit]:
                 continue
             by_story[story_id] = hit
         hits.append(hit)
-    return hits[: query.limit]
+    hits = hits[: query.limit]
+    if dialect == "sqlite" and hits:
+        _add_snippets(store, query.text, hits)
+    return hits
+
+
+def _add_snippets(store: Store, match: str, hits: list[SearchHit]) -> None:
+    ids = ",".join(str(h.article_id) for h in hits)
+    with store.session() as s:
+        rows: dict[int, str] = dict(s.execute(text(
+            "SELECT rowid, snippet(articles_fts, -1, '[', ']', '…', 16) FROM articles_fts"
+            f" WHERE articles_fts MATCH :q AND rowid IN ({ids})"), {"q": match}).all())
+    for hit in hits:
+        hit.snippet = " ".join((rows.get(hit.article_id) or "").split())
