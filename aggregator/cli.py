@@ -208,6 +208,9 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, inte
         from aggregator.crawl import discover, parse_overrides
 
         found = discover(url, overrides=parse_overrides(overrides), log_level=ctx.log_level)
+        errors = [item for item in found if item["kind"] == "error"]
+        if errors:
+            fail(f"cannot fetch {url}: {errors[0]['title']} (add it with --kind to skip discovery)")
         if not found:
             click.echo(f"aggregator: {url}: no feed or sitemap found; added as a page", err=True)
             found = [{"kind": "page", "url": url, "title": ""}]

@@ -39,6 +39,10 @@ class BatchWriter:
         self.counts: Counter[str] = Counter()
         self._articles: list[Article] = []
         self._aliases: list[tuple[str, str]] = []
+        #: Sources read successfully: (name, etag, last-modified, moved-to URL). Recorded only after
+        #: the last batch commits, so a crash never leaves a source "done" (with a validator that
+        #: makes the next fetch a 304) while some of its articles were never stored.
+        self._sources_ok: list[tuple[str, str | None, str | None, str | None]] = []
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> BatchWriter:
@@ -76,9 +80,18 @@ class BatchWriter:
             if stats is not None:
                 stats.inc_value("aggregator/duplicates", result.unchanged)
 
-    def close(self, spider: Spider | None = None) -> None:
+    def source_ok(self, name: str, etag: str | None, last_modified: str | None, moved_to: str | None) -> None:
+        self._sources_ok.append((name, etag, last_modified, moved_to))
+
+    def close(self, spider: Spider | None = None, reason: str = "finished") -> None:
         try:
             self.flush()
+            if reason == "finished":
+                now = _now()
+                for name, etag, last_modified, moved_to in self._sources_ok:
+                    if moved_to:
+                        self.store.move_source(name, moved_to)
+                    self.store.record_source_success(name, now=now, etag=etag, last_modified=last_modified)
         finally:
             self.store.close()
 

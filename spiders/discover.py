@@ -11,6 +11,7 @@ from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from aggregator.discover import (
@@ -38,10 +39,15 @@ class DiscoverSpider(Spider):
     async def start(self) -> AsyncIterator[Any]:
         yield Request(self.url, callback=self.parse_start, errback=self.failed, dont_filter=True)
 
-    def failed(self, failure: Failure) -> None:
+    def failed(self, failure: Failure) -> Iterator[dict[str, str]]:
+        """The start URL failing is reported (as an "error" item); a missing candidate is not."""
         request = failure.request  # type: ignore[attr-defined]
         if request.url == self.url:
-            self.logger.error("cannot fetch %s: %s", self.url, failure.getErrorMessage())
+            if isinstance(failure.value, HttpError):
+                reason = f"HTTP {failure.value.response.status}"
+            else:
+                reason = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+            yield {"kind": "error", "url": self.url, "title": reason}
 
     def _found(self, kind: str, url: str, title: str = "") -> Iterator[dict[str, str]]:
         if url not in self.seen:

@@ -50,16 +50,10 @@ class SourcesSpider(SitemapMixin, PageMixin):
     def source_ok(self, source: SourceRef, response: Response) -> None:
         if source.name is None:
             return
-        if set(response.meta.get("redirect_reasons", [])) & {301, 308}:
-            # A permanent redirect: crawl the new address from now on.
-            self.writer.store.move_source(source.name, response.url)
-        etag = response.headers.get("ETag")
-        modified = response.headers.get("Last-Modified")
-        self.writer.store.record_source_success(
-            source.name, now=datetime.now(UTC),
-            etag=etag.decode("latin-1") if etag else None,
-            last_modified=modified.decode("latin-1") if modified else None,
-        )
+        # A permanent redirect: crawl the new address from now on.
+        moved = response.url if set(response.meta.get("redirect_reasons", [])) & {301, 308} else None
+        self.writer.source_ok(source.name, header(response, "ETag") or None,
+                              header(response, "Last-Modified") or None, moved)
 
     def source_error(self, source: SourceRef, message: str) -> None:
         super().source_error(source, message)

@@ -79,7 +79,10 @@ def test_crawl_fixture_site(site_server: SiteServer, db_url: str) -> None:
 def test_broken_source_does_not_stop_the_crawl(site_server: SiteServer, db_url: str) -> None:
     base = site_server.base_url
     run_cli("sources", "add", base + "/index.html", "--kind", "feed", "--name", "html-as-feed", db=db_url)
-    run_cli("sources", "add", base + "/feeds/missing.xml", "--name", "gone", db=db_url)
+    refused = run_cli("sources", "add", base + "/feeds/missing.xml", "--name", "gone", db=db_url)
+    assert refused.code == 1
+    assert f"cannot fetch {base}/feeds/missing.xml: HTTP 404" in refused.stderr
+    run_cli("sources", "add", base + "/feeds/missing.xml", "--name", "gone", "--kind", "feed", db=db_url)
     run_cli("sources", "add", base + "/feeds/atom.xml", "--name", "atom", db=db_url)
     result = run_cli("crawl", "--all", "--json", *NO_THROTTLE, db=db_url)
     assert result.code == 3
