@@ -84,13 +84,20 @@ def _json_line(data: dict[str, Any]) -> str:
                    "else ~/.local/share/aggregator/aggregator.db).")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's informational logs.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text, or one JSON object per event (for log collectors).")
 @click.version_option(__version__, prog_name="aggregator")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str) -> None:
     """Collect industry news: crawl publishers, extract clean articles, drop duplicates, store them."""
     ctx.obj = Context(db, debug, verbose)
-    if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    if debug or log_format == "json":
+        from aggregator.scheduler import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter() if log_format == "json"
+                             else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler])
 
 
 # --- extract ---------------------------------------------------------------------------------
@@ -431,6 +438,79 @@ def stories(ctx: Context, as_json: bool, min_size: int) -> None:
         urls = [u for u, _, _ in store.story_members(story_id)]
         table.add_row(str(story_id), str(size), "\n".join(urls))
     out.print(table)
+
+
+# --- schedule and status ---------------------------------------------------------------------
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Crawl what is due, then exit (for cron and systemd timers).")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override a Scrapy setting for every crawl.")
+@click.option("--grace", type=click.FloatRange(1), default=60.0, show_default=True,
+              help="Seconds a stopping crawl gets to finish its articles in flight.")
+@pass_ctx
+def schedule(ctx: Context, once: bool, overrides: tuple[str, ...], grace: float) -> None:
+    """Crawl sources as they fall due, until SIGINT/SIGTERM (a second signal stops at once).
+
+    One scheduler per database; a second one refuses to start. Logs one line per event
+    (--log-format json for JSON). Exits 0 after a clean stop.
+    """
+    from aggregator.crawl import parse_overrides
+    from aggregator.scheduler import Scheduler
+
+    parse_overrides(overrides)  # refuse a malformed -s before starting
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(Scheduler(ctx.db_url, overrides=list(overrides), grace=grace).run(once=once))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for machines.")
+@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Recent runs shown.")
+@pass_ctx
+def status(ctx: Context, as_json: bool, runs: int) -> None:
+    """Recent crawl runs, failing sources, what falls due next, and whether a scheduler runs."""
+    from aggregator.scheduler import LOCK_NAME
+
+    store = ctx.store()
+    infos = store.list_sources()
+    failing = [s for s in infos if s.error_count or not s.enabled]
+    upcoming = sorted((s for s in infos if s.enabled and s.next_due_at), key=lambda s: s.next_due_at or _now())
+    holder = store.lock_holder(LOCK_NAME)
+    data: dict[str, Any] = {
+        "scheduler": {"owner": holder[0], "heartbeat_at": holder[1].isoformat()} if holder else None,
+        "runs": store.recent_runs(runs),
+        "failing": [{"name": s.name, "url": s.url, "last_error": s.last_error, "errors": s.error_count,
+                     "enabled": s.enabled} for s in failing],
+        "next_due": [{"name": s.name, "next_due_at": s.next_due_at.isoformat() if s.next_due_at else None}
+                     for s in upcoming[:10]],
+        "articles": store.count_articles(),
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(f"scheduler: {'running as ' + holder[0] if holder else 'not running'}; "
+               f"{data['articles']} articles stored")
+    table = Table(title="Recent runs")
+    for column in ("id", "started", "status", "sources", "pages", "new", "updated", "dupes", "errors"):
+        table.add_column(column)
+    for r in data["runs"]:
+        table.add_row(str(r["id"]), r["started_at"][:19], r["status"], str(len(r["sources"])),
+                      str(r["pages_fetched"]), str(r["new"]), str(r["updated"]), str(r["duplicates"]), str(r["errors"]))
+    out.print(table)
+    if failing:
+        fail_table = Table(title="Failing sources")
+        for column in ("name", "errors", "last error", "state"):
+            fail_table.add_column(column, overflow="fold")
+        for s in failing:
+            fail_table.add_row(s.name, str(s.error_count), s.last_error or "-", "enabled" if s.enabled else "disabled")
+        out.print(fail_table)
+    due_table = Table(title="Next due")
+    due_table.add_column("source")
+    due_table.add_column("due")
+    for s in upcoming[:10]:
+        due_table.add_row(s.name, _when(s.next_due_at))
+    out.print(due_table)
 
 
 # --- export ----------------------------------------------------------------------------------

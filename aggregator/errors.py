@@ -20,5 +20,9 @@ class SourceError(AggregatorError):
         self.reason = message
 
 
+class LockedError(AggregatorError):
+    """Another live process holds the lock (a second scheduler on the same database)."""
+
+
 class StorageError(AggregatorError):
     """The database could not be opened, migrated or written."""

@@ -146,6 +146,17 @@ class PushTarget(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class Lock(Base):
+    """A named lock held by one process (the scheduler), kept alive by heartbeats."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
 class Tag(Base):
     __tablename__ = "tags"
 

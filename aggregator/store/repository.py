@@ -8,6 +8,7 @@ a batch is stored whole or not at all, so a killed crawl never leaves a half-wri
 from __future__ import annotations
 
 import os
+import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -15,18 +16,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from aggregator.dedupe import same_story, story_signature
-from aggregator.errors import InputError, StorageError
+from aggregator.errors import InputError, LockedError, StorageError
 from aggregator.model import Article
 from aggregator.store.models import (
     ArticleAlias,
@@ -34,6 +36,7 @@ from aggregator.store.models import (
     ArticleTag,
     ChangeLog,
     CrawlRun,
+    Lock,
     PushTarget,
     Source,
     Story,
@@ -254,8 +257,13 @@ class Store:
             if src.enabled and (src.next_due_at is None or src.next_due_at <= now)
         ]
 
+    #: Share of the interval by which the next due time is spread, so sources added together
+    #: do not fall due together forever.
+    JITTER = 0.1
+
     def record_source_success(
-        self, name: str, *, now: datetime, etag: str | None = None, last_modified: str | None = None
+        self, name: str, *, now: datetime, etag: str | None = None, last_modified: str | None = None,
+        jitter: float | None = None,
     ) -> None:
         with self.session() as s:
             src = self._source(s, name)
@@ -266,7 +274,9 @@ class Store:
                 src.etag = etag
             if last_modified is not None:
                 src.last_modified = last_modified
-            src.next_due_at = now + timedelta(seconds=src.interval_seconds)
+            spread = self.JITTER if jitter is None else jitter
+            factor = 1 + random.uniform(-spread, spread)
+            src.next_due_at = now + timedelta(seconds=src.interval_seconds * factor)
 
     #: The longest a failing source waits before it is tried again.
     MAX_BACKOFF = timedelta(days=7)
@@ -596,7 +606,61 @@ class Store:
             ).all()
             return [(name, count) for name, count in rows]
 
+    # --- locks ------------------------------------------------------------------------------
+
+    def acquire_lock(self, name: str, owner: str, *, now: datetime, stale_after: timedelta) -> None:
+        """Take the lock, or take it over when its holder stopped heartbeating; else LockedError."""
+        try:
+            with self.session() as s:
+                s.add(Lock(name=name, owner=owner, acquired_at=now, heartbeat_at=now))
+            return
+        except IntegrityError:
+            pass
+        with self.session() as s:
+            held = s.get(Lock, name)
+            if held is None:  # released in between: try again from the top
+                return self.acquire_lock(name, owner, now=now, stale_after=stale_after)
+            if held.heartbeat_at > now - stale_after and held.owner != owner:
+                raise LockedError(
+                    f"another scheduler ({held.owner}) is running on this database, last seen "
+                    f"{held.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC; its lock goes stale after "
+                    f"{int(stale_after.total_seconds())} s without a heartbeat"
+                )
+            # Compare-and-swap on the old heartbeat, so two takers cannot both win.
+            taken = cast(CursorResult[Any], s.execute(
+                update(Lock).where(Lock.name == name, Lock.heartbeat_at == held.heartbeat_at)
+                .values(owner=owner, acquired_at=now, heartbeat_at=now)
+            )).rowcount
+            if taken != 1:
+                raise LockedError("another scheduler took over the stale lock first")
+        return None
+
+    def heartbeat(self, name: str, owner: str, *, now: datetime) -> bool:
+        """Refresh the lock; False when this owner no longer holds it."""
+        with self.session() as s:
+            result = cast(CursorResult[Any], s.execute(
+                update(Lock).where(Lock.name == name, Lock.owner == owner).values(heartbeat_at=now)))
+            return bool(result.rowcount)
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self.session() as s:
+            s.execute(delete(Lock).where(Lock.name == name, Lock.owner == owner))
+
+    def lock_holder(self, name: str) -> tuple[str, datetime] | None:
+        with self.session() as s:
+            held = s.get(Lock, name)
+            return (held.owner, held.heartbeat_at) if held else None
+
     # --- crawl runs -------------------------------------------------------------------------
+
+    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self.session() as s:
+            runs = s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit))
+            return [{"id": r.id, "started_at": r.started_at.isoformat(),
+                     "finished_at": r.finished_at.isoformat() if r.finished_at else None, "status": r.status,
+                     "sources": list(r.sources), "pages_fetched": r.pages_fetched, "new": r.articles_new,
+                     "updated": r.articles_updated, "duplicates": r.duplicates, "errors": r.errors}
+                    for r in runs]
 
     def start_run(self, sources: list[str], *, now: datetime) -> int:
         with self.session() as s:

@@ -129,7 +129,8 @@ def test_sources_lifecycle(db_url: str) -> None:
     with pytest.raises(InputError, match="unknown source kind"):
         store.add_source("x", "podcast", "https://pub.example/p", now=NOW)
     assert [s.name for s in store.due_sources(NOW)] == ["wire"]
-    store.record_source_success("wire", now=NOW, etag='"abc"', last_modified="Wed, 01 Jan 2026 00:00:00 GMT")
+    store.record_source_success("wire", now=NOW, etag='"abc"', last_modified="Wed, 01 Jan 2026 00:00:00 GMT",
+                                jitter=0)
     assert store.due_sources(NOW + timedelta(minutes=59)) == []
     assert [s.name for s in store.due_sources(NOW + timedelta(hours=1))] == ["wire"]
     store.record_source_error("wire", "HTTP 500", now=NOW)

@@ -1,0 +1,154 @@
+"""``aggregator schedule``: crawl sources as they fall due, for months, unattended.
+
+Each cycle runs ``aggregator crawl --source ...`` for every due source in a child process: a fresh
+Twisted reactor each time, no memory carried from one cycle to the next, and a crash of one crawl
+cannot take the scheduler down. Between cycles it sleeps until the next source falls due.
+
+Signals: the first SIGINT/SIGTERM is passed to the running crawl, which (as Scrapy does) stops
+taking new requests, finishes the articles in flight and commits them; the scheduler then exits 0.
+If the crawl has not finished within ``grace`` seconds it is killed (committed batches stay; the
+rest is fetched again next run). A second signal kills the crawl at once.
+
+One scheduler per database: a lock row with a heartbeat; a lock whose holder stopped
+heartbeating for ``stale_after`` is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from aggregator.store import Store
+
+logger = logging.getLogger("aggregator.scheduler")
+
+LOCK_NAME = "scheduler"
+HEARTBEAT_S = 10.0
+STALE_AFTER = timedelta(seconds=60)
+MAX_SLEEP_S = 60.0
+
+
+@dataclass
+class Scheduler:
+    db_url: str
+    overrides: list[str] = field(default_factory=list)
+    grace: float = 60.0
+    poll: float = MAX_SLEEP_S
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    signals_received: int = 0
+    child: subprocess.Popen[bytes] | None = None
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals_received += 1
+        name = signal.Signals(signum).name
+        if self.signals_received == 1:
+            logger.info("received %s: finishing the articles in flight, then stopping", name,
+                        extra={"event": "stopping"})
+            if self.child is not None and self.child.poll() is None:
+                self.child.send_signal(signal.SIGTERM)
+        else:
+            logger.warning("received %s again: stopping now", name, extra={"event": "stopping_now"})
+            if self.child is not None and self.child.poll() is None:
+                self.child.kill()
+
+    def run(self, *, once: bool = False) -> int:
+        store = Store(self.db_url)
+        store.acquire_lock(LOCK_NAME, self.owner, now=self.clock(), stale_after=STALE_AFTER)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        logger.info("scheduler started (%s)", self.owner, extra={"event": "started", "db": self.db_url})
+        try:
+            while not self.signals_received:
+                due = store.due_sources(self.clock())
+                if due:
+                    self._crawl(store, [s.name for s in due])
+                if once or self.signals_received:
+                    break
+                self._sleep(store, self._seconds_until_due(store))
+        finally:
+            store.release_lock(LOCK_NAME, self.owner)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            logger.info("scheduler stopped", extra={"event": "stopped"})
+            store.close()
+        return 0
+
+    def _seconds_until_due(self, store: Store) -> float:
+        now = self.clock()
+        upcoming = [s.next_due_at for s in store.list_sources() if s.enabled and s.next_due_at]
+        if not upcoming:
+            return self.poll
+        return max(1.0, min(self.poll, (min(upcoming) - now).total_seconds()))
+
+    def _sleep(self, store: Store, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        last_beat = time.monotonic()
+        while not self.signals_received and time.monotonic() < end:
+            time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+            if time.monotonic() - last_beat >= HEARTBEAT_S:
+                self._heartbeat(store)
+                last_beat = time.monotonic()
+
+    def _heartbeat(self, store: Store) -> None:
+        if not store.heartbeat(LOCK_NAME, self.owner, now=self.clock()):
+            logger.error("lost the scheduler lock; stopping", extra={"event": "lock_lost"})
+            self.signals_received = max(self.signals_received, 1)
+
+    def _crawl(self, store: Store, names: list[str]) -> None:
+        cmd = [sys.executable, "-m", "aggregator.cli", "--db", self.db_url, "crawl", "--json", "--no-progress"]
+        for name in names:
+            cmd += ["--source", name]
+        for override in self.overrides:
+            cmd += ["-s", override]
+        logger.info("crawling %d source(s)", len(names), extra={"event": "crawl_started", "sources": names})
+        started = time.monotonic()
+        self.child = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        stop_asked_at: float | None = None
+        last_beat = time.monotonic()
+        while self.child.poll() is None:
+            time.sleep(0.2)
+            if self.signals_received and stop_asked_at is None:
+                stop_asked_at = time.monotonic()
+            if stop_asked_at is not None and time.monotonic() - stop_asked_at > self.grace:
+                logger.warning("crawl did not stop within %.0f s; killing it", self.grace,
+                               extra={"event": "crawl_killed"})
+                self.child.kill()
+            if time.monotonic() - last_beat >= HEARTBEAT_S:
+                self._heartbeat(store)
+                last_beat = time.monotonic()
+        out = self.child.stdout.read() if self.child.stdout else b""
+        code = self.child.returncode
+        self.child = None
+        summary = {}
+        for line in out.decode("utf-8", "replace").splitlines()[::-1]:
+            try:
+                summary = json.loads(line)
+                break
+            except json.JSONDecodeError:
+                continue
+        logger.info("crawl finished (exit %s) in %.1f s: %s new, %s updated, %s failed source(s)", code,
+                    time.monotonic() - started, summary.get("new", "?"), summary.get("updated", "?"),
+                    len(summary.get("failed_sources", [])),
+                    extra={"event": "crawl_finished", "exit_code": code, "summary": summary})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line: time, level, logger, message and the event's fields."""
+
+    _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(), "level": record.levelname,
+                "logger": record.name, "message": record.getMessage()}
+        data.update({k: v for k, v in record.__dict__.items() if k not in self._STANDARD})
+        return json.dumps(data, default=str, ensure_ascii=False)
