@@ -226,7 +226,8 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, inte
         if item["url"] in known:
             click.echo(f"already a source: {item['url']}")
             continue
-        source_name = _unique_name(store, name if len(found) == 1 and name else default_name(item["url"]))
+        # A name the user chose must be free; a generated one is made unique.
+        source_name = name if len(found) == 1 and name else _unique_name(store, default_name(item["url"]))
         info = store.add_source(source_name, item["kind"], item["url"], now=_now(), interval_seconds=interval,
                                 tags=tags)
         click.echo(f"added {info.kind} source {info.name!r}: {info.url}")

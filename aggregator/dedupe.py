@@ -125,14 +125,20 @@ def story_signature(text: str) -> StorySignature:
     return StorySignature(tuple(bands))
 
 
-def same_story(a: str, b: str) -> bool:
+def story_shingles(text: str) -> set[str]:
+    return shingles(story_tokens(text))
+
+
+def same_story(a: str | set[str], b: str | set[str]) -> bool:
     """Do two texts carry the same story (the same wire copy, edited), on exact shingle sets?
 
     The same story when the smaller text is mostly inside the larger (containment) and they share
     enough shingles; when the two differ much in length (one outlet ran only part of the story),
     their Jaccard must also show the smaller is a real copy, not a few quoted paragraphs.
+    Either side may be given as its story_shingles(), to shingle a text once for many checks.
     """
-    sa, sb = shingles(story_tokens(a)), shingles(story_tokens(b))
+    sa = a if isinstance(a, set) else story_shingles(a)
+    sb = b if isinstance(b, set) else story_shingles(b)
     if not sa or not sb:
         return False
     shared = len(sa & sb)

@@ -7,6 +7,8 @@ crawl`` / ``scrapy crawl``, exactly as Scrapy does.
 
 from __future__ import annotations
 
+import os
+
 from aggregator import __version__
 from aggregator.store import default_db_url
 
@@ -20,6 +22,8 @@ AGGREGATOR_DB = default_db_url()
 AGGREGATOR_CONTACT_URL = "https://github.com/industry-news-aggregator/aggregator"
 #: Articles written per database transaction.
 AGGREGATOR_BATCH_SIZE = 50
+#: Worker processes that extract pages while Scrapy keeps downloading (0: extract inline).
+AGGREGATOR_EXTRACT_WORKERS = os.cpu_count() or 1
 
 USER_AGENT = f"industry-news-aggregator/{__version__} (+{AGGREGATOR_CONTACT_URL})"
 ROBOTSTXT_OBEY = True

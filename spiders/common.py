@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterator
+import multiprocessing
+import os
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -108,22 +112,53 @@ class ArticlePages(Spider):
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key, count)
 
-    def parse_article(self, response: Response, found: Found) -> Iterator[Article]:
+    _pool: ProcessPoolExecutor | None = None
+    _pool_checked = False
+
+    def extraction_pool(self) -> ProcessPoolExecutor | None:
+        """Worker processes for extraction (AGGREGATOR_EXTRACT_WORKERS; 0 extracts inline).
+
+        Extraction is CPU work; done in the callback it would hold Scrapy's download loop while
+        it runs. In a pool the loop keeps downloading while pages are extracted on other cores.
+        """
+        if not self._pool_checked:
+            self._pool_checked = True
+            workers = self.crawler.settings.getint("AGGREGATOR_EXTRACT_WORKERS", os.cpu_count() or 1)
+            if workers > 0:
+                # forkserver: forking a process that runs the reactor's threads is not safe.
+                context = multiprocessing.get_context("forkserver")
+                self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        return self._pool
+
+    def closed(self, reason: str) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def extract(self, body: bytes, url: str, content_type: str | None) -> Article:
+        pool = self.extraction_pool()
+        if pool is None:
+            return extract_article(body, url, content_type=content_type)
+        future = pool.submit(extract_article, body, url, content_type=content_type)
+        return await asyncio.wrap_future(future)
+
+    async def parse_article(self, response: Response, found: Found) -> AsyncIterator[Article]:
         self._stat("aggregator/pages_fetched")
         if not isinstance(response, TextResponse):
             logger.info("skipped %s: not a text page (%s)", response.url,
                         header(response, "Content-Type"))
             self._stat("aggregator/not_articles")
-            yield from self._entry_fallback(found)
+            for item in self._entry_fallback(found):
+                yield item
             return
         content_type = header(response, "Content-Type") or None
-        article = extract_article(response.body, response.url, content_type=content_type)
+        article = await self.extract(response.body, response.url, content_type)
         if not article.is_article:
             logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
             self._stat("aggregator/not_articles")
             if self.keep_non_articles and found.entry is None:
                 yield self._finish(article, found)
-            yield from self._entry_fallback(found)
+            for item in self._entry_fallback(found):
+                yield item
             return
         if found.entry is not None:
             article = merge_entry(article, found.entry)

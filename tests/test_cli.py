@@ -63,15 +63,18 @@ def test_extract_without_text_exits_4(tmp_path: Path, data: bytes) -> None:
 
 
 def test_sources_add_list_remove(db_url: str) -> None:
-    added = run_cli("sources", "add", "https://pub.example/feed.xml", db=db_url)
+    # --kind: no discovery fetch (which would leave 127.0.0.1)
+    added = run_cli("sources", "add", "https://pub.example/feed.xml", "--kind", "feed", db=db_url)
     assert added.code == 0
     assert "added feed source 'pub.example/feed.xml'" in added.stdout
-    assert run_cli("sources", "add", "https://pub.example/sitemap.xml", "--name", "sm", db=db_url).code == 0
+    assert run_cli("sources", "add", "https://pub.example/sitemap.xml", "--name", "sm", "--kind", "sitemap",
+                   db=db_url).code == 0
     listed = run_cli("sources", "list", "--json", db=db_url)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["name"], r["kind"], r["article_count"]) for r in rows] == [("pub.example/feed.xml", "feed", 0),
                                                                           ("sm", "sitemap", 0)]
-    duplicate = run_cli("sources", "add", "https://pub.example/sitemap.xml", "--name", "sm", db=db_url)
+    duplicate = run_cli("sources", "add", "https://pub.example/other.xml", "--name", "sm", "--kind", "sitemap",
+                        db=db_url)
     assert duplicate.code == 1
     one_line_error(duplicate, "a source named 'sm' exists already")
     assert run_cli("sources", "remove", "sm", db=db_url).code == 0

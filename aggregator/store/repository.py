@@ -27,7 +27,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from aggregator.dedupe import same_story, story_signature
+from aggregator.dedupe import same_story, story_shingles, story_signature
 from aggregator.errors import InputError, LockedError, StorageError
 from aggregator.model import Article
 from aggregator.store.models import (
@@ -335,15 +335,17 @@ class Store:
         """
         result = BatchResult()
         try:
+            batch = list(articles)
             with self.session() as s:
-                tag_cache: dict[str, Tag] = {}
+                # One query for every tag the batch names, instead of one per tag per article.
+                names = {t for a in batch for t in a.tags}
+                tag_cache: dict[str, Tag] = {t.name: t for t in s.scalars(select(Tag).where(Tag.name.in_(names)))}
                 source_ids: dict[str, int | None] = {}
                 written: list[tuple[ArticleRow, bool]] = []
-                for article in articles:
+                for article in batch:
                     row_and_new = self._write_one(s, article, now, result, tag_cache, source_ids)
                     if row_and_new is not None:
                         written.append(row_and_new)
-                    s.flush()
                 self.index_rows(s, [row for row, _ in written], replace=[r.id for r, new in written if not new])
                 for alias_url, target in aliases:
                     row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == target))
@@ -505,7 +507,10 @@ class Store:
             return {r.id: (_row_to_article(r), sorted(a.url for a in r.aliases)) for r in rows}
 
     #: Candidates checked exactly per new article, the most band matches first.
-    MAX_STORY_CANDIDATES = 20
+    MAX_STORY_CANDIDATES = 5
+    #: A real copy (Jaccard >= 0.5) shares about 5 of the 42 bands of a signature; one shared band
+    #: is a chance collision (a common lead sentence) and is not worth an exact check.
+    MIN_BAND_HITS = 2
 
     def _find_story(self, s: Session, text: str, bands: tuple[int, ...]) -> int | None:
         """The story of a stored article that carries the same story as ``text``, if any."""
@@ -515,12 +520,15 @@ class Store:
         candidates = s.execute(
             select(StoryBand.article_id, hits)
             .where(StoryBand.key.in_(bands))
-            .group_by(StoryBand.article_id).order_by(hits.desc(), StoryBand.article_id)
-            .limit(self.MAX_STORY_CANDIDATES)
+            .group_by(StoryBand.article_id).having(hits >= self.MIN_BAND_HITS)
+            .order_by(hits.desc(), StoryBand.article_id).limit(self.MAX_STORY_CANDIDATES)
         ).all()
+        if not candidates:
+            return None
+        mine = story_shingles(text)
         for article_id, _ in candidates:
             row = s.get(ArticleRow, article_id)
-            if row is not None and row.story_id is not None and same_story(text, row.text):
+            if row is not None and row.story_id is not None and same_story(mine, row.text):
                 return row.story_id
         return None
 

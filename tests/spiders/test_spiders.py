@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from scrapy.http import HtmlResponse, Request, XmlResponse
 from scrapy.utils.test import get_crawler
 
@@ -19,8 +21,15 @@ def body(path: str) -> bytes:
 
 
 def make(spider_cls: type, **kwargs: object) -> object:
-    crawler = get_crawler(spider_cls)
+    crawler = get_crawler(spider_cls, {"AGGREGATOR_EXTRACT_WORKERS": 0})
     return crawler._create_spider(**kwargs)
+
+
+def collect(agen: object) -> list[object]:
+    async def run() -> list[object]:
+        return [item async for item in agen]  # type: ignore[attr-defined]
+
+    return asyncio.run(run())
 
 
 def test_feed_spider_follows_entries_once_without_tracking() -> None:
@@ -52,11 +61,11 @@ def test_article_callback_yields_article_and_skips_listing() -> None:
     source = SourceRef(name="wire", kind="feed", url="x", tags=("Industry",))
     path = "energy/2026/10/hydrogen-pipeline-conversion.html"
     response = HtmlResponse(url=f"{BASE}/{path}", body=body(path), headers={"Content-Type": "text/html; charset=utf-8"})
-    [article] = list(spider.parse_article(response, found=Found(url=response.url, source=source)))
+    [article] = collect(spider.parse_article(response, found=Found(url=response.url, source=source)))
     assert isinstance(article, Article)
     assert article.source == "wire"
     assert article.title == "Gas network tests hydrogen in a converted transmission pipeline"
     assert article.tags[-1] == "Industry"
     assert article.tag_origins["Industry"] == "source"
     listing = HtmlResponse(url=f"{BASE}/energy/", body=body("energy/index.html"))
-    assert list(spider.parse_article(listing, found=Found(url=listing.url, source=source))) == []
+    assert collect(spider.parse_article(listing, found=Found(url=listing.url, source=source))) == []

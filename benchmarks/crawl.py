@@ -1,0 +1,137 @@
+"""Crawl benchmark: end-to-end pages/s against a bare Scrapy spider and a naive trafilatura spider.
+
+Usage: python benchmarks/crawl.py [--pages 3000] [-s NAME=VALUE ...]
+
+Generates a site of PAGES article pages (the fixture publisher's templates, each page's text made
+unique) with a sitemap, serves it on 127.0.0.1 from a deep-backlog threading server, and crawls it
+in one run, each crawler in its own process with the same Scrapy settings:
+  * bare: fetches every page, callback does nothing (Scrapy's own ceiling);
+  * naive: trafilatura.extract in the callback, stores nothing;
+  * ours: `aggregator crawl` (fetch + extract + normalize + dedupe + store into SQLite).
+Prints pages/s for each, our ratios (targets: >= 0.40x bare, >= 1.6x naive) and each crawler's
+peak resident memory, plus ours at 10% of the crawl (flat memory: the difference stays small).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from aggregator.devserver import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ["AUTOTHROTTLE_ENABLED=False", "CONCURRENT_REQUESTS=32", "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+            "DOWNLOAD_DELAY=0", "RETRY_ENABLED=False"]
+
+
+def build_site(folder: Path, pages: int) -> None:
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "fixtures" / "build_site.py")
+    assert spec is not None
+    assert spec.loader is not None
+    site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site)
+    articles = [a for a in site.load_articles() if not a["private"]]
+    sentences = [s.strip() + "." for a in articles for p in a["paragraphs"] for s in p.split(". ") if len(s) > 40]
+    rng = random.Random(11)
+    (folder / "a").mkdir(parents=True)
+    urls = []
+    for i in range(pages):
+        # Distinct articles, as a real site has: sentences drawn from the whole corpus.
+        base = dict(articles[i % len(articles)])
+        base["slug"] = f"{base['slug']}-{i}"
+        base["path"] = f"/a/{i}.html"
+        base["title"] = f"{base['title']} ({i})"
+        base["paragraphs"] = [" ".join(rng.sample(sentences, 3)) for _ in range(5)]
+        (folder / "a" / f"{i}.html").write_text(site.article_page(articles, base, i % 3), "utf-8")
+        urls.append(f"<url><loc>{{base}}/a/{i}.html</loc></url>")
+    (folder / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + "".join(urls)
+        + "</urlset>", "utf-8")
+    (folder / "robots.txt").write_text("User-agent: *\nDisallow:\n", "utf-8")
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run(cmd: list[str], progress: Path | None = None, total: int = 0) -> tuple[str, float, float, float]:
+    """Run a crawler; (stdout, wall seconds, peak RSS MB, RSS MB when 10% was stored)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+    peak, at_tenth = 0.0, 0.0
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else b""))
+    reader.start()
+    while proc.poll() is None:
+        rss = rss_mb(proc.pid)
+        peak = max(peak, rss)
+        if progress is not None and not at_tenth and progress.exists() and progress.stat().st_size > 0:
+            at_tenth = rss if _stored(progress) >= total // 10 else 0.0
+        time.sleep(0.1)
+    reader.join()
+    return b"".join(out).decode(), time.monotonic() - started, peak, at_tenth
+
+
+def _stored(db: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as conn:
+            return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=3000)
+    ap.add_argument("-s", "--set", dest="overrides", action="append", default=[])
+    args = ap.parse_args()
+    settings = SETTINGS + args.overrides
+    folder = Path(tempfile.mkdtemp(prefix="crawl-bench-"))
+    build_site(folder / "site", args.pages)
+    py = sys.executable
+    results = {}
+    with serve(folder / "site") as server:
+        sitemap = server.base_url + "/sitemap.xml"
+        for kind in ("bare", "naive"):
+            out, _wall, peak, _ = run([py, str(ROOT / "benchmarks" / "crawl_peers.py"), kind, sitemap, *settings])
+            data = json.loads(out.strip().splitlines()[-1])
+            results[kind] = (data["pages"] / data["seconds"], data["pages"], peak, 0.0)
+        db = folder / "ours.db"
+        aggregator = [py, "-m", "aggregator.cli", "--db", str(db)]
+        subprocess.run([*aggregator, "sources", "add", sitemap, "--kind", "sitemap", "--name", "bench"],
+                       check=True, capture_output=True, cwd=ROOT)
+        cmd = [*aggregator, "crawl", "--all", "--json", "--no-progress"]
+        for s in settings:
+            cmd += ["-s", s]
+        out, _, peak, tenth = run(cmd, progress=db, total=args.pages)
+        summary = json.loads(out.strip().splitlines()[-1])
+        results["ours"] = (summary["pages_fetched"] / summary["seconds"], summary["new"], peak, tenth)
+    print(f"{args.pages} generated pages on {server.base_url}; settings: {' '.join(settings)}")
+    for kind, (rate, count, peak, _) in results.items():
+        print(f"  {kind:<6} {rate:8.1f} pages/s  ({count} pages{' stored' if kind == 'ours' else ''}),"
+              f" peak RSS {peak:.0f} MB")
+    ours, bare, naive = results["ours"][0], results["bare"][0], results["naive"][0]
+    print(f"ours / bare: {ours / bare:.2f}x (target >= 0.40x); ours / naive: {ours / naive:.2f}x (target >= 1.60x)")
+    print(f"our RSS at 10% of the crawl {results['ours'][3]:.0f} MB, peak {results['ours'][2]:.0f} MB "
+          f"(difference {results['ours'][2] - results['ours'][3]:.0f} MB)")
+    return 0 if ours / bare >= 0.4 and ours / naive >= 1.6 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
