@@ -91,8 +91,15 @@ def shingles(tokens: list[str], size: int = SHINGLE) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+@lru_cache(maxsize=1)
+def _template() -> MinHash:
+    """datasketch rebuilds its permutations for every MinHash; they depend only on num_perm and seed."""
+    return MinHash(num_perm=NUM_PERM, seed=7)
+
+
 def _minhash(items: set[str]) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, seed=7)
+    template = _template()
+    m = MinHash(num_perm=NUM_PERM, seed=7, permutations=template.permutations, scheme=template.scheme)
     m.update_batch([s.encode("utf-8") for s in items])
     return m
 

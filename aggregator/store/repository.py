@@ -48,6 +48,24 @@ SOURCE_KINDS = ("feed", "sitemap", "page", "site")
 DEFAULT_INTERVAL = 3600
 
 
+#: What the full-text index holds of an article: (id, title, subtitle, text, tags, section).
+IndexRow = tuple[int, str, str, str, str, str]
+
+_TAG_INSERT = {
+    "qmark": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (?, ?, ?, ?)",
+    "format": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (%s, %s, %s, %s)",
+    "pyformat": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (%s, %s, %s, %s)",
+    "numeric": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (:1, :2, :3, :4)",
+}
+#: The band insert in each DBAPI parameter style we meet (sqlite3 "qmark", psycopg "format"/"pyformat").
+_BAND_INSERT = {
+    "qmark": "INSERT INTO story_bands (key, article_id) VALUES (?, ?)",
+    "format": "INSERT INTO story_bands (key, article_id) VALUES (%s, %s)",
+    "pyformat": "INSERT INTO story_bands (key, article_id) VALUES (%s, %s)",
+    "numeric": "INSERT INTO story_bands (key, article_id) VALUES (:1, :2)",
+}
+
+
 def doc_id(article_id: int) -> str:
     """The stable id of an article's document in search indexes and exports."""
     return str(article_id)
@@ -339,14 +357,14 @@ class Store:
             with self.session() as s:
                 # One query for every tag the batch names, instead of one per tag per article.
                 names = {t for a in batch for t in a.tags}
-                tag_cache: dict[str, Tag] = {t.name: t for t in s.scalars(select(Tag).where(Tag.name.in_(names)))}
+                tag_ids: dict[str, int] = dict(s.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all())
                 source_ids: dict[str, int | None] = {}
-                written: list[tuple[ArticleRow, bool]] = []
+                written: list[tuple[IndexRow, bool]] = []
                 for article in batch:
-                    row_and_new = self._write_one(s, article, now, result, tag_cache, source_ids)
+                    row_and_new = self._write_one(s, article, now, result, tag_ids, source_ids)
                     if row_and_new is not None:
                         written.append(row_and_new)
-                self.index_rows(s, [row for row, _ in written], replace=[r.id for r, new in written if not new])
+                self.index_rows(s, [row for row, _ in written], replace=[r[0] for r, new in written if not new])
                 for alias_url, target in aliases:
                     row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == target))
                     if row is None or alias_url == target:
@@ -360,73 +378,72 @@ class Store:
 
     def _write_one(
         self, s: Session, article: Article, now: datetime, result: BatchResult,
-        tag_cache: dict[str, Tag], source_ids: dict[str, int | None],
-    ) -> tuple[ArticleRow, bool] | None:
-        """Insert or update one article; (its row, whether it is new), or None when unchanged."""
-        row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == article.canonical_url))
-        if row is not None and row.content_hash == article.content_hash:
+        tag_ids: dict[str, int], source_ids: dict[str, int | None],
+    ) -> tuple[IndexRow, bool] | None:
+        """Insert or update one article; (its index row, whether it is new), or None when unchanged.
+
+        Core statements, not the ORM unit of work: this is the ingestion hot path, and the ORM's
+        bookkeeping cost several times the SQL itself (benchmarks/crawl.py).
+        """
+        existing = s.execute(select(ArticleRow.id, ArticleRow.content_hash)
+                             .where(ArticleRow.canonical_url == article.canonical_url)).first()
+        if existing is not None and existing.content_hash == article.content_hash:
             result.unchanged += 1
             return None
         if article.source is not None and article.source not in source_ids:
             source_ids[article.source] = s.scalar(select(Source.id).where(Source.name == article.source))
         source_id = source_ids.get(article.source) if article.source is not None else None
+        tags_text = " ".join(article.tags)
+        values: dict[str, Any] = {
+            "url": article.url, "title": article.title, "subtitle": article.subtitle,
+            "authors": list(article.authors), "published": article.published, "updated": article.updated,
+            "section": article.section, "dateline": article.dateline, "language": article.language,
+            "text": article.text, "word_count": article.word_count, "image_url": article.image_url,
+            "site_name": article.site_name, "text_origin": article.text_origin,
+            "content_hash": article.content_hash, "tags_text": tags_text, "changed_at": now,
+        }
         signature = story_signature(article.text)
-        is_new = row is None
-        if row is None:
+        if existing is None:
             story_id = self._find_story(s, article.text, signature.bands)
             if story_id is None:
-                story = Story(created_at=now)
-                s.add(story)
-                s.flush()
-                story_id = story.id
+                story_id = s.execute(insert(Story).values(created_at=now).returning(Story.id)).scalar_one()
             else:
                 result.joined_story += 1
-            row = ArticleRow(canonical_url=article.canonical_url, first_seen_at=now, story_id=story_id,
-                             source_id=source_id)
-            s.add(row)
+            article_id = s.execute(insert(ArticleRow).values(
+                **values, canonical_url=article.canonical_url, first_seen_at=now, story_id=story_id,
+                source_id=source_id).returning(ArticleRow.id)).scalar_one()
             result.new += 1
             result.new_urls.append(article.canonical_url)
         else:
-            result.updated += 1
+            article_id = existing.id
             if source_id is not None:
-                row.source_id = source_id
-            s.execute(delete(StoryBand).where(StoryBand.article_id == row.id))
-        row.url = article.url
-        row.title = article.title
-        row.subtitle = article.subtitle
-        row.authors = list(article.authors)
-        row.published = article.published
-        row.updated = article.updated
-        row.section = article.section
-        row.dateline = article.dateline
-        row.language = article.language
-        row.text = article.text
-        row.word_count = article.word_count
-        row.image_url = article.image_url
-        row.site_name = article.site_name
-        row.text_origin = article.text_origin
-        row.content_hash = article.content_hash
-        row.changed_at = now
-        row.tag_links.clear()
-        s.flush()
-        if signature.bands:
-            s.execute(insert(StoryBand), [{"key": key, "article_id": row.id} for key in signature.bands])
-        for position, name in enumerate(article.tags):
-            tag = tag_cache.get(name) or s.scalar(select(Tag).where(Tag.name == name))
-            if tag is None:
-                tag = Tag(name=name)
-                s.add(tag)
-                s.flush()
-            tag_cache[name] = tag
-            row.tag_links.append(
-                ArticleTag(tag=tag, origin=article.tag_origins.get(name, "page"), position=position)
-            )
-        row.tags_text = " ".join(article.tags)
-        s.flush()
-        s.add(ChangeLog(article_id=row.id, doc_id=doc_id(row.id), action="upsert", at=now))
-        return row, is_new
+                values["source_id"] = source_id
+            s.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(**values))
+            s.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
+            s.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+            result.updated += 1
+        for name in article.tags:
+            if name not in tag_ids:
+                tag_ids[name] = (s.scalar(select(Tag.id).where(Tag.name == name))
+                                 or s.execute(insert(Tag).values(name=name).returning(Tag.id)).scalar_one())
+        cursor = s.connection().connection.cursor()
+        try:
+            # The driver's executemany: the ORM's bulk path costs more than the inserts themselves.
+            style = self.engine.dialect.paramstyle
+            if article.tags:
+                cursor.executemany(_TAG_INSERT[style], [
+                    (article_id, tag_ids[name], article.tag_origins.get(name, "page"), position)
+                    for position, name in enumerate(article.tags)])
+            if signature.bands:
+                cursor.executemany(_BAND_INSERT[style], [(key, article_id) for key in signature.bands])
+        finally:
+            cursor.close()
+        s.execute(insert(ChangeLog).values(article_id=article_id, doc_id=doc_id(article_id), action="upsert",
+                                           at=now))
+        index_row = (article_id, article.title, article.subtitle, article.text, tags_text, article.section)
+        return index_row, existing is None
 
-    def index_rows(self, s: Session, rows: list[ArticleRow], *, replace: list[int]) -> None:
+    def index_rows(self, s: Session, rows: list[IndexRow], *, replace: list[int]) -> None:
         """Keep the SQLite full-text index in step with a batch of written rows, in the batch's
         transaction (PostgreSQL's tsvector is a generated column and needs nothing).
 
@@ -442,7 +459,7 @@ class Store:
                 cursor.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(i,) for i in replace])
             cursor.executemany(
                 "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section) VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.id, r.title, r.subtitle, r.text, r.tags_text, r.section) for r in rows])
+                rows)
         finally:
             cursor.close()
 
