@@ -7,6 +7,7 @@ with the other copies listed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -82,13 +83,23 @@ def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
 
 def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    filters = _filters(query, params)
+    if not filters:
+        # Rank inside the FTS table and join only the top rows: joining every match first made a
+        # two-word query at 100k articles 9x slower (benchmarks/search.py).
+        return (
+            "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -f.score, a.story_id"
+            " FROM (SELECT rowid, bm25(articles_fts, " + weights + ") AS score FROM articles_fts"
+            " WHERE articles_fts MATCH :q ORDER BY score LIMIT :n) f"
+            " JOIN articles a ON a.id = f.rowid LEFT JOIN sources s ON s.id = a.source_id ORDER BY f.score"
+        )
     # No snippet here: it re-reads each row's text, so it is computed for the final hits only.
     return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, '', -bm25(articles_fts, " + weights + "),"
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -bm25(articles_fts, " + weights + "),"
         " a.story_id"
         " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
         " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE articles_fts MATCH :q" + _filters(query, params) +
+        " WHERE articles_fts MATCH :q" + filters +
         " ORDER BY bm25(articles_fts, " + weights + ") LIMIT :n"
     )
 
@@ -125,13 +136,13 @@ def search(store: Store, query: SearchQuery) -> list[SearchHit]:
         raise
     hits: list[SearchHit] = []
     by_story: dict[int, SearchHit] = {}
+    terms = query_terms(query.text)
     for article_id, url, title, source, published, snippet, score, story_id in rows:
         if isinstance(published, str):
             published = datetime.fromisoformat(published)
         if published is not None and published.tzinfo is None:
             published = published.replace(tzinfo=UTC)
-        hit = SearchHit(article_id, url, title, source, published, " ".join((snippet or "").split()),
-                        float(score), story_id)
+        hit = SearchHit(article_id, url, title, source, published, snippet or "", float(score), story_id)
         if not query.all_copies and story_id is not None:
             first = by_story.get(story_id)
             if first is not None:
@@ -140,16 +151,38 @@ def search(store: Store, query: SearchQuery) -> list[SearchHit]:
             by_story[story_id] = hit
         hits.append(hit)
     hits = hits[: query.limit]
-    if dialect == "sqlite" and hits:
-        _add_snippets(store, query.text, hits)
+    for hit in hits:
+        # SQLite rows carry the text (snippets are made here, for the hits shown); PostgreSQL
+        # rows carry ts_headline's snippet already.
+        hit.snippet = make_snippet(hit.snippet, terms) if dialect == "sqlite" else " ".join(hit.snippet.split())
     return hits
 
 
-def _add_snippets(store: Store, match: str, hits: list[SearchHit]) -> None:
-    ids = ",".join(str(h.article_id) for h in hits)
-    with store.session() as s:
-        rows: dict[int, str] = dict(s.execute(text(
-            "SELECT rowid, snippet(articles_fts, -1, '[', ']', '…', 16) FROM articles_fts"
-            f" WHERE articles_fts MATCH :q AND rowid IN ({ids})"), {"q": match}).all())
-    for hit in hits:
-        hit.snippet = " ".join((rows.get(hit.article_id) or "").split())
+_QUERY_WORD = re.compile(r"\w+")
+_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+SNIPPET_WORDS = 16
+
+
+def query_terms(match: str) -> list[str]:
+    """The words of a query, without operators, case-folded (prefix* and phrases included)."""
+    return [w.casefold() for w in _QUERY_WORD.findall(match) if w not in _OPERATORS]
+
+
+def make_snippet(body: str, terms: list[str], words: int = SNIPPET_WORDS) -> str:
+    """A window of the text around the first query word, matches marked [like this].
+
+    A word matches a term when it starts with the term's stem (the term less two letters, at least
+    three), which covers prefix queries and what the index's porter tokenizer matched.
+    """
+    stems = sorted({t[: max(3, len(t) - 2)] for t in terms if t}, key=len, reverse=True)
+    if not body or not stems:
+        return " ".join(body.split()[:words])
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in stems) + r")\w*", re.IGNORECASE)
+    found = pattern.search(body)
+    position = found.start() if found else 0
+    before = body[:position].split()[-(words // 3):] if position else []
+    after = body[position:].split()[: words - len(before)]
+    window = " ".join(before + after)
+    lead = "…" if position and len(body[:position].split()) > len(before) else ""
+    tail = "…" if len(body[position:].split()) > len(after) else ""
+    return lead + pattern.sub(lambda m: f"[{m.group(0)}]", window) + tail

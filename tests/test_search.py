@@ -107,3 +107,15 @@ def test_postgres_search(postgres_url: str) -> None:
         "Offshore wind auction draws record bids despite higher costs"]
     assert search(store, SearchQuery("titanium", tag="energy")) == []
     store.close()
+
+
+def test_make_snippet_marks_matches_around_the_first() -> None:
+    from aggregator.search import make_snippet, query_terms
+
+    body = " ".join(f"w{i}" for i in range(40)) + " the shipping lines said ships were late " + "tail " * 30
+    snippet = make_snippet(body, query_terms('"shipping lines" ship*'))
+    assert "[shipping] [lines]" in snippet
+    assert "[ships]" in snippet
+    assert snippet.startswith("…")
+    assert snippet.endswith("…")
+    assert len(snippet.split()) <= 16
