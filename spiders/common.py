@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
@@ -202,3 +202,23 @@ class ArticlePages(Spider):
                 tags.append(tag)
                 origins[tag] = origin
         return dataclasses.replace(article, source=found.source.name, tags=tags, tag_origins=origins)
+
+
+class StandaloneSpider(ArticlePages):
+    """A spider run on URLs given on the command line: ``scrapy crawl NAME -a url=... [-a source=...]``."""
+
+    #: What the given URLs are.
+    source_kind: ClassVar[str] = "page"
+
+    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
+                 source: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start_sources = [SourceRef(name=source, kind=self.source_kind, url=u) for u in split_urls(url, urls)]
+
+    def requests_for(self, source: SourceRef) -> list[Request]:
+        raise NotImplementedError
+
+    async def start(self) -> AsyncIterator[Any]:
+        for source in self.start_sources:
+            for request in self.requests_for(source):
+                yield request

@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from scrapy import Request
 from scrapy.http import Response
@@ -15,7 +14,7 @@ from twisted.python.failure import Failure
 
 from aggregator.errors import SourceError
 from aggregator.feeds import parse_feed
-from spiders.common import ArticlePages, Found, SourceRef, header, split_urls
+from spiders.common import ArticlePages, Found, SourceRef, StandaloneSpider, header
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +55,9 @@ class FeedMixin(ArticlePages):
                 yield request
 
 
-class FeedSpider(FeedMixin):
+class FeedSpider(StandaloneSpider, FeedMixin):
     name = "feed"
+    source_kind = "feed"
 
-    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
-                 source: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.start_sources = [SourceRef(name=source, kind="feed", url=u) for u in split_urls(url, urls)]
-
-    async def start(self) -> AsyncIterator[Any]:
-        for source in self.start_sources:
-            yield self.feed_request(source)
+    def requests_for(self, source: SourceRef) -> list[Request]:
+        return [self.feed_request(source)]

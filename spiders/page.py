@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 from scrapy import Request
 
-from spiders.common import ArticlePages, Found, SourceRef, split_urls
+from spiders.common import ArticlePages, Found, SourceRef, StandaloneSpider
 
 
 class PageMixin(ArticlePages):
@@ -19,17 +16,10 @@ class PageMixin(ArticlePages):
         return [request]
 
 
-class PageSpider(PageMixin):
+class PageSpider(StandaloneSpider, PageMixin):
     name = "page"
+    #: A one-off fetch shows what a page is even when it is not an article.
+    keep_non_articles = True
 
-    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
-                 source: str | None = None, keep_non_articles: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.start_sources = [SourceRef(name=source, kind="page", url=u) for u in split_urls(url, urls)]
-        # A one-off fetch shows what a page is even when it is not an article.
-        self.keep_non_articles = keep_non_articles
-
-    async def start(self) -> AsyncIterator[Any]:
-        for source in self.start_sources:
-            for request in self.page_requests(source):
-                yield request
+    def requests_for(self, source: SourceRef) -> list[Request]:
+        return self.page_requests(source)

@@ -5,16 +5,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from scrapy import Request
 from scrapy.http import Response
 
 from aggregator.errors import SourceError
 from aggregator.sitemaps import parse_sitemap
-from spiders.common import Found, SourceRef, split_urls
+from spiders.common import Found, SourceRef, StandaloneSpider
 from spiders.feed import FeedMixin
 
 #: Sitemap indexes nest; this bounds how deep we follow them.
@@ -66,14 +65,9 @@ class SitemapMixin(FeedMixin):
                 yield request
 
 
-class SitemapSpider(SitemapMixin):
+class SitemapSpider(StandaloneSpider, SitemapMixin):
     name = "sitemap"
+    source_kind = "sitemap"
 
-    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
-                 source: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.start_sources = [SourceRef(name=source, kind="sitemap", url=u) for u in split_urls(url, urls)]
-
-    async def start(self) -> AsyncIterator[Any]:
-        for source in self.start_sources:
-            yield self.sitemap_request(source)
+    def requests_for(self, source: SourceRef) -> list[Request]:
+        return [self.sitemap_request(source)]
