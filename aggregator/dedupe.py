@@ -45,6 +45,9 @@ LEAD_BAND_OFFSET = 1000
 MIN_CONTAINMENT = 0.7
 MIN_JACCARD_FOR_UNEQUAL = 0.3
 MIN_SHARED = 12
+#: Texts shorter than this (in story tokens) are too little evidence to call two articles one
+#: story: stubs that differ only in a number would otherwise merge.
+MIN_STORY_TOKENS = 30
 
 _TOKEN = re.compile(r"\w+")
 #: US and UK spellings meet here, so "co-operation"/"cooperation" and "defence"/"defense" shingle
@@ -124,7 +127,7 @@ class StorySignature:
 
 def story_signature(text: str) -> StorySignature:
     tokens = story_tokens(text)
-    if not tokens:
+    if len(tokens) < MIN_STORY_TOKENS:
         return StorySignature(())
     bands = _bands(_minhash(shingles(tokens)), 0)
     if len(tokens) > LEAD_TOKENS:
@@ -133,7 +136,8 @@ def story_signature(text: str) -> StorySignature:
 
 
 def story_shingles(text: str) -> set[str]:
-    return shingles(story_tokens(text))
+    tokens = story_tokens(text)
+    return shingles(tokens) if len(tokens) >= MIN_STORY_TOKENS else set()
 
 
 def same_story(a: str | set[str], b: str | set[str]) -> bool:

@@ -174,8 +174,9 @@ class ArticlePages(Spider):
     def article_failed(self, failure: Failure) -> Iterator[Article]:
         request = failure.request  # type: ignore[attr-defined]
         found: Found = request.cb_kwargs["found"]
-        if isinstance(failure.value, IgnoreRequest):
-            # robots.txt forbids it (or a middleware dropped it): neither fetched nor stored.
+        # HttpError subclasses IgnoreRequest: a 404 is a failed page (feed content may stand in),
+        # while robots.txt's IgnoreRequest means the page must be neither fetched nor stored.
+        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
             logger.info("not fetching %s: %s", request.url, failure.getErrorMessage())
             self._stat("aggregator/ignored_requests")
             return

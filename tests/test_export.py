@@ -67,3 +67,21 @@ def test_shipped_index_settings_are_valid_json() -> None:
     assert template["template"]["mappings"]["properties"]["tags"] == {"type": "keyword"}
     settings = json.loads(resources.files("aggregator").joinpath("data", "meilisearch-settings.json").read_text())
     assert "tags" in settings["filterableAttributes"]
+
+
+def test_a_new_copy_of_a_story_re_exports_its_other_articles(db_url: str) -> None:
+    from tests.conftest import fixture_articles
+
+    paras = next(a for a in fixture_articles() if a["slug"] == "paper-mill-closure")["paragraphs"]
+    store = Store(db_url)
+    store.write_batch([normalize_article(Article(url="https://a.example/mill", text="\n\n".join(paras)), now=NOW),
+                       art(9)], now=NOW)
+    _, cursor = export(store, "jsonl", 0)
+    store.write_batch([normalize_article(Article(url="https://b.example/mill-copy",
+                                                 text="\n\n".join([*paras, "Local reaction followed."])), now=NOW)],
+                      now=NOW)
+    changed, _ = export(store, "jsonl", cursor)
+    assert [(d["canonical_url"], d["story_urls"]) for d in changed] == [
+        ("https://a.example/mill", ["https://b.example/mill-copy"]),
+        ("https://b.example/mill-copy", ["https://a.example/mill"]),
+    ]

@@ -108,3 +108,27 @@ def test_ill_formed_feed_still_yields(site_server: SiteServer, db_url: str) -> N
     summary = json.loads(result.stdout)
     assert summary["new"] == 1
     assert summary["source_errors"] == 0
+
+
+@pytest.mark.slow
+def test_entry_whose_page_fails_is_stored_from_the_feed(site_server: SiteServer, db_url: str) -> None:
+    body = " ".join(["The substation upgrade will add two transformers and a new control building."] * 3)
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        "<channel><title>Grid</title>"
+        "<item><title>Substation upgrade approved</title><link>{base}/gone/substation.html</link>"
+        "<category>Grid</category><content:encoded><![CDATA[<p>" + body + "</p><p>Share this article</p>"
+        "<p>Work starts in March.</p>]]></content:encoded></item>"
+        "<item><title>Page that works</title><link>{base}/energy/2026/10/grid-battery-fire-code.html</link></item>"
+        "</channel></rss>"
+    )
+    (Path(site_server.root) / "feeds" / "grid.xml").write_text(feed)
+    run_cli("sources", "add", site_server.base_url + "/feeds/grid.xml", "--kind", "feed", db=db_url)
+    result = run_cli("crawl", "--all", "--json", *NO_THROTTLE, db=db_url)
+    assert json.loads(result.stdout)["new"] == 2
+    records = {r["title"]: r for r in map(json.loads, run_cli("export", db=db_url).stdout.splitlines())}
+    fallback = records["Substation upgrade approved"]
+    assert fallback["text_origin"] == "feed"
+    assert fallback["text"] == body + "\n\nWork starts in March."
+    assert fallback["tag_origins"] == {"grid": "feed"}
+    assert records["Fire code update sets new spacing rules for grid batteries"]["text_origin"] == "page"

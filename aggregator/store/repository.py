@@ -22,7 +22,20 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import (
+    Engine,
+    String,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -42,6 +55,7 @@ from aggregator.store.models import (
     Story,
     StoryBand,
     Tag,
+    UTCDateTime,
 )
 
 SOURCE_KINDS = ("feed", "sitemap", "page", "site")
@@ -64,6 +78,11 @@ _BAND_INSERT = {
     "pyformat": "INSERT INTO story_bands (key, article_id) VALUES (%s, %s)",
     "numeric": "INSERT INTO story_bands (key, article_id) VALUES (:1, :2)",
 }
+
+
+def cast_text(column: Any) -> Any:
+    """SQL CAST(column AS text): the doc id of an article id, computed in the database."""
+    return sql_cast(column, String)
 
 
 def doc_id(article_id: int) -> str:
@@ -409,6 +428,11 @@ class Store:
                 story_id = s.execute(insert(Story).values(created_at=now).returning(Story.id)).scalar_one()
             else:
                 result.joined_story += 1
+                # The story's other articles gain a copy (their story_urls change): a change each.
+                s.execute(insert(ChangeLog).from_select(
+                    ["article_id", "doc_id", "action", "at"],
+                    select(ArticleRow.id, cast_text(ArticleRow.id), literal("upsert"), literal(now, UTCDateTime()))
+                    .where(ArticleRow.story_id == story_id).order_by(ArticleRow.id)))
             article_id = s.execute(insert(ArticleRow).values(
                 **values, canonical_url=article.canonical_url, first_seen_at=now, story_id=story_id,
                 source_id=source_id).returning(ArticleRow.id)).scalar_one()
