@@ -40,6 +40,7 @@ def build_site(folder: Path, pages: int) -> None:
     spec.loader.exec_module(site)
     articles = [a for a in site.load_articles() if not a["private"]]
     sentences = [s.strip() + "." for a in articles for p in a["paragraphs"] for s in p.split(". ") if len(s) > 40]
+    vocabulary = sorted({w for s in sentences for w in s.split() if w.isalpha() and len(w) > 3})
     rng = random.Random(11)
     (folder / "a").mkdir(parents=True)
     urls = []
@@ -49,13 +50,22 @@ def build_site(folder: Path, pages: int) -> None:
         base["slug"] = f"{base['slug']}-{i}"
         base["path"] = f"/a/{i}.html"
         base["title"] = f"{base['title']} ({i})"
-        base["paragraphs"] = [" ".join(rng.sample(sentences, 3)) for _ in range(5)]
+        base["paragraphs"] = [" ".join(_vary(rng, s, vocabulary) for s in rng.sample(sentences, 3)) for _ in range(5)]
         (folder / "a" / f"{i}.html").write_text(site.article_page(articles, base, i % 3), "utf-8")
         urls.append(f"<url><loc>{{base}}/a/{i}.html</loc></url>")
     (folder / "sitemap.xml").write_text(
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + "".join(urls)
         + "</urlset>", "utf-8")
     (folder / "robots.txt").write_text("User-agent: *\nDisallow:\n", "utf-8")
+
+
+def _vary(rng: random.Random, sentence: str, vocabulary: list[str]) -> str:
+    """The sentence with every fourth word or so swapped: distinct articles do not repeat sentences
+    word for word, and a corpus that did would make every page a near-duplicate candidate."""
+    words = sentence.split()
+    for i in rng.sample(range(len(words)), max(1, len(words) // 4)):
+        words[i] = rng.choice(vocabulary)
+    return " ".join(words)
 
 
 def rss_mb(pid: int) -> float:
