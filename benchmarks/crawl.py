@@ -3,8 +3,10 @@
 Usage: python benchmarks/crawl.py [--pages 3000] [-s NAME=VALUE ...]
 
 Generates a site of PAGES article pages (the fixture publisher's templates, each page's text made
-unique) with a sitemap, serves it on 127.0.0.1 from a deep-backlog threading server, and crawls it
-in one run, each crawler in its own process with the same Scrapy settings:
+unique) with a sitemap, serves it on 127.0.0.1 — with nginx when it is installed (Debian's package;
+as DESIGN.md asks: a Python server would take a core from the crawlers), else with our deep-backlog
+threading server (--server python) — and crawls it in one run, each crawler in its own process
+with the same Scrapy settings:
   * bare: fetches every page, callback does nothing (Scrapy's own ceiling);
   * naive: trafilatura.extract in the callback, stores nothing;
   * ours: `aggregator crawl` (fetch + extract + normalize + dedupe + store into SQLite).
@@ -18,11 +20,15 @@ import argparse
 import importlib.util
 import json
 import random
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aggregator.devserver import serve
@@ -68,6 +74,53 @@ def _vary(rng: random.Random, sentence: str, vocabulary: list[str]) -> str:
     return " ".join(words)
 
 
+NGINX_CONF = """worker_processes 1;
+daemon off;
+user root;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 2048; }}
+http {{
+  access_log off;
+  default_type text/html;
+  types {{ text/html html; application/xml xml; text/plain txt; }}
+  server {{ listen 127.0.0.1:{port} backlog=1024; root {root}; }}
+}}
+"""
+
+
+@contextmanager
+def nginx(root: Path, tmp: Path) -> Iterator[str]:
+    """Serve ``root`` with nginx on a free loopback port; yields the base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    for name in ("sitemap.xml", "robots.txt"):
+        path = root / name
+        path.write_text(path.read_text("utf-8").replace("{base}", base), "utf-8")
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root), "utf-8")
+    proc = subprocess.Popen([shutil.which("nginx") or "nginx", "-c", str(conf), "-p", str(tmp)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def python_server(root: Path) -> Iterator[str]:
+    with serve(root) as server:
+        yield server.base_url
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -110,14 +163,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=3000)
     ap.add_argument("-s", "--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--server", choices=["nginx", "python"], default="nginx" if shutil.which("nginx") else "python")
     args = ap.parse_args()
     settings = SETTINGS + args.overrides
     folder = Path(tempfile.mkdtemp(prefix="crawl-bench-"))
     build_site(folder / "site", args.pages)
     py = sys.executable
     results = {}
-    with serve(folder / "site") as server:
-        sitemap = server.base_url + "/sitemap.xml"
+    server = nginx(folder / "site", folder) if args.server == "nginx" else python_server(folder / "site")
+    with server as base_url:
+        sitemap = base_url + "/sitemap.xml"
         for kind in ("bare", "naive"):
             out, _wall, peak, _ = run([py, str(ROOT / "benchmarks" / "crawl_peers.py"), kind, sitemap, *settings])
             data = json.loads(out.strip().splitlines()[-1])
@@ -132,7 +187,7 @@ def main() -> int:
         out, _, peak, tenth = run(cmd, progress=db, total=args.pages)
         summary = json.loads(out.strip().splitlines()[-1])
         results["ours"] = (summary["pages_fetched"] / summary["seconds"], summary["new"], peak, tenth)
-    print(f"{args.pages} generated pages on {server.base_url}; settings: {' '.join(settings)}")
+    print(f"{args.pages} generated pages served by {args.server} on {base_url}; settings: {' '.join(settings)}")
     for kind, (rate, count, peak, _) in results.items():
         print(f"  {kind:<6} {rate:8.1f} pages/s  ({count} pages{' stored' if kind == 'ours' else ''}),"
               f" peak RSS {peak:.0f} MB")
