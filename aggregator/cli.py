@@ -200,11 +200,16 @@ def default_name(url: str) -> str:
 @click.option("--interval", type=click.IntRange(60), default=3600, show_default=True,
               help="Seconds between crawls of this source.")
 @click.option("--tag", "tags", multiple=True, help="A tag given to every article from this source.")
+@click.option("--delay", type=click.FloatRange(0), default=None, metavar="SECONDS",
+              help="Seconds between requests to this source's host (default: the global politeness).")
+@click.option("--concurrency", type=click.IntRange(1), default=None, metavar="N",
+              help="Requests at once to this source's host (default: CONCURRENT_REQUESTS_PER_DOMAIN).")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
               help="Override a Scrapy setting for the discovery fetch.")
 @pass_ctx
 def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, interval: int,
-                tags: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+                tags: tuple[str, ...], delay: float | None, concurrency: int | None,
+                overrides: tuple[str, ...]) -> None:
     """Add a source. A feed or sitemap URL is added as such; a site page adds the feeds
     (<link rel="alternate">, common paths) and sitemaps (robots.txt, /sitemap.xml) it offers."""
     _check_urls((url,))
@@ -229,7 +234,7 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, inte
         # A name the user chose must be free; a generated one is made unique.
         source_name = name if len(found) == 1 and name else _unique_name(store, default_name(item["url"]))
         info = store.add_source(source_name, item["kind"], item["url"], now=_now(), interval_seconds=interval,
-                                tags=tags)
+                                tags=tags, delay=delay, concurrency=concurrency)
         click.echo(f"added {info.kind} source {info.name!r}: {info.url}")
 
 

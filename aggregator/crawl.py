@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
@@ -123,6 +124,25 @@ def _run(settings: Settings, spider: type[Any], progress: ProgressHook | None,
     return CrawlSummary.from_stats(stats, time.monotonic() - started), crawler
 
 
+def politeness_slots(sources: Iterable[SourceInfo]) -> dict[str, dict[str, Any]]:
+    """Scrapy DOWNLOAD_SLOTS for sources with their own delay or concurrency, keyed by host.
+
+    A slot covers every request to the host (feed, sitemap and article pages alike); two sources
+    on one host get the stricter of their settings.
+    """
+    slots: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        host = urlsplit(source.url).hostname
+        if not host or (source.delay is None and source.concurrency is None):
+            continue
+        slot = slots.setdefault(host, {})
+        if source.delay is not None:
+            slot["delay"] = max(source.delay, slot.get("delay", 0.0))
+        if source.concurrency is not None:
+            slot["concurrency"] = min(source.concurrency, slot.get("concurrency", source.concurrency))
+    return slots
+
+
 def crawl_sources(
     db_url: str, sources: list[SourceInfo], overrides: dict[str, str], *,
     progress: ProgressHook | None = None, log_level: str = "WARNING",
@@ -133,6 +153,9 @@ def crawl_sources(
     refs = [SourceRef(name=s.name, kind=s.kind, url=s.url, tags=tuple(s.tags), etag=s.etag,
                       last_modified=s.last_modified, last_success=s.last_success_at) for s in sources]
     settings = build_settings(db_url, overrides, log_level=log_level)
+    slots = politeness_slots(sources)
+    if slots and "DOWNLOAD_SLOTS" not in overrides:
+        settings.set("DOWNLOAD_SLOTS", slots, priority="cmdline")
     status = "failed"
     try:
         summary, _ = _run(settings, SourcesSpider, progress, None, sources=refs)

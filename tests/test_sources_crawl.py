@@ -132,3 +132,18 @@ def test_entry_whose_page_fails_is_stored_from_the_feed(site_server: SiteServer,
     assert fallback["text"] == body + "\n\nWork starts in March."
     assert fallback["tag_origins"] == {"grid": "feed"}
     assert records["Fire code update sets new spacing rules for grid batteries"]["text_origin"] == "page"
+
+
+@pytest.mark.slow
+def test_per_source_politeness_is_stored_and_used(site_server: SiteServer, db_url: str) -> None:
+    url = site_server.base_url + "/feeds/atom.xml"
+    added = run_cli("sources", "add", url, "--kind", "feed", "--name", "slow", "--delay", "0.2",
+                    "--concurrency", "1", db=db_url)
+    assert added.code == 0, added.stderr
+    state = sources(db_url)["slow"]
+    assert (state["delay"], state["concurrency"]) == (0.2, 1)
+    started = datetime.now(UTC)
+    result = run_cli("crawl", "--all", "--json", "-s", "AUTOTHROTTLE_ENABLED=False", db=db_url)
+    assert json.loads(result.stdout)["new"] == 10
+    # 11 requests one at a time, 0.2 s apart (Scrapy randomizes delays between 0.5x and 1.5x)
+    assert (datetime.now(UTC) - started).total_seconds() >= 1.0

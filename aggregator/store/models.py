@@ -55,6 +55,9 @@ class Source(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     next_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    #: Politeness for this source's host, over the global settings (None: the global ones).
+    delay: Mapped[float | None]
+    concurrency: Mapped[int | None]
 
     articles: Mapped[list[ArticleRow]] = relationship(back_populates="source")
 

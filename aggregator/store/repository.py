@@ -124,6 +124,8 @@ class SourceInfo:
     etag: str | None = None
     last_modified: str | None = None
     error_count: int = 0
+    delay: float | None = None
+    concurrency: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -235,6 +237,7 @@ class Store:
     def add_source(
         self, name: str, kind: str, url: str, *, now: datetime,
         interval_seconds: int = DEFAULT_INTERVAL, tags: Iterable[str] = (),
+        delay: float | None = None, concurrency: int | None = None,
     ) -> SourceInfo:
         if kind not in SOURCE_KINDS:
             raise InputError(f"unknown source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
@@ -244,7 +247,7 @@ class Store:
                     raise InputError(f"a source named {name!r} exists already")
                 s.add(Source(name=name, kind=kind, url=url, interval_seconds=interval_seconds,
                              enabled=True, tags=list(tags), error_count=0, created_at=now,
-                             next_due_at=now))
+                             next_due_at=now, delay=delay, concurrency=concurrency))
         except IntegrityError as exc:
             raise InputError(f"a source named {name!r} exists already") from exc
         return self.get_source(name)
@@ -280,6 +283,7 @@ class Store:
                     last_error=src.last_error, next_due_at=src.next_due_at,
                     article_count=counts.get(src.id, 0), etag=src.etag,
                     last_modified=src.last_modified, error_count=src.error_count,
+                    delay=src.delay, concurrency=src.concurrency,
                 )
                 for src in sources
             ]
