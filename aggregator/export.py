@@ -90,8 +90,3 @@ def _render(fmt: str, action: str, did: str, doc: dict[str, Any] | None) -> str:
     if doc is None:
         return line({"id": did, "deleted": True} if fmt == "jsonl" else {"id": did, "_delete": True})
     return line(doc)
-
-
-def export_jsonl(store: Store, out: IO[str], *, one_per_story: bool = False) -> int:
-    """A full JSON-lines export (every stored article); returns how many were written."""
-    return write_changes(store, out, fmt="jsonl", since=0, one_per_story=one_per_story)[0]
