@@ -57,10 +57,15 @@ class Article:
     text_origin: str = "page"
     content_hash: str = ""
     story_id: int | None = None
+    #: MinHash LSH band keys of the normalized text (see aggregator.dedupe.story_signature), set by
+    #: normalize so that a crawl computes them in its worker processes, not on the download loop.
+    #: None until normalized; an internal fingerprint, never part of the output.
+    story_bands: tuple[int, ...] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: dates as ISO 8601 strings, everything else as is."""
         data = dataclasses.asdict(self)
+        del data["story_bands"]
         for name in _DATE_FIELDS:
             value = data[name]
             data[name] = value.isoformat() if value is not None else None
@@ -70,7 +75,7 @@ class Article:
     def from_dict(cls, data: dict[str, Any]) -> Article:
         """The inverse of :meth:`to_dict`; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
+        values = {k: v for k, v in data.items() if k in names and k != "story_bands"}
         for name in _DATE_FIELDS:
             if isinstance(values.get(name), str):
                 values[name] = datetime.fromisoformat(values[name])
@@ -81,4 +86,4 @@ class Article:
         return self.page_type == ARTICLE
 
 
-ARTICLE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Article))
+ARTICLE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Article) if f.name != "story_bands")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import ftfy
 from w3lib.url import canonicalize_url, url_query_cleaner
 
+from aggregator.dedupe import story_signature
 from aggregator.extract import content_hash
 from aggregator.extract.text import count_words
 from aggregator.model import Article
@@ -122,7 +123,11 @@ def fold_tag(tag: str) -> str:
 
 
 def normalize_article(article: Article, *, now: datetime) -> Article:
-    """Return a normalized copy; the input is not changed."""
+    """Return a normalized copy; the input is not changed.
+
+    The copy carries its fingerprints too (content hash, story band keys): they are functions of
+    the normalized text, and computing them here puts them wherever normalization runs.
+    """
     tags: list[str] = []
     origins: dict[str, str] = {}
     for tag in article.tags:
@@ -150,5 +155,6 @@ def normalize_article(article: Article, *, now: datetime) -> Article:
         text=text,
         word_count=count_words(text),
         content_hash=content_hash(text) if text else "",
+        story_bands=story_signature(text).bands,
         image_url=article.image_url.strip(),
     )

@@ -100,6 +100,8 @@ class NormalizePipeline:
     def process_item(self, item: Any) -> Article:
         if not isinstance(item, Article):
             raise DropItem(f"not an Article: {type(item).__name__}")
+        if item.story_bands is not None:  # normalized already, in the spider's worker pool
+            return item
         return normalize_article(item, now=_now())
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import multiprocessing
 import os
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -20,8 +19,8 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from aggregator.extract import extract_article
-from aggregator.feeds import FeedEntry, article_from_entry, merge_entry
+from aggregator.feeds import FeedEntry, article_from_entry
+from aggregator.ingest import add_tags, prepare_page
 from aggregator.model import Article
 from aggregator.normalize import canonical_url
 
@@ -134,12 +133,16 @@ class ArticlePages(Spider):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def extract(self, body: bytes, url: str, content_type: str | None) -> Article:
+    async def prepare(self, response: TextResponse, found: Found) -> Article:
+        """The page as a normalized Article (see aggregator.ingest), prepared in the pool."""
+        content_type = header(response, "Content-Type") or None
+        args = (response.body, response.url)
+        kwargs: dict[str, Any] = {"content_type": content_type, "entry": found.entry, "source": found.source.name,
+                                  "tags": self._added_tags(found), "now": datetime.now(UTC)}
         pool = self.extraction_pool()
         if pool is None:
-            return extract_article(body, url, content_type=content_type)
-        future = pool.submit(extract_article, body, url, content_type=content_type)
-        return await asyncio.wrap_future(future)
+            return prepare_page(*args, **kwargs)
+        return await asyncio.wrap_future(pool.submit(prepare_page, *args, **kwargs))
 
     async def parse_article(self, response: Response, found: Found) -> AsyncIterator[Article]:
         self._stat("aggregator/pages_fetched")
@@ -150,8 +153,7 @@ class ArticlePages(Spider):
             for item in self._entry_fallback(found):
                 yield item
             return
-        content_type = header(response, "Content-Type") or None
-        article = await self.extract(response.body, response.url, content_type)
+        article = await self.prepare(response, found)
         if not article.is_article:
             logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
             self._stat("aggregator/not_articles")
@@ -160,9 +162,7 @@ class ArticlePages(Spider):
             for item in self._entry_fallback(found):
                 yield item
             return
-        if found.entry is not None:
-            article = merge_entry(article, found.entry)
-        yield self._finish(article, found)
+        yield article
 
     def describe_failure(self, failure: Failure) -> str:
         """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message."""
@@ -193,16 +193,12 @@ class ArticlePages(Spider):
             self._stat("aggregator/from_feed_content")
             yield self._finish(article, found)
 
+    @staticmethod
+    def _added_tags(found: Found) -> list[tuple[str, str]]:
+        return [(t, "feed") for t in found.extra_tags] + [(t, "source") for t in found.source.tags]
+
     def _finish(self, article: Article, found: Found) -> Article:
-        tags = list(article.tags)
-        origins = dict(article.tag_origins) or {t: "page" for t in tags}
-        seen = {t.casefold() for t in tags}
-        for tag, origin in [(t, "feed") for t in found.extra_tags] + [(t, "source") for t in found.source.tags]:
-            if tag.casefold() not in seen:
-                seen.add(tag.casefold())
-                tags.append(tag)
-                origins[tag] = origin
-        return dataclasses.replace(article, source=found.source.name, tags=tags, tag_origins=origins)
+        return add_tags(article, found.source.name, self._added_tags(found))
 
 
 class StandaloneSpider(ArticlePages):

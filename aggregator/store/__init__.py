@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aggregator.store.repository import (
+from aggregator.store.batch import (
     BatchResult as BatchResult,
 )
 from aggregator.store.repository import (

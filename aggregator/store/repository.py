@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -24,27 +24,23 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Engine,
-    String,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
-    insert,
-    literal,
     select,
     text,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from aggregator.dedupe import same_story, story_shingles, story_signature
 from aggregator.errors import InputError, LockedError, StorageError
 from aggregator.model import Article
+from aggregator.store.batch import MAX_STORY_CANDIDATES, MIN_BAND_HITS, BatchResult, BatchWriter, IndexRow
 from aggregator.store.models import (
-    ArticleAlias,
     ArticleRow,
     ArticleTag,
     ChangeLog,
@@ -52,37 +48,11 @@ from aggregator.store.models import (
     Lock,
     PushTarget,
     Source,
-    Story,
-    StoryBand,
     Tag,
-    UTCDateTime,
 )
 
 SOURCE_KINDS = ("feed", "sitemap", "page", "site")
 DEFAULT_INTERVAL = 3600
-
-
-#: What the full-text index holds of an article: (id, title, subtitle, text, tags, section).
-IndexRow = tuple[int, str, str, str, str, str]
-
-_TAG_INSERT = {
-    "qmark": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (?, ?, ?, ?)",
-    "format": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (%s, %s, %s, %s)",
-    "pyformat": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (%s, %s, %s, %s)",
-    "numeric": "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (:1, :2, :3, :4)",
-}
-#: The band insert in each DBAPI parameter style we meet (sqlite3 "qmark", psycopg "format"/"pyformat").
-_BAND_INSERT = {
-    "qmark": "INSERT INTO story_bands (key, article_id) VALUES (?, ?)",
-    "format": "INSERT INTO story_bands (key, article_id) VALUES (%s, %s)",
-    "pyformat": "INSERT INTO story_bands (key, article_id) VALUES (%s, %s)",
-    "numeric": "INSERT INTO story_bands (key, article_id) VALUES (:1, :2)",
-}
-
-
-def cast_text(column: Any) -> Any:
-    """SQL CAST(column AS text): the doc id of an article id, computed in the database."""
-    return sql_cast(column, String)
 
 
 def doc_id(article_id: int) -> str:
@@ -132,17 +102,6 @@ class SourceInfo:
         for key in ("last_success_at", "next_due_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
-
-
-@dataclass
-class BatchResult:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    aliases: int = 0
-    #: New articles that joined an existing story (a near-duplicate of a stored article).
-    joined_story: int = 0
-    new_urls: list[str] = field(default_factory=list)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -352,16 +311,19 @@ class Store:
 
     # --- what the dedupe needs ---------------------------------------------------------
 
+    # Plain connections, not sessions: the dedupe asks twice per crawled article, and a session
+    # costs four times the query.
+    _HASH_FOR_URL = select(ArticleRow.content_hash).where(ArticleRow.canonical_url == bindparam("url"))
+    _URL_FOR_HASH = (select(ArticleRow.canonical_url).where(ArticleRow.content_hash == bindparam("digest"))
+                     .order_by(ArticleRow.id).limit(1))
+
     def hash_for_url(self, canonical_url: str) -> str | None:
-        with self.session() as s:
-            return s.scalar(select(ArticleRow.content_hash).where(ArticleRow.canonical_url == canonical_url))
+        with self.engine.connect() as conn:
+            return conn.execute(self._HASH_FOR_URL, {"url": canonical_url}).scalar()
 
     def url_for_hash(self, content_hash: str) -> str | None:
-        with self.session() as s:
-            return s.scalar(
-                select(ArticleRow.canonical_url).where(ArticleRow.content_hash == content_hash)
-                .order_by(ArticleRow.id).limit(1)
-            )
+        with self.engine.connect() as conn:
+            return conn.execute(self._URL_FOR_HASH, {"digest": content_hash}).scalar()
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -372,104 +334,16 @@ class Store:
 
         An article whose canonical URL is stored already updates that row (keeping its first-seen
         time) when its text changed, and is counted unchanged otherwise: re-crawls never duplicate.
-        ``aliases`` are (alias URL, canonical URL of the article it duplicates).
+        ``aliases`` are (alias URL, canonical URL of the article it duplicates). See store/batch.py.
         """
-        result = BatchResult()
         try:
-            batch = list(articles)
             with self.session() as s:
-                # One query for every tag the batch names, instead of one per tag per article.
-                names = {t for a in batch for t in a.tags}
-                tag_ids: dict[str, int] = dict(s.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all())
-                source_ids: dict[str, int | None] = {}
-                written: list[tuple[IndexRow, bool]] = []
-                for article in batch:
-                    row_and_new = self._write_one(s, article, now, result, tag_ids, source_ids)
-                    if row_and_new is not None:
-                        written.append(row_and_new)
-                self.index_rows(s, [row for row, _ in written], replace=[r[0] for r, new in written if not new])
-                for alias_url, target in aliases:
-                    row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == target))
-                    if row is None or alias_url == target:
-                        continue
-                    if s.get(ArticleAlias, alias_url) is None:
-                        s.add(ArticleAlias(url=alias_url, article_id=row.id, first_seen_at=now))
-                        result.aliases += 1
+                writer = BatchWriter(s.connection(), now)
+                result = writer.write(list(articles), aliases)
+                self.index_rows(s, writer.index_rows, replace=writer.replaced)
         except OperationalError as exc:
             raise StorageError(f"cannot write to {self.url}: {exc.orig}") from exc
         return result
-
-    def _write_one(
-        self, s: Session, article: Article, now: datetime, result: BatchResult,
-        tag_ids: dict[str, int], source_ids: dict[str, int | None],
-    ) -> tuple[IndexRow, bool] | None:
-        """Insert or update one article; (its index row, whether it is new), or None when unchanged.
-
-        Core statements, not the ORM unit of work: this is the ingestion hot path, and the ORM's
-        bookkeeping cost several times the SQL itself (benchmarks/crawl.py).
-        """
-        existing = s.execute(select(ArticleRow.id, ArticleRow.content_hash)
-                             .where(ArticleRow.canonical_url == article.canonical_url)).first()
-        if existing is not None and existing.content_hash == article.content_hash:
-            result.unchanged += 1
-            return None
-        if article.source is not None and article.source not in source_ids:
-            source_ids[article.source] = s.scalar(select(Source.id).where(Source.name == article.source))
-        source_id = source_ids.get(article.source) if article.source is not None else None
-        tags_text = " ".join(article.tags)
-        values: dict[str, Any] = {
-            "url": article.url, "title": article.title, "subtitle": article.subtitle,
-            "authors": list(article.authors), "published": article.published, "updated": article.updated,
-            "section": article.section, "dateline": article.dateline, "language": article.language,
-            "text": article.text, "word_count": article.word_count, "image_url": article.image_url,
-            "site_name": article.site_name, "text_origin": article.text_origin,
-            "content_hash": article.content_hash, "tags_text": tags_text, "changed_at": now,
-        }
-        signature = story_signature(article.text)
-        if existing is None:
-            story_id = self._find_story(s, article.text, signature.bands)
-            if story_id is None:
-                story_id = s.execute(insert(Story).values(created_at=now).returning(Story.id)).scalar_one()
-            else:
-                result.joined_story += 1
-                # The story's other articles gain a copy (their story_urls change): a change each.
-                s.execute(insert(ChangeLog).from_select(
-                    ["article_id", "doc_id", "action", "at"],
-                    select(ArticleRow.id, cast_text(ArticleRow.id), literal("upsert"), literal(now, UTCDateTime()))
-                    .where(ArticleRow.story_id == story_id).order_by(ArticleRow.id)))
-            article_id = s.execute(insert(ArticleRow).values(
-                **values, canonical_url=article.canonical_url, first_seen_at=now, story_id=story_id,
-                source_id=source_id).returning(ArticleRow.id)).scalar_one()
-            result.new += 1
-            result.new_urls.append(article.canonical_url)
-        else:
-            article_id = existing.id
-            if source_id is not None:
-                values["source_id"] = source_id
-            s.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(**values))
-            s.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
-            s.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
-            result.updated += 1
-        for name in article.tags:
-            if name not in tag_ids:
-                tag_ids[name] = (s.scalar(select(Tag.id).where(Tag.name == name))
-                                 or s.execute(insert(Tag).values(name=name).returning(Tag.id)).scalar_one())
-        cursor = s.connection().connection.cursor()
-        try:
-            # The driver's executemany: the ORM's bulk path costs more than the inserts themselves.
-            style = self.engine.dialect.paramstyle
-            if article.tags:
-                cursor.executemany(_TAG_INSERT[style], [
-                    (article_id, tag_ids[name], article.tag_origins.get(name, "page"), position)
-                    for position, name in enumerate(article.tags)])
-            if signature.bands:
-                cursor.executemany(_BAND_INSERT[style], [(key, article_id) for key in signature.bands])
-        finally:
-            cursor.close()
-        s.execute(insert(ChangeLog).values(article_id=article_id, doc_id=doc_id(article_id), action="upsert",
-                                           at=now))
-        index_row = (article_id, article.title, article.subtitle, article.text, tags_text, article.section)
-        return index_row, existing is None
 
     def index_rows(self, s: Session, rows: list[IndexRow], *, replace: list[int]) -> None:
         """Keep the SQLite full-text index in step with a batch of written rows, in the batch's
@@ -551,31 +425,8 @@ class Store:
                 selectinload(ArticleRow.source)))
             return {r.id: (_row_to_article(r), sorted(a.url for a in r.aliases)) for r in rows}
 
-    #: Candidates checked exactly per new article, the most band matches first.
-    MAX_STORY_CANDIDATES = 5
-    #: A real copy (Jaccard >= 0.5) shares about 5 of the 42 bands of a signature; one shared band
-    #: is a chance collision (a common lead sentence) and is not worth an exact check.
-    MIN_BAND_HITS = 2
-
-    def _find_story(self, s: Session, text: str, bands: tuple[int, ...]) -> int | None:
-        """The story of a stored article that carries the same story as ``text``, if any."""
-        if not bands:
-            return None
-        hits = func.count(StoryBand.id)
-        candidates = s.execute(
-            select(StoryBand.article_id, hits)
-            .where(StoryBand.key.in_(bands))
-            .group_by(StoryBand.article_id).having(hits >= self.MIN_BAND_HITS)
-            .order_by(hits.desc(), StoryBand.article_id).limit(self.MAX_STORY_CANDIDATES)
-        ).all()
-        if not candidates:
-            return None
-        mine = story_shingles(text)
-        for article_id, _ in candidates:
-            row = s.get(ArticleRow, article_id)
-            if row is not None and row.story_id is not None and same_story(mine, row.text):
-                return row.story_id
-        return None
+    MAX_STORY_CANDIDATES = MAX_STORY_CANDIDATES
+    MIN_BAND_HITS = MIN_BAND_HITS
 
     def story_members(self, story_id: int) -> list[tuple[str, str | None, str]]:
         """(canonical URL, source name, site name) of every article in a story, oldest first."""
