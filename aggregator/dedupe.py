@@ -24,12 +24,14 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from datasketch import MinHash
 
 from aggregator.model import Article
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 #: MinHash size and banding: 42 bands of 3 rows make pairs with Jaccard 0.5 candidates with
 #: probability 0.996 and pairs at 0.2 with 0.28 (then rejected by the exact check).
@@ -97,10 +99,14 @@ def shingles(tokens: list[str], size: int = SHINGLE) -> set[str]:
 @lru_cache(maxsize=1)
 def _template() -> MinHash:
     """datasketch rebuilds its permutations for every MinHash; they depend only on num_perm and seed."""
+    from datasketch import MinHash  # imported where signatures are made: it pulls in scipy (0.6 s)
+
     return MinHash(num_perm=NUM_PERM, seed=7)
 
 
 def _minhash(items: set[str]) -> MinHash:
+    from datasketch import MinHash
+
     template = _template()
     m = MinHash(num_perm=NUM_PERM, seed=7, permutations=template.permutations, scheme=template.scheme)
     m.update_batch([s.encode("utf-8") for s in items])

@@ -7,8 +7,10 @@ batch transaction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +19,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from aggregator.dedupe import Deduplicator, Verdict
+from aggregator.errors import StorageError
 from aggregator.model import Article
 from aggregator.normalize import normalize_article
-from aggregator.store import Store
+from aggregator.store import BatchResult, Store
+from aggregator.store.writer import write_batch
+from aggregator.workers import start_pool
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +34,15 @@ def _now() -> datetime:
 
 
 class BatchWriter:
-    """Buffers articles, aliases and source results; writes them one transaction per batch."""
+    """Buffers articles, aliases and source results; writes them one transaction per batch.
+
+    Batches go to a writer process (AGGREGATOR_STORE_WORKER, on by default) and are accounted
+    for when it reports back, in order; with the setting off they are written here, inline.
+    """
+
+    #: Batches sent to the writer and not yet reported; past this the store pipeline waits,
+    #: which holds the items back and so pauses the downloads (backpressure, bounded memory).
+    MAX_PENDING = 4
 
     def __init__(self, store: Store, batch_size: int, crawler: Crawler) -> None:
         self.store = store
@@ -43,6 +56,14 @@ class BatchWriter:
         #: the last batch commits, so a crash never leaves a source "done" (with a validator that
         #: makes the next fetch a 304) while some of its articles were never stored.
         self._sources_ok: list[tuple[str, str | None, str | None, str | None]] = []
+        self._pending: deque[tuple[Future[BatchResult], int]] = deque()
+        #: Articles whose batch could not be written: the crawl then marks no source done.
+        self.failed = 0
+        self._stopping = False
+        self._stop_task: asyncio.Future[None] | None = None
+        self._writer: ProcessPoolExecutor | None = None
+        if crawler.settings.getbool("AGGREGATOR_STORE_WORKER", True):
+            self._writer, _ = start_pool(1, "writer")
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> BatchWriter:
@@ -64,10 +85,53 @@ class BatchWriter:
         self._aliases.append((alias_url, canonical_url))
 
     def flush(self) -> None:
-        if not self._articles and not self._aliases:
+        """Send the buffered batch to be written; account for the batches written so far."""
+        if self._articles or self._aliases:
+            articles, aliases = self._articles, self._aliases
+            self._articles, self._aliases = [], []
+            future: Future[BatchResult]
+            if self._writer is not None:
+                future = self._writer.submit(write_batch, self.store.url, articles, aliases, _now())
+            else:
+                future = Future()
+                try:
+                    future.set_result(self.store.write_batch(articles, aliases, now=_now()))
+                except StorageError as exc:
+                    future.set_exception(exc)
+            self._pending.append((future, len(articles)))
+        self._collect(wait=False)
+
+    async def room(self) -> None:
+        """Wait while too many batches are on their way to the database."""
+        while len(self._pending) > self.MAX_PENDING:
+            await asyncio.wrap_future(self._pending[0][0])
+            self._collect(wait=False)
+
+    def _collect(self, *, wait: bool) -> None:
+        """Account for finished batches, oldest first (all of them when ``wait``)."""
+        while self._pending and (wait or self._pending[0][0].done()):
+            future, size = self._pending.popleft()
+            try:
+                result = future.result()
+            except (StorageError, BrokenExecutor, OSError) as exc:
+                self.failed += size
+                logger.error("could not store a batch of %d articles: %s", size, exc)
+                self._stop(f"storage failed: {exc}")
+                continue
+            self._account(result)
+
+    def _stop(self, reason: str) -> None:
+        """Close the crawl: pages fetched from now on could not be stored either."""
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # not crawling (the writer used on its own)
             return
-        result = self.store.write_batch(self._articles, self._aliases, now=_now())
-        self._articles, self._aliases = [], []
+        if engine is not None and engine.running and not self._stopping:
+            self._stopping = True
+            logger.error("stopping the crawl: %s", reason)
+            self._stop_task = asyncio.ensure_future(engine.close_spider_async(reason="storage_error"))
+
+    def _account(self, result: BatchResult) -> None:
         stats = self.crawler.stats
         for key, value in (("new", result.new), ("updated", result.updated),
                            ("aliases", result.aliases), ("joined_story", result.joined_story)):
@@ -86,13 +150,16 @@ class BatchWriter:
     def close(self, spider: Spider | None = None, reason: str = "finished") -> None:
         try:
             self.flush()
-            if reason == "finished":
+            self._collect(wait=True)
+            if reason == "finished" and not self.failed:
                 now = _now()
                 for name, etag, last_modified, moved_to in self._sources_ok:
                     if moved_to:
                         self.store.move_source(name, moved_to)
                     self.store.record_source_success(name, now=now, etag=etag, last_modified=last_modified)
         finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
             self.store.close()
 
 
@@ -136,8 +203,9 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
-    def process_item(self, item: Article) -> Article:
+    async def process_item(self, item: Article) -> Article:
         self.writer.add(item)
+        await self.writer.room()
         return item
 
     def close_spider(self) -> None:

@@ -186,7 +186,7 @@ def main() -> int:
             cmd += ["-s", s]
         out, _, peak, tenth = run(cmd, progress=db, total=args.pages)
         summary = json.loads(out.strip().splitlines()[-1])
-        results["ours"] = (summary["pages_fetched"] / summary["seconds"], summary["new"], peak, tenth)
+        results["ours"] = (summary["pages_fetched"] / summary["crawl_seconds"], summary["new"], peak, tenth)
     print(f"{args.pages} generated pages served by {args.server} on {base_url}; settings: {' '.join(settings)}")
     for kind, (rate, count, peak, _) in results.items():
         print(f"  {kind:<6} {rate:8.1f} pages/s  ({count} pages{' stored' if kind == 'ours' else ''}),"

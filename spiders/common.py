@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import AsyncIterator, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from scrapy import Request, Spider
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -23,6 +23,7 @@ from aggregator.feeds import FeedEntry, article_from_entry
 from aggregator.ingest import add_tags, prepare_page
 from aggregator.model import Article
 from aggregator.normalize import canonical_url
+from aggregator.workers import start_pool
 
 logger = logging.getLogger(__name__)
 
@@ -91,21 +92,28 @@ class ArticlePages(Spider):
         super().__init__(*args, **kwargs)
         self._requested = set()
 
-    def is_known(self, url: str) -> bool:
-        """True when the article is stored already (then it is not downloaded again)."""
-        return False
+    def known_urls(self, urls: list[str]) -> set[str]:
+        """Which of these canonical URLs are stored already (those are not downloaded again)."""
+        return set()
 
-    def article_request(self, found: Found) -> Request | None:
-        key = canonical_url(found.url)
-        if key in self._requested:
-            self._stat("aggregator/links_seen_twice")
-            return None
-        self._requested.add(key)
-        if self.is_known(key):
-            self._stat("aggregator/already_stored")
-            return None
-        return Request(key, callback=self.parse_article, errback=self.article_failed,
-                       cb_kwargs={"found": found})
+    def article_requests(self, found: Iterable[Found]) -> list[Request]:
+        """Requests for a listing's article links: each page once per crawl, none already stored.
+
+        One stored-URL query per listing, not one per link.
+        """
+        fresh: dict[str, Found] = {}
+        for item in found:
+            key = canonical_url(item.url)
+            if key in self._requested or key in fresh:
+                self._stat("aggregator/links_seen_twice")
+                continue
+            fresh[key] = item
+        self._requested.update(fresh)
+        known = self.known_urls(list(fresh)) if fresh else set()
+        if known:
+            self._stat("aggregator/already_stored", len(known))
+        return [Request(key, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"found": item})
+                for key, item in fresh.items() if key not in known]
 
     def _stat(self, key: str, count: int = 1) -> None:
         if self.crawler.stats is not None:
@@ -113,6 +121,14 @@ class ArticlePages(Spider):
 
     _pool: ProcessPoolExecutor | None = None
     _pool_checked = False
+    #: Done when the pool's workers are up (see extraction_pool).
+    _pool_ready: Future[None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.extraction_pool()  # the workers start while the first listings download
+        return spider
 
     def extraction_pool(self) -> ProcessPoolExecutor | None:
         """Worker processes for extraction (AGGREGATOR_EXTRACT_WORKERS; 0 extracts inline).
@@ -124,9 +140,7 @@ class ArticlePages(Spider):
             self._pool_checked = True
             workers = self.crawler.settings.getint("AGGREGATOR_EXTRACT_WORKERS", os.cpu_count() or 1)
             if workers > 0:
-                # forkserver: forking a process that runs the reactor's threads is not safe.
-                context = multiprocessing.get_context("forkserver")
-                self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                self._pool, self._pool_ready = start_pool(workers, "extraction")
         return self._pool
 
     def closed(self, reason: str) -> None:
@@ -142,6 +156,8 @@ class ArticlePages(Spider):
         pool = self.extraction_pool()
         if pool is None:
             return prepare_page(*args, **kwargs)
+        if self._pool_ready is not None and not self._pool_ready.done():
+            await asyncio.wrap_future(self._pool_ready)
         return await asyncio.wrap_future(pool.submit(prepare_page, *args, **kwargs))
 
     async def parse_article(self, response: Response, found: Found) -> AsyncIterator[Article]:

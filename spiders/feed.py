@@ -49,10 +49,7 @@ class FeedMixin(ArticlePages):
             return
         self.source_ok(source, response)
         self._stat("aggregator/feed_entries", len(feed.entries))
-        for entry in feed.entries:
-            request = self.article_request(Found(url=entry.link, source=source, entry=entry))
-            if request is not None:
-                yield request
+        yield from self.article_requests(Found(url=entry.link, source=source, entry=entry) for entry in feed.entries)
 
 
 class FeedSpider(StandaloneSpider, FeedMixin):

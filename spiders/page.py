@@ -9,11 +9,10 @@ from spiders.common import ArticlePages, Found, SourceRef, StandaloneSpider
 
 class PageMixin(ArticlePages):
     def page_requests(self, source: SourceRef) -> list[Request]:
-        request = self.article_request(Found(url=source.url, source=source))
-        if request is None:
-            return []
-        request.dont_filter = True
-        return [request]
+        requests = self.article_requests([Found(url=source.url, source=source)])
+        for request in requests:
+            request.dont_filter = True
+        return requests
 
 
 class PageSpider(StandaloneSpider, PageMixin):

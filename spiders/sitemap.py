@@ -54,15 +54,13 @@ class SitemapMixin(FeedMixin):
                 if self._changed_since_last_crawl(source, entry.lastmod):
                     yield self.sitemap_request(source, response.urljoin(entry.loc), depth + 1)
             return
+        found = []
         for entry in sitemap.entries:
             if not self._changed_since_last_crawl(source, entry.lastmod):
                 self._stat("aggregator/unchanged_in_sitemap")
                 continue
-            request = self.article_request(
-                Found(url=response.urljoin(entry.loc), source=source, extra_tags=entry.keywords)
-            )
-            if request is not None:
-                yield request
+            found.append(Found(url=response.urljoin(entry.loc), source=source, extra_tags=entry.keywords))
+        yield from self.article_requests(found)
 
 
 class SitemapSpider(StandaloneSpider, SitemapMixin):

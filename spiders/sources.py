@@ -32,8 +32,8 @@ class SourcesSpider(SitemapMixin, PageMixin):
     def writer(self) -> BatchWriter:
         return BatchWriter.for_crawler(self.crawler)
 
-    def is_known(self, url: str) -> bool:
-        return self.writer.store.hash_for_url(url) is not None
+    def known_urls(self, urls: list[str]) -> set[str]:
+        return self.writer.store.stored_urls(urls)
 
     async def start(self) -> AsyncIterator[Any]:
         for source in self.start_sources:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from scrapy import Spider
 from scrapy.exceptions import DropItem
@@ -13,14 +18,16 @@ from aggregator.pipelines import BatchWriter, DedupePipeline, NormalizePipeline,
 from aggregator.store import Store
 
 
-def test_normalize_dedupe_store(db_url: str) -> None:
-    crawler = get_crawler(Spider, {"AGGREGATOR_DB": db_url, "AGGREGATOR_BATCH_SIZE": 2})
+@pytest.mark.parametrize("writer_process", [True, False], ids=["writer-process", "inline"])
+def test_normalize_dedupe_store(db_url: str, writer_process: bool) -> None:
+    crawler = get_crawler(Spider, {"AGGREGATOR_DB": db_url, "AGGREGATOR_BATCH_SIZE": 2,
+                                   "AGGREGATOR_STORE_WORKER": writer_process})
     normalize = NormalizePipeline()
     dedupe = build_from_crawler(DedupePipeline, crawler)
     store = build_from_crawler(StorePipeline, crawler)
 
     def run(item: Article) -> Article:
-        return store.process_item(dedupe.process_item(normalize.process_item(item)))
+        return asyncio.run(store.process_item(dedupe.process_item(normalize.process_item(item))))
 
     run(Article(url="https://p.example/a?utm_source=x", text="Same words here.", title="A"))
     with pytest.raises(DropItem, match="unchanged"):
@@ -31,9 +38,27 @@ def test_normalize_dedupe_store(db_url: str) -> None:
         run(Article(url="https://p.example/", text="Teasers", page_type=LISTING))
     run(Article(url="https://p.example/b", text="Other words.", title="B"))  # batch of 2 flushes here
     writer = BatchWriter.for_crawler(crawler)
-    assert writer.counts["new"] == 2
     assert writer.counts["duplicates"] == 2
-    writer.close()
+    writer.close()  # waits for the writer process
+    assert writer.counts["new"] == 2
+    assert writer.failed == 0
     rows = list(Store(db_url).iter_articles())
     assert [(a.canonical_url, aliases) for a, aliases in rows] == [
         ("https://p.example/a", ["https://mirror.example/a"]), ("https://p.example/b", [])]
+
+
+def test_a_batch_that_cannot_be_written_marks_no_source_done(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'news.db'}"
+    store = Store(db_url)
+    store.add_source("wire", "feed", "https://p.example/feed.xml", now=datetime.now(UTC))
+    crawler = get_crawler(Spider, {"AGGREGATOR_DB": db_url, "AGGREGATOR_BATCH_SIZE": 1})
+    writer = BatchWriter.for_crawler(crawler)
+    writer.source_ok("wire", '"v1"', None, None)
+    with sqlite3.connect(tmp_path / "news.db") as conn:  # a damaged database: every write fails
+        conn.execute("DROP TABLE change_log")
+    writer.add(NormalizePipeline().process_item(Article(url="https://p.example/a", text="Words.")))
+    writer.close()
+    assert writer.failed == 1
+    assert writer.counts["new"] == 0
+    [source] = Store(db_url).list_sources()
+    assert source.etag is None and source.last_success_at is None
