@@ -18,6 +18,11 @@ def _detect(data: bytes) -> str | None:
 _BINARY_MAGIC = (b"\x1f\x8b", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x00\x00\x01\x00")
 
 
+#: Every byte but the control characters no text holds (NUL-BS, SO-US but ESC): deleting these
+#: leaves only the controls, counted in C rather than byte by byte in Python.
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 9 or (13 < b < 32 and b != 27)))
+
+
 def looks_binary(data: bytes) -> bool:
     """True for bytes that are not a text document (images, archives, PDFs, random bytes)."""
     head = data[:4096]
@@ -27,7 +32,7 @@ def looks_binary(data: bytes) -> bool:
         return False  # a BOM: UTF-8 or UTF-16 text, whose NULs are expected
     if not head:
         return False
-    control = sum(1 for b in head if b < 9 or (13 < b < 32 and b != 27))
+    control = len(head.translate(None, _NOT_CONTROL))
     return control / len(head) > 0.05
 
 

@@ -18,8 +18,11 @@ def strip_control(text: str) -> str:
 
 def clean_whitespace(text: str) -> str:
     """Collapse runs of whitespace (non-breaking spaces included) to one space."""
-    text = _CONTROL.sub("", text.replace("\xa0", " ").replace("\u200b", ""))
-    return _SPACE.sub(" ", text).strip()
+    text = text.replace("\u200b", "")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    # str.split() splits on what \s matches (no-break spaces included), in C.
+    return " ".join(text.split())
 
 
 def count_words(text: str) -> int:
