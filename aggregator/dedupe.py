@@ -104,12 +104,21 @@ def _template() -> MinHash:
     return MinHash(num_perm=NUM_PERM, seed=7)
 
 
-def _minhash(items: set[str]) -> MinHash:
+def shingle_hash(shingle: str) -> int:
+    """datasketch's default hash of a shingle (sha1_hash32: the first 4 bytes of SHA-1, little
+    endian), so stored band keys stay what they were."""
+    return int.from_bytes(hashlib.sha1(shingle.encode("utf-8")).digest()[:4], "little")
+
+
+def _minhash(hashes: list[int]) -> MinHash:
+    """A MinHash of shingles hashed already: the lead's shingles are the text's first ones,
+    so each shingle is hashed once for both signatures."""
     from datasketch import MinHash
 
     template = _template()
-    m = MinHash(num_perm=NUM_PERM, seed=7, permutations=template.permutations, scheme=template.scheme)
-    m.update_batch([s.encode("utf-8") for s in items])
+    m = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int, permutations=template.permutations,
+                scheme=template.scheme)
+    m.update_batch(hashes)
     return m
 
 
@@ -135,9 +144,10 @@ def story_signature(text: str) -> StorySignature:
     tokens = story_tokens(text)
     if len(tokens) < MIN_STORY_TOKENS:
         return StorySignature(())
-    bands = _bands(_minhash(shingles(tokens)), 0)
+    hashes = {s: shingle_hash(s) for s in shingles(tokens)}
+    bands = _bands(_minhash(list(hashes.values())), 0)
     if len(tokens) > LEAD_TOKENS:
-        bands += _bands(_minhash(shingles(tokens[:LEAD_TOKENS])), LEAD_BAND_OFFSET)
+        bands += _bands(_minhash([hashes[s] for s in shingles(tokens[:LEAD_TOKENS])]), LEAD_BAND_OFFSET)
     return StorySignature(tuple(bands))
 
 

@@ -160,25 +160,25 @@ class ArticlePages(Spider):
             await asyncio.wrap_future(self._pool_ready)
         return await asyncio.wrap_future(pool.submit(prepare_page, *args, **kwargs))
 
-    async def parse_article(self, response: Response, found: Found) -> AsyncIterator[Article]:
+    async def parse_article(self, response: Response, found: Found) -> list[Article]:
+        """The page's Article (or the feed entry's, when the page is not one).
+
+        A coroutine returning a list, not an async generator: Scrapy runs a list through its
+        spider middlewares' plain path, which costs a fraction of the asynchronous one.
+        """
         self._stat("aggregator/pages_fetched")
         if not isinstance(response, TextResponse):
             logger.info("skipped %s: not a text page (%s)", response.url,
                         header(response, "Content-Type"))
             self._stat("aggregator/not_articles")
-            for item in self._entry_fallback(found):
-                yield item
-            return
+            return list(self._entry_fallback(found))
         article = await self.prepare(response, found)
-        if not article.is_article:
-            logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
-            self._stat("aggregator/not_articles")
-            if self.keep_non_articles and found.entry is None:
-                yield self._finish(article, found)
-            for item in self._entry_fallback(found):
-                yield item
-            return
-        yield article
+        if article.is_article:
+            return [article]
+        logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
+        self._stat("aggregator/not_articles")
+        items = [self._finish(article, found)] if self.keep_non_articles and found.entry is None else []
+        return items + list(self._entry_fallback(found))
 
     def describe_failure(self, failure: Failure) -> str:
         """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message."""

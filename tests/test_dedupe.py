@@ -88,3 +88,22 @@ def test_pairs_file_is_current() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.build() == PAIRS
+
+
+def test_story_signature_keeps_datasketch_default_hashing() -> None:
+    """Band keys are stored: computing them faster must not change them (they would no longer
+    meet the keys of articles stored before)."""
+    from datasketch import MinHash
+
+    from aggregator.dedupe import LEAD_BAND_OFFSET, LEAD_TOKENS, NUM_PERM, _bands, shingles
+
+    text = " ".join(f"word{i % 97} token{i % 13} item{i}" for i in range(120))
+    tokens = story_tokens(text)
+
+    def reference(items: set[str], offset: int) -> list[int]:
+        m = MinHash(num_perm=NUM_PERM, seed=7)  # datasketch's own sha1_hash32
+        m.update_batch([s.encode("utf-8") for s in items])
+        return _bands(m, offset)
+
+    expected = reference(shingles(tokens), 0) + reference(shingles(tokens[:LEAD_TOKENS]), LEAD_BAND_OFFSET)
+    assert story_signature(text).bands == tuple(expected)

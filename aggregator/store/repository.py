@@ -37,9 +37,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 
+from aggregator.dedupe import story_signature
 from aggregator.errors import InputError, LockedError, StorageError
 from aggregator.model import Article
-from aggregator.store.batch import MAX_STORY_CANDIDATES, MIN_BAND_HITS, BatchResult, BatchWriter, IndexRow
+from aggregator.store.batch import (
+    MAX_STORY_CANDIDATES,
+    MIN_BAND_HITS,
+    BatchResult,
+    BatchWriter,
+    IndexRow,
+    find_story,
+)
 from aggregator.store.models import (
     ArticleRow,
     ArticleTag,
@@ -458,6 +466,11 @@ class Store:
 
     MAX_STORY_CANDIDATES = MAX_STORY_CANDIDATES
     MIN_BAND_HITS = MIN_BAND_HITS
+
+    def find_story(self, text: str) -> int | None:
+        """The stored story that ``text`` is a copy of, if any (what a write would join)."""
+        with self.session() as s:
+            return find_story(s.connection(), text, story_signature(text).bands)
 
     def story_members(self, story_id: int) -> list[tuple[str, str | None, str]]:
         """(canonical URL, source name, site name) of every article in a story, oldest first."""

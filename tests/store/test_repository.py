@@ -204,6 +204,8 @@ def test_wire_copies_join_one_story_across_store_instances(db_url: str) -> None:
     assert members == ["https://outlet-a.example/japan", "https://outlet-b.example/japan-us",
                        "https://outlet-c.example/japan-short"]
     assert second.stories() == [(japan.story_id, 3)]
+    assert second.find_story("\n\n".join(ap[:6])) == japan.story_id
+    assert second.find_story("\n\n".join(arts["paper-mill-closure"]["paragraphs"])) is None
 
 
 def test_copies_inside_one_batch_join_one_story(db_url: str) -> None:
@@ -214,4 +216,12 @@ def test_copies_inside_one_batch_join_one_story(db_url: str) -> None:
     result = store.write_batch([wire_copy(1, "https://a.example/mill", paras),
                                 wire_copy(2, "https://b.example/mill", [*paras, "Local reaction followed."])], now=NOW)
     assert (result.new, result.joined_story) == (2, 1)
-    assert store.stories() != []
+    [(story_id, size)] = store.stories()
+    assert size == 2
+    # A third copy in a later batch joins the same story, and the story's first two are re-exported.
+    changes_before = store.changes_since(0)[1]
+    later = store.write_batch([wire_copy(3, "https://c.example/mill", paras[:6])], now=NOW)
+    assert later.joined_story == 1
+    assert store.stories() == [(story_id, 3)]
+    changed = {doc for _, _, doc, _ in store.changes_since(changes_before)[0]}
+    assert changed == {"1", "2", "3"}
