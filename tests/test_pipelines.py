@@ -61,4 +61,5 @@ def test_a_batch_that_cannot_be_written_marks_no_source_done(tmp_path: Path) -> 
     assert writer.failed == 1
     assert writer.counts["new"] == 0
     [source] = Store(db_url).list_sources()
-    assert source.etag is None and source.last_success_at is None
+    assert source.etag is None
+    assert source.last_success_at is None

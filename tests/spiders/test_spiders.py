@@ -9,6 +9,8 @@ from typing import Any
 from scrapy.http import HtmlResponse, Request, XmlResponse
 from scrapy.utils.test import get_crawler
 
+from aggregator.dedupe import story_signature
+from aggregator.extract import content_hash
 from aggregator.model import Article
 from spiders.common import Found, SourceRef
 from spiders.feed import FeedSpider
@@ -68,6 +70,8 @@ def test_article_callback_yields_article_and_skips_listing() -> None:
     # The callback yields the record normalized (in the worker pool): source tag folded, fingerprinted.
     assert article.tags[-1] == "industry"
     assert article.tag_origins["industry"] == "source"
-    assert article.content_hash and article.story_bands
+    assert article.content_hash == content_hash(article.text)
+    assert article.story_bands == story_signature(article.text).bands
+    assert len(article.story_bands) == 84  # whole text and lead: 42 bands each
     listing = HtmlResponse(url=f"{BASE}/energy/", body=body("energy/index.html"))
     assert collect(spider.parse_article(listing, found=Found(url=listing.url, source=source))) == []
