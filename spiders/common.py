@@ -23,7 +23,7 @@ from aggregator.feeds import FeedEntry, article_from_entry
 from aggregator.ingest import add_tags, prepare_page
 from aggregator.model import Article
 from aggregator.normalize import canonical_url
-from aggregator.workers import start_pool
+from aggregator.workers import ChunkedPool, start_pool
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class ArticlePages(Spider):
     _pool_checked = False
     #: Done when the pool's workers are up (see extraction_pool).
     _pool_ready: Future[None] | None = None
+    _chunked: ChunkedPool[Article] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -158,7 +159,9 @@ class ArticlePages(Spider):
             return prepare_page(*args, **kwargs)
         if self._pool_ready is not None and not self._pool_ready.done():
             await asyncio.wrap_future(self._pool_ready)
-        return await asyncio.wrap_future(pool.submit(prepare_page, *args, **kwargs))
+        if self._chunked is None:
+            self._chunked = ChunkedPool(pool, prepare_page)
+        return await self._chunked.submit(*args, **kwargs)
 
     async def parse_article(self, response: Response, found: Found) -> list[Article]:
         """The page's Article (or the feed entry's, when the page is not one).
