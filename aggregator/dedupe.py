@@ -21,6 +21,7 @@ import hashlib
 import re
 import struct
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -206,6 +207,8 @@ class KnownArticles(Protocol):
 
 
 class Deduplicator:
+    """Decides per article; remembers what it let through until the store holds it (forget)."""
+
     def __init__(self, known: KnownArticles) -> None:
         self._known = known
         self._hash_by_url: dict[str, str] = {}
@@ -231,3 +234,12 @@ class Deduplicator:
         self._hash_by_url[url] = digest
         if digest:
             self._url_by_hash.setdefault(digest, url)
+
+    def forget(self, stored: Iterable[tuple[str, str]]) -> None:
+        """Drop (canonical URL, content hash) pairs that are in the store now: the store answers
+        for them, and a long crawl's memory stays flat instead of growing with every article."""
+        for url, digest in stored:
+            if self._hash_by_url.get(url) == digest:
+                del self._hash_by_url[url]
+            if digest and self._url_by_hash.get(digest) == url:
+                del self._url_by_hash[digest]

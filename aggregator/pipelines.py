@@ -56,7 +56,8 @@ class BatchWriter:
         #: the last batch commits, so a crash never leaves a source "done" (with a validator that
         #: makes the next fetch a 304) while some of its articles were never stored.
         self._sources_ok: list[tuple[str, str | None, str | None, str | None]] = []
-        self._pending: deque[tuple[Future[BatchResult], int]] = deque()
+        #: Batches on their way to the database, with the (URL, hash) of each article in them.
+        self._pending: deque[tuple[Future[BatchResult], list[tuple[str, str]]]] = deque()
         #: Articles whose batch could not be written: the crawl then marks no source done.
         self.failed = 0
         self._stopping = False
@@ -98,7 +99,7 @@ class BatchWriter:
                     future.set_result(self.store.write_batch(articles, aliases, now=_now()))
                 except StorageError as exc:
                     future.set_exception(exc)
-            self._pending.append((future, len(articles)))
+            self._pending.append((future, [(a.canonical_url, a.content_hash) for a in articles]))
         self._collect(wait=False)
 
     async def room(self) -> None:
@@ -110,12 +111,13 @@ class BatchWriter:
     def _collect(self, *, wait: bool) -> None:
         """Account for finished batches, oldest first (all of them when ``wait``)."""
         while self._pending and (wait or self._pending[0][0].done()):
-            future, size = self._pending.popleft()
+            future, keys = self._pending.popleft()
+            self.dedupe.forget(keys)
             try:
                 result = future.result()
             except (StorageError, BrokenExecutor, OSError) as exc:
-                self.failed += size
-                logger.error("could not store a batch of %d articles: %s", size, exc)
+                self.failed += len(keys)
+                logger.error("could not store a batch of %d articles: %s", len(keys), exc)
                 self._stop(f"storage failed: {exc}")
                 continue
             self._account(result)

@@ -42,6 +42,21 @@ def test_copies_within_one_crawl_are_caught_before_storing() -> None:
     assert second.is_duplicate
 
 
+def test_what_is_stored_is_forgotten_and_the_store_answers_for_it() -> None:
+    known = Known({})
+    d = Deduplicator(known)
+    assert d.check(art("https://a/1", "h1")).verdict is Verdict.NEW
+    assert d.check(art("https://a/1", "h2")).verdict is Verdict.UPDATED  # the newer text, pending
+    known.rows["https://a/1"] = "h1"  # the first batch commits
+    d.forget([("https://a/1", "h1")])
+    # The pending newer text is still remembered: a third copy of it is unchanged, not an update.
+    assert d.check(art("https://a/1", "h2")).verdict is Verdict.UNCHANGED
+    known.rows["https://a/1"] = "h2"
+    d.forget([("https://a/1", "h2")])
+    assert (d._hash_by_url, d._url_by_hash) == ({}, {})
+    assert d.check(art("https://b/copy", "h2")).verdict is Verdict.ALIAS  # from the store now
+
+
 # --- stories: near-duplicates ---------------------------------------------------------------
 
 PAIRS = json.loads((FIXTURES / "dedupe" / "pairs.json").read_text("utf-8"))
