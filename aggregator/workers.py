@@ -32,12 +32,20 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
     are started from a thread of their own; callers that must not block wait for the future.
     """
     context = multiprocessing.get_context("forkserver")
-    main = getattr(sys.modules["__main__"], "__spec__", None)
-    context.set_forkserver_preload([*PRELOAD, *([main.name] if main is not None and main.name else [])])
+    context.set_forkserver_preload([*PRELOAD, *_main_module()])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     ready: Future[None] = Future()
     threading.Thread(target=_start_workers, args=(pool, workers, ready), name=f"{name}-start", daemon=True).start()
     return pool, ready
+
+
+def _main_module() -> list[str]:
+    """The main module by name, as each worker would import it (``python -m aggregator.cli``),
+    except a package's ``__main__`` (``python -m pytest``): multiprocessing skips those too, and
+    importing one runs the program."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    name = spec.name if spec is not None else None
+    return [name] if name and name != "__main__" and not name.endswith(".__main__") else []
 
 
 def _start_workers(pool: ProcessPoolExecutor, workers: int, ready: Future[None]) -> None:

@@ -6,6 +6,8 @@ import asyncio
 from concurrent.futures import Future
 from typing import Any
 
+import pytest
+
 from aggregator.workers import ChunkedPool, run_calls, start_pool
 
 
@@ -43,3 +45,17 @@ def test_run_calls_reports_each_call() -> None:
     assert results[0] == (True, 7)
     assert results[1][0] is False
     assert isinstance(results[1][1], ValueError)
+
+
+def test_a_package_main_is_never_preloaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from aggregator.workers import _main_module
+
+    main = types.ModuleType("__main__")
+    main.__spec__ = types.SimpleNamespace(name="pytest.__main__")  # type: ignore[assignment]
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert _main_module() == []
+    main.__spec__ = types.SimpleNamespace(name="aggregator.cli")  # type: ignore[assignment]
+    assert _main_module() == ["aggregator.cli"]
