@@ -22,7 +22,7 @@ def test_calls_of_one_loop_turn_go_as_chunks_and_a_failure_stays_with_its_call()
             chunks.append(len(args[1]))
             return submit(fn, *args, **kwargs)
 
-        pool.submit = counting_submit  # type: ignore[method-assign]
+        pool.submit = counting_submit  # type: ignore[method-assign,assignment]
 
         async def crawl_turn() -> list[Any]:
             chunked = ChunkedPool(pool, int, chunk=3)
