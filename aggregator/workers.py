@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import select
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -33,10 +35,42 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*PRELOAD, *_main_module()])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with,
+                               initargs=(os.getpid(),))
     ready: Future[None] = Future()
     threading.Thread(target=_start_workers, args=(pool, workers, ready), name=f"{name}-start", daemon=True).start()
     return pool, ready
+
+
+def exit_with(pid: int) -> None:
+    """In a worker: exit as soon as process ``pid`` (the crawl that started us) is gone.
+
+    A crawl killed with SIGKILL cannot stop its pool, and its workers would wait for work
+    forever: each holds both ends of its task queue, so none ever sees the queue close (and the
+    fork server lives on while they do). An unattended scheduler would collect them by the
+    hundred. A thread waits on the crawl's pidfd and ends the worker when the crawl ends.
+    """
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # not Linux 5.3+: look once a second instead
+            while _alive(pid):
+                time.sleep(1.0)
+        else:
+            select.select([fd], [], [])  # readable once the process has exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _main_module() -> list[str]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -88,14 +89,29 @@ def test_sigterm_finishes_in_flight_and_exits_zero(site_server: SiteServer, db_u
     assert len(final) == len(set(final)) == EXPECTED
 
 
+def descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [1.5, 3.5])
 def test_kill_9_loses_nothing_and_duplicates_nothing(site_server: SiteServer, db_url: str, kill_after: float) -> None:
     add_fixture_sources(site_server.base_url, db_url)
     proc = start("crawl", "--all", "--no-progress", *SLOW, db=db_url)
     time.sleep(kill_after)
+    started = descendants(proc.pid)  # its fork server, extraction workers and writer, once up
+    assert started
     proc.kill()  # SIGKILL: no cleanup of any kind
     proc.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in started):
+        time.sleep(0.2)
+    # None is left behind: a scheduler killing its crawls would otherwise collect them.
+    assert [p for p in started if Path(f"/proc/{p}").exists()] == []
     partial = stored_urls(db_url)
     assert len(partial) < EXPECTED
     result = run_cli("crawl", "-s", "AUTOTHROTTLE_ENABLED=False", db=db_url)
