@@ -153,7 +153,9 @@ class BatchWriter:
         try:
             self.flush()
             self._collect(wait=True)
-            if reason == "finished" and not self.failed:
+            # A page whose worker kept dying was not stored: the source is not done with it.
+            crashes = self.crawler.stats.get_value("aggregator/worker_crashes", 0) if self.crawler.stats else 0
+            if reason == "finished" and not self.failed and not crashes:
                 now = _now()
                 for name, etag, last_modified, moved_to in self._sources_ok:
                     if moved_to:

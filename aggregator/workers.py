@@ -15,6 +15,7 @@ import select
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -106,60 +107,129 @@ def run_calls(fn: Callable[..., T], calls: list[tuple[tuple[Any, ...], dict[str,
     return out
 
 
+class WorkerCrashed(Exception):
+    """A worker process died while running a call (killed, out of memory, a crash in C code)."""
+
+
 class ChunkedPool(Generic[T]):
     """Calls to a process pool, sent in chunks of those made in one turn of the event loop.
 
     Every task costs a round trip through the pool's queues and threads (a quarter of a
     millisecond of the download process's CPU a page); a crawl's callbacks resume many at a
     time, so the calls of one loop turn go as one task, at most ``chunk`` calls each.
+
+    A worker that dies breaks the whole pool and every task in it. The pool is then replaced and
+    the calls of the broken tasks are tried again one at a time, everything else held back
+    meanwhile: the others go through, and a call whose worker dies while it runs alone is the
+    culprit and fails with :class:`WorkerCrashed`.
     """
 
-    def __init__(self, pool: ProcessPoolExecutor, fn: Callable[..., T], *, chunk: int = 8) -> None:
-        self._pool = pool
+    def __init__(self, fn: Callable[..., T], start: Callable[[], ProcessPoolExecutor], *, chunk: int = 8) -> None:
         self._fn = fn
+        self._start = start
+        self._pool = start()
+        self._generation = 0
         self._chunk = chunk
-        self._waiting: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[T]]] = []
+        self._waiting: list[_Call[T]] = []
+        #: Calls of broken tasks, to be tried alone, one at a time (see _broken).
+        self._suspects: deque[_Call[T]] = deque()
+        self._trying: _Call[T] | None = None
+        #: Calls that failed because their worker died under them alone.
+        self.crashed = 0
 
     def submit(self, *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         """Queue one call (from the event loop's thread); its future resolves with fn's result."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        call = _Call[T](args, kwargs, loop.create_future())
         if not self._waiting:
-            loop.call_soon(self._send)
-        self._waiting.append((args, kwargs, future))
+            loop.call_soon(self._send_waiting)
+        self._waiting.append(call)
         if len(self._waiting) >= self._chunk:
-            self._send()
-        return future
+            self._send_waiting()
+        return call.future
 
-    def _send(self) -> None:
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _send_waiting(self) -> None:
+        if self._suspects or self._trying is not None:
+            return  # held back until the suspects are cleared
         waiting, self._waiting = self._waiting, []
-        if not waiting:
-            return
-        futures = [f for _, _, f in waiting]
+        for start in range(0, len(waiting), self._chunk):
+            self._send(waiting[start : start + self._chunk])
+
+    def _send(self, calls: list[_Call[T]]) -> None:
+        generation = self._generation
         try:
-            task = self._pool.submit(run_calls, self._fn, [(a, k) for a, k, _ in waiting])
-        except (BrokenExecutor, RuntimeError) as exc:
-            for future in futures:
-                future.set_exception(exc)
+            task = self._pool.submit(run_calls, self._fn, [(c.args, c.kwargs) for c in calls])
+        except BrokenExecutor:
+            self._broken(calls, generation)
+            return
+        except RuntimeError as exc:  # shut down: the crawl is over
+            for call in calls:
+                call.fail(exc)
             return
         loop = asyncio.get_running_loop()
 
         def settle_in_loop(done: Future[list[tuple[bool, Any]]]) -> None:
             if not loop.is_closed():  # a crawl that stopped has no one waiting any more
-                loop.call_soon_threadsafe(_settle, done, futures)
+                loop.call_soon_threadsafe(self._settle, done, calls, generation)
 
         task.add_done_callback(settle_in_loop)
 
+    def _settle(self, done: Future[list[tuple[bool, Any]]], calls: list[_Call[T]], generation: int) -> None:
+        try:
+            results = done.result()
+        except BrokenExecutor:
+            self._broken(calls, generation)
+            return
+        except (OSError, RuntimeError) as exc:
+            results = [(False, exc)] * len(calls)
+        for call, (ok, value) in zip(calls, results, strict=True):
+            if ok:
+                call.succeed(value)
+            else:
+                call.fail(value)
+        if self._trying is not None and calls == [self._trying]:
+            self._trying = None
+            self._try_next_suspect()
 
-def _settle(done: Future[list[tuple[bool, Any]]], futures: list[asyncio.Future[Any]]) -> None:
-    try:
-        results = done.result()
-    except (BrokenExecutor, OSError, RuntimeError) as exc:
-        results = [(False, exc)] * len(futures)
-    for future, (ok, value) in zip(futures, results, strict=True):
-        if future.cancelled():
-            continue
-        if ok:
-            future.set_result(value)
+    def _broken(self, calls: list[_Call[T]], generation: int) -> None:
+        """A worker died under these calls: replace the pool (once per breakage) and find which."""
+        if generation == self._generation:
+            self._generation += 1
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+        if self._trying is not None and calls == [self._trying]:
+            self._trying = None
+            self.crashed += 1
+            calls[0].fail(WorkerCrashed("the worker process died while working on it alone"
+                                        " (killed, out of memory, or a crash in native code)"))
         else:
-            future.set_exception(value)
+            self._suspects.extend(calls)
+        self._try_next_suspect()
+
+    def _try_next_suspect(self) -> None:
+        if self._trying is not None:
+            return
+        if self._suspects:
+            self._trying = self._suspects.popleft()
+            self._send([self._trying])
+        elif self._waiting:
+            self._send_waiting()
+
+
+class _Call(Generic[T]):
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], future: asyncio.Future[T]) -> None:
+        self.args = args
+        self.kwargs = kwargs
+        self.future = future
+        self.retries = 0
+
+    def succeed(self, value: T) -> None:
+        if not self.future.done():
+            self.future.set_result(value)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)

@@ -23,7 +23,7 @@ from aggregator.feeds import FeedEntry, article_from_entry
 from aggregator.ingest import add_tags, prepare_page
 from aggregator.model import Article
 from aggregator.normalize import canonical_url
-from aggregator.workers import ChunkedPool, start_pool
+from aggregator.workers import ChunkedPool, WorkerCrashed, start_pool
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +119,10 @@ class ArticlePages(Spider):
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key, count)
 
-    _pool: ProcessPoolExecutor | None = None
+    _pages: ChunkedPool[Article] | None = None
     _pool_checked = False
     #: Done when the pool's workers are up (see extraction_pool).
     _pool_ready: Future[None] | None = None
-    _chunked: ChunkedPool[Article] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -131,8 +130,8 @@ class ArticlePages(Spider):
         spider.extraction_pool()  # the workers start while the first listings download
         return spider
 
-    def extraction_pool(self) -> ProcessPoolExecutor | None:
-        """Worker processes for extraction (AGGREGATOR_EXTRACT_WORKERS; 0 extracts inline).
+    def extraction_pool(self) -> ChunkedPool[Article] | None:
+        """Worker processes that prepare pages (AGGREGATOR_EXTRACT_WORKERS; 0 works inline).
 
         Extraction is CPU work; done in the callback it would hold Scrapy's download loop while
         it runs. In a pool the loop keeps downloading while pages are extracted on other cores.
@@ -141,12 +140,16 @@ class ArticlePages(Spider):
             self._pool_checked = True
             workers = self.crawler.settings.getint("AGGREGATOR_EXTRACT_WORKERS", os.cpu_count() or 1)
             if workers > 0:
-                self._pool, self._pool_ready = start_pool(workers, "extraction")
-        return self._pool
+                def start() -> ProcessPoolExecutor:
+                    pool, self._pool_ready = start_pool(workers, "extraction")
+                    return pool
+
+                self._pages = ChunkedPool(prepare_page, start)
+        return self._pages
 
     def closed(self, reason: str) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pages is not None:
+            self._pages.shutdown()
 
     async def prepare(self, response: TextResponse, found: Found) -> Article:
         """The page as a normalized Article (see aggregator.ingest), prepared in the pool."""
@@ -154,14 +157,12 @@ class ArticlePages(Spider):
         args = (response.body, response.url)
         kwargs: dict[str, Any] = {"content_type": content_type, "entry": found.entry, "source": found.source.name,
                                   "tags": self._added_tags(found), "now": datetime.now(UTC)}
-        pool = self.extraction_pool()
-        if pool is None:
+        pages = self.extraction_pool()
+        if pages is None:
             return prepare_page(*args, **kwargs)
         if self._pool_ready is not None and not self._pool_ready.done():
             await asyncio.wrap_future(self._pool_ready)
-        if self._chunked is None:
-            self._chunked = ChunkedPool(pool, prepare_page)
-        return await self._chunked.submit(*args, **kwargs)
+        return await pages.submit(*args, **kwargs)
 
     async def parse_article(self, response: Response, found: Found) -> list[Article]:
         """The page's Article (or the feed entry's, when the page is not one).
@@ -175,7 +176,14 @@ class ArticlePages(Spider):
                         header(response, "Content-Type"))
             self._stat("aggregator/not_articles")
             return list(self._entry_fallback(found))
-        article = await self.prepare(response, found)
+        try:
+            article = await self.prepare(response, found)
+        except WorkerCrashed as exc:
+            # Counted: the crawl then marks no source done, so the page is tried again next time.
+            logger.error("could not extract %s: %s", response.url, exc)
+            self._stat("aggregator/page_errors")
+            self._stat("aggregator/worker_crashes")
+            return list(self._entry_fallback(found))
         if article.is_article:
             return [article]
         logger.info("skipped %s: %s page, not an article", response.url, article.page_type)

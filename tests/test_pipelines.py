@@ -63,3 +63,18 @@ def test_a_batch_that_cannot_be_written_marks_no_source_done(tmp_path: Path) -> 
     [source] = Store(db_url).list_sources()
     assert source.etag is None
     assert source.last_success_at is None
+
+
+def test_a_page_whose_worker_died_marks_no_source_done(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'news.db'}"
+    Store(db_url).add_source("wire", "feed", "https://p.example/feed.xml", now=datetime.now(UTC))
+    crawler = get_crawler(Spider, {"AGGREGATOR_DB": db_url, "AGGREGATOR_STORE_WORKER": False})
+    crawler.stats.open_spider()  # type: ignore[union-attr,call-arg]
+    writer = BatchWriter.for_crawler(crawler)
+    writer.source_ok("wire", '"v1"', None, None)
+    writer.add(NormalizePipeline().process_item(Article(url="https://p.example/a", text="Words.")))
+    crawler.stats.inc_value("aggregator/worker_crashes")  # type: ignore[union-attr]
+    writer.close()
+    assert writer.counts["new"] == 1  # what was extracted is stored
+    [source] = Store(db_url).list_sources()
+    assert source.etag is None  # but the feed is read again next time, for the page that was not
