@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, CancelledError, Future, ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -182,6 +182,10 @@ class ChunkedPool(Generic[T]):
             results = done.result()
         except BrokenExecutor:
             self._broken(calls, generation)
+            return
+        except CancelledError:  # the pool was shut down before it ran: the crawl is over
+            for call in calls:
+                call.future.cancel()
             return
         except (OSError, RuntimeError) as exc:
             results = [(False, exc)] * len(calls)
