@@ -207,11 +207,23 @@ def discover(url: str, *, overrides: dict[str, str] | None = None, log_level: st
     return found
 
 
+#: Up to this many URLs, ``aggregator fetch`` works in its own process (see fetch_urls).
+INLINE_FETCH = 20
+
+
 def fetch_urls(
     urls: list[str], *, db_url: str | None, store: bool, on_item: Callable[[Article], None],
     overrides: dict[str, str] | None = None, log_level: str = "WARNING",
 ) -> CrawlSummary:
-    """Download pages through Scrapy and hand each Article to ``on_item``; store them if asked."""
-    settings = build_settings(db_url, overrides or {}, log_level=log_level, store=store)
+    """Download pages through Scrapy and hand each Article to ``on_item``; store them if asked.
+
+    A handful of pages is extracted and stored inline: starting worker processes (a second for
+    the fork server's imports) would cost more than it saves.
+    """
+    overrides = dict(overrides or {})
+    if len(urls) <= INLINE_FETCH:
+        overrides.setdefault("AGGREGATOR_EXTRACT_WORKERS", "0")
+        overrides.setdefault("AGGREGATOR_STORE_WORKER", "False")
+    settings = build_settings(db_url, overrides, log_level=log_level, store=store)
     summary, _ = _run(settings, PageSpider, None, on_item, urls=urls)
     return summary
