@@ -33,9 +33,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
-from sqlalchemy.pool import PoolProxiedConnection
 
 from aggregator.dedupe import story_signature
 from aggregator.errors import InputError, LockedError, StorageError
@@ -184,7 +184,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._reader: PoolProxiedConnection | None = None
+        self._reader: DBAPIConnection | None = None
         if migrate_schema:
             try:
                 migrate(self.engine)
@@ -330,15 +330,18 @@ class Store:
         lookup cost 170 us, through the driver 3 us. Autocommit, so no read transaction stays
         open between lookups (on SQLite it would pin an old snapshot of the WAL).
         """
-        if self._reader is None:
-            reader = self.engine.raw_connection()
-            reader.detach()  # ours alone: the pool never hands it to a transaction
+        reader = self._reader
+        if reader is None:
+            pooled = self.engine.raw_connection()
+            reader = pooled.dbapi_connection
+            assert reader is not None
+            pooled.detach()  # ours alone: the pool never hands it to a transaction
             if self.engine.dialect.name != "sqlite":
-                reader.driver_connection.autocommit = True  # type: ignore[union-attr]
+                reader.autocommit = True
             self._reader = reader
         if self.engine.dialect.paramstyle in ("format", "pyformat"):
             sql = sql.replace("?", "%s")
-        cursor = self._reader.cursor()
+        cursor = reader.cursor()
         try:
             cursor.execute(sql, params)
             row = cursor.fetchone()

@@ -170,6 +170,13 @@ def test_postgres_round_trip(postgres_url: str) -> None:
     assert stored.published == datetime(2026, 11, 1, tzinfo=UTC)
     assert stored.source == "wire"
     assert store.list_sources()[0].article_count == 1
+    # The dedupe's lookups (a connection of their own, in autocommit) and the listing check.
+    assert store.hash_for_url("https://pub.example/1") == a.content_hash
+    assert store.url_for_hash(a.content_hash) == "https://pub.example/1"
+    assert store.hash_for_url("https://pub.example/none") is None
+    assert store.stored_urls(["https://pub.example/2", "https://pub.example/3"]) == {"https://pub.example/2"}
+    store.write_batch([article(3)], now=NOW)  # the reader sees later commits: no old snapshot
+    assert store.hash_for_url("https://pub.example/3") == article(3).content_hash
     store.close()
 
 
