@@ -26,7 +26,9 @@ def expected_articles() -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_crawl_fixture_site(site_server: SiteServer, db_url: str) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_crawl_fixture_site(site_server: SiteServer, backend: str, request: pytest.FixtureRequest) -> None:
+    db_url = request.getfixturevalue("db_url" if backend == "sqlite" else "postgres_url")
     base = site_server.base_url
     for path in ("/feeds/rss.xml", "/feeds/atom.xml", "/sitemap_index.xml"):
         assert run_cli("sources", "add", base + path, db=db_url).code == 0
