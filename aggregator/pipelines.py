@@ -90,15 +90,14 @@ class BatchWriter:
         if self._articles or self._aliases:
             articles, aliases = self._articles, self._aliases
             self._articles, self._aliases = [], []
-            future: Future[BatchResult]
-            if self._writer is not None:
-                future = self._writer.submit(write_batch, self.store.url, articles, aliases, _now())
-            else:
-                future = Future()
-                try:
+            future: Future[BatchResult] = Future()
+            try:
+                if self._writer is not None:
+                    future = self._writer.submit(write_batch, self.store.url, articles, aliases, _now())
+                else:
                     future.set_result(self.store.write_batch(articles, aliases, now=_now()))
-                except StorageError as exc:
-                    future.set_exception(exc)
+            except (StorageError, BrokenExecutor, RuntimeError) as exc:  # accounted for in _collect
+                future.set_exception(exc)
             self._pending.append((future, [(a.canonical_url, a.content_hash) for a in articles]))
         self._collect(wait=False)
 
@@ -115,7 +114,7 @@ class BatchWriter:
             self.dedupe.forget(keys)
             try:
                 result = future.result()
-            except (StorageError, BrokenExecutor, OSError) as exc:
+            except (StorageError, BrokenExecutor, OSError, RuntimeError) as exc:
                 self.failed += len(keys)
                 logger.error("could not store a batch of %d articles: %s", len(keys), exc)
                 self._stop(f"storage failed: {exc}")

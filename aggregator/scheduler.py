@@ -112,7 +112,9 @@ class Scheduler:
             cmd += ["-s", override]
         logger.info("crawling %d source(s)", len(names), extra={"event": "crawl_started", "sources": names})
         started = time.monotonic()
-        self.child = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        # A session of its own: Ctrl-C in a terminal reaches the scheduler alone, which passes on
+        # one SIGTERM. Signalled twice (directly and by us), Scrapy would stop uncleanly.
+        self.child = subprocess.Popen(cmd, stdout=subprocess.PIPE, start_new_session=True)
         stop_asked_at: float | None = None
         last_beat = time.monotonic()
         while self.child.poll() is None:

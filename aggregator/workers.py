@@ -12,6 +12,7 @@ import asyncio
 import multiprocessing
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 #: Imported once by the fork server, so that every worker forks from it ready to work.
-PRELOAD = ["aggregator.ingest", "aggregator.store.writer"]
+PRELOAD = ["aggregator._forkserver", "aggregator.ingest", "aggregator.store.writer"]
 
 
 def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[None]]:
@@ -36,11 +37,21 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*PRELOAD, *_main_module()])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with,
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_started,
                                initargs=(os.getpid(),))
     ready: Future[None] = Future()
     threading.Thread(target=_start_workers, args=(pool, workers, ready), name=f"{name}-start", daemon=True).start()
     return pool, ready
+
+
+def _worker_started(crawl: int) -> None:
+    """A worker leaves stopping to the crawl, and does not outlive it."""
+    # Ctrl-C in a terminal, or systemd stopping a service, signals every process of the crawl at
+    # once; a worker that died of it would take its batch or pages down while the crawl, which
+    # got the same signal, is finishing them. The crawl shuts its pools down when it is done.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    exit_with(crawl)
 
 
 def exit_with(pid: int) -> None:

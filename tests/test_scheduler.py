@@ -121,3 +121,55 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(site_server: SiteServer, db
     expected_paths = {f"/{a['section'].lower()}/{a['published'][:4]}/{a['published'][5:7]}/{a['slug']}.html"
                       for a in fixture_articles() if not a.get("private")}
     assert {u.removeprefix(site_server.base_url) for u in final} == expected_paths
+
+
+@pytest.mark.slow
+def test_ctrl_c_reaches_the_whole_process_group_and_the_crawl_still_stops_cleanly(
+        site_server: SiteServer, db_url: str) -> None:
+    """Ctrl-C in a terminal (or systemd's default KillMode) signals every process of the crawl at
+    once: the workers and the writer must leave the stopping to the crawl, not die mid-batch."""
+    add_fixture_sources(site_server.base_url, db_url)
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
+    proc = subprocess.Popen([sys.executable, "-m", "aggregator.cli", "--db", db_url, "crawl", "--all",
+                             "--no-progress", *SLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while len(descendants(proc.pid)) < 4 and time.monotonic() < deadline:  # fork server, 2 workers, writer
+        time.sleep(0.1)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    stderr = err.decode()
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert "could not store" not in stderr
+    assert "KeyboardInterrupt" not in stderr
+    partial = stored_urls(db_url)
+    assert 0 < len(partial) < EXPECTED
+    assert len(partial) == len(set(partial))
+    assert run_cli("crawl", "-s", "AUTOTHROTTLE_ENABLED=False", db=db_url).code == 0
+    final = stored_urls(db_url)
+    assert len(final) == len(set(final)) == EXPECTED
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_scheduler_stops_its_crawl_gracefully(site_server: SiteServer, db_url: str) -> None:
+    """The crawl runs in a session of its own: Ctrl-C reaches the scheduler alone, which passes on
+    one SIGTERM (two signals would make Scrapy stop uncleanly)."""
+    add_fixture_sources(site_server.base_url, db_url)
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
+    proc = subprocess.Popen([sys.executable, "-m", "aggregator.cli", "--db", db_url, "--log-format", "json",
+                             "schedule", *SLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    time.sleep(4)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    events = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
+    finished = [e for e in events if e.get("event") == "crawl_finished"]
+    assert finished
+    # Scrapy's graceful stop ran (signalled twice it stops uncleanly, with no finish reason).
+    assert finished[-1]["summary"]["finish_reason"] == "shutdown"
+    assert finished[-1]["exit_code"] == 1  # "crawl stopped early: shutdown"
+    assert "Warning" not in err.decode()
+    partial = stored_urls(db_url)
+    assert len(partial) == len(set(partial))
