@@ -83,11 +83,11 @@ def find_story(conn: Connection, text: str, bands: tuple[int, ...]) -> int | Non
     """The story of a stored article that carries the same story as ``text``: the lookup each new
     article of a batch gets (band index, then the exact check), on its own."""
     item = _New(Article(url="", text=text), bands)
-    BatchWriter(conn, datetime.now(UTC))._assign_stories([item])
+    BatchTransaction(conn, datetime.now(UTC))._assign_stories([item])
     return item.story_id
 
 
-class BatchWriter:
+class BatchTransaction:
     """One batch, planned in Python from a few set queries, then written table by table."""
 
     def __init__(self, conn: Connection, now: datetime) -> None:

@@ -44,7 +44,7 @@ from aggregator.store.batch import (
     MAX_STORY_CANDIDATES,
     MIN_BAND_HITS,
     BatchResult,
-    BatchWriter,
+    BatchTransaction,
     IndexRow,
     find_story,
 )
@@ -380,9 +380,9 @@ class Store:
         """
         try:
             with self.session() as s:
-                writer = BatchWriter(s.connection(), now)
-                result = writer.write(list(articles), aliases)
-                self.index_rows(s, writer.index_rows, replace=writer.replaced)
+                batch = BatchTransaction(s.connection(), now)
+                result = batch.write(list(articles), aliases)
+                self.index_rows(s, batch.index_rows, replace=batch.replaced)
         except OperationalError as exc:
             raise StorageError(f"cannot write to {self.url}: {exc.orig}") from exc
         return result
