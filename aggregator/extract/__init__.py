@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -37,7 +38,13 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
+#: An XML declaration (XHTML pages): lxml refuses one in a decoded string, and the bytes are
+#: already decoded by then, so it only has to go.
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
 def _parse(text: str) -> lxml_html.HtmlElement | None:
+    text = _XML_DECLARATION.sub("", text, count=1)
     if not text.strip():
         return None
     try:

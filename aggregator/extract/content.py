@@ -27,6 +27,8 @@ _NEVER_TEXT = (
 #: around the article): removed unless they hold most of the page's paragraph text.
 _USUALLY_FURNITURE = ("form", "nav", "footer", "aside", "header", "figure", "figcaption", "dialog",
                       "menu", "label")
+#: Of those, the ones seen wrapping a whole article (ASP.NET pages are one <form>).
+_MAY_WRAP_ARTICLE = ("form", "header")
 #: A block holding more than this share of the page's paragraph text is never furniture.
 _MAIN_SHARE = 0.4
 _KEEP_ALWAYS = {"html", "body", "article", "main"}
@@ -79,8 +81,11 @@ def _attr_words(el: HtmlElement) -> tuple[set[str], set[str]]:
     return {name.lower() for name in raw}, words
 
 
-def _is_hidden(el: HtmlElement) -> bool:
+def _is_hidden(el: HtmlElement, hidden_classes: frozenset[str]) -> bool:
     if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    classes = el.get("class")
+    if classes and not hidden_classes.isdisjoint(classes.lower().split()):
         return True
     style = (el.get("style") or "").replace(" ", "").lower()
     return "display:none" in style or "visibility:hidden" in style
@@ -102,14 +107,23 @@ def _drop(el: HtmlElement) -> None:
 
 
 def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None) -> None:
-    """Remove, in place, everything that is never article text."""
+    """Remove, in place, everything that is never article text.
+
+    In three rounds: what is never text (scripts, hidden blocks) and blocks named for furniture
+    that can hold prose (comments, cookie notices, related stories); then the densest block of
+    text left is found, before layout names are read; then furniture tags (nav, footer, aside…)
+    and layout-named blocks go, except that block and every block around it. Wrappers named
+    "widget Blog", "has-sidebar" or "header-default" hold the article on real sites, and no
+    name rule can know that; where the text is can.
+    """
     etree.strip_elements(tree, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     for el in list(tree.iter(*_NEVER_TEXT)):
         _drop(el)
     weight = _paragraph_weight(tree)
     total = weight.get(tree, 0)
+    protected: set[HtmlElement] = set()
 
-    def holds_main_text(el: HtmlElement) -> bool:
+    def holds_most_text(el: HtmlElement) -> bool:
         if total == 0 or weight.get(el, 0) <= _MAIN_SHARE * total:
             return False
         # A grid of teasers (a linked heading over every paragraph) can outweigh a short
@@ -117,30 +131,44 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
         headings = len(el.xpath(".//h2[.//a]|.//h3[.//a]|.//h4[.//a]"))
         return headings < max(3, len(el.xpath(".//p")) // 2)
 
+    def holds_main_text(el: HtmlElement) -> bool:
+        return el in protected or holds_most_text(el)
+
+    def sweep(tokens: frozenset[str], hidden: bool) -> None:
+        doomed = []
+        for el in tree.iter():
+            if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS or holds_main_text(el):
+                continue
+            if (hidden and _is_hidden(el, rules.hidden_classes)) or _names_any(el, tokens, rules):
+                doomed.append(el)
+        for el in doomed:
+            # An ancestor may already be gone; removing a detached subtree is harmless.
+            _drop(el)
+
+    sweep(rules.block_tokens, hidden=True)
+    core = _best_candidate(tree)
+    if core is not None:
+        protected.update(core.iterancestors())
+        protected.add(core)
     for el in list(tree.iter(*_USUALLY_FURNITURE)):
-        if not holds_main_text(el):
+        # A footer or an aside around the densest text holds a bio or a sidebar essay, not the
+        # story (which is then the shorter text); a form or a header may wrap the whole page.
+        keep = holds_main_text(el) if el.tag in _MAY_WRAP_ARTICLE else holds_most_text(el)
+        if not keep:
             _drop(el)
     if site is not None:
         for selector in site.remove:
             for el in tree.cssselect(selector):
                 _drop(el)
-    doomed = []
-    for el in tree.iter():
-        if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS:
-            continue
-        if holds_main_text(el):
-            continue
-        if _is_hidden(el):
-            doomed.append(el)
-            continue
-        names, words = _attr_words(el)
-        if not names or names & rules.keep_tokens:
-            continue
-        if names & rules.block_tokens or words & rules.block_tokens:
-            doomed.append(el)
-    for el in doomed:
-        # An ancestor may already be gone; removing a detached subtree is harmless.
-        _drop(el)
+    sweep(rules.layout_tokens, hidden=False)
+
+
+def _names_any(el: HtmlElement, tokens: frozenset[str], rules: FurnitureRules) -> bool:
+    """True when a class/id/role name of el, or a word of one, is in tokens (keep tokens win)."""
+    names, words = _attr_words(el)
+    if not names or names & rules.keep_tokens:
+        return False
+    return bool(names & tokens or words & tokens)
 
 
 def _paragraph_weight(tree: HtmlElement) -> dict[HtmlElement, int]:
@@ -228,6 +256,18 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
     return scores, content
 
 
+def _pick_best(scores: dict[HtmlElement, float]) -> HtmlElement:
+    for el in scores:
+        text_len = len(clean_whitespace(el.text_content()))
+        scores[el] *= 1 - _link_density(el, text_len)
+    return max(scores, key=scores.__getitem__)
+
+
+def _best_candidate(root: HtmlElement) -> HtmlElement | None:
+    scores, _ = _score_candidates(root)
+    return _pick_best(scores) if scores else None
+
+
 def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlElement]:
     """The element(s) holding the article body, in document order."""
     if site is not None and site.body:
@@ -240,10 +280,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
     if not scores:
         body = root.find(".//body")
         return [body if body is not None else root]
-    for el in scores:
-        text_len = len(clean_whitespace(el.text_content()))
-        scores[el] *= 1 - _link_density(el, text_len)
-    best = max(scores, key=scores.__getitem__)
+    best = _pick_best(scores)
     marked = root.xpath("//*[@itemprop='articleBody']")
     if marked:
         # Structured markup names the body: trust it when it holds about as much text as the

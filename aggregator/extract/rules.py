@@ -31,7 +31,9 @@ class FurnitureRules:
     patterns: tuple[re.Pattern[str], ...]
     block_tokens: frozenset[str]
     keep_tokens: frozenset[str]
+    layout_tokens: frozenset[str] = frozenset()
     section_headings: frozenset[str] = frozenset()
+    hidden_classes: frozenset[str] = frozenset()
 
     def opens_furniture_section(self, heading: str) -> bool:
         return phrase_key(heading) in self.section_headings
@@ -90,7 +92,9 @@ def furniture_rules() -> FurnitureRules:
         patterns=tuple(re.compile(p, re.IGNORECASE) for p in _strings(data, "patterns", source)),
         block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
         keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
+        layout_tokens=frozenset(t.lower() for t in _strings(data, "layout_tokens", source)),
         section_headings=frozenset(phrase_key(p) for p in _strings(data, "section_headings", source)),
+        hidden_classes=frozenset(t.lower() for t in _strings(data, "hidden_classes", source)),
     )
 
 
