@@ -217,9 +217,23 @@ def _has_block_child(el: HtmlElement) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
 
 
-def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict[HtmlElement, float]]:
-    """(scores with class weights, scores from paragraph content alone)."""
+def _score_candidates(
+    root: HtmlElement,
+) -> tuple[dict[HtmlElement, float], dict[HtmlElement, float], dict[HtmlElement, float]]:
+    """(scores with class weights, scores from paragraph content alone, content of the subtree).
+
+    A paragraph's score goes to its parent and half of it to its grandparent (readability's
+    rule: the body is the paragraphs' nearest common block); the subtree content sums every
+    paragraph below a block however deep, for deciding whether a block holds body text at all.
+    """
     content: dict[HtmlElement, float] = {}
+    deep: dict[HtmlElement, float] = {}
+
+    def add_deep(el: HtmlElement | None, score: float) -> None:
+        while el is not None:
+            deep[el] = deep.get(el, 0.0) + score
+            el = el.getparent()
+
     for el in root.iter():
         tag = el.tag
         if not isinstance(tag, str):
@@ -230,6 +244,7 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
             if len(direct) >= 100:
                 own = float(1 + direct.count(",") + min(len(direct) // 100, 3))
                 content[el] = content.get(el, 0.0) + own
+                add_deep(el, own)
                 parent = el.getparent()
                 if parent is not None:
                     content[parent] = content.get(parent, 0.0) + own / 2
@@ -246,6 +261,7 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
             parent = el.getparent()
             if parent is None:
                 continue
+            add_deep(parent, score)
             for ancestor, share in ((parent, 1.0), (parent.getparent(), 0.5)):
                 if ancestor is None or not isinstance(ancestor.tag, str):
                     continue
@@ -253,7 +269,7 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
     # A promising class name counts in proportion to the text a node really holds, so an empty
     # "content-wrapper" cannot outrank the block of paragraphs next to it.
     scores = {el: c + _class_weight(el) * min(1.0, c / 20) for el, c in content.items()}
-    return scores, content
+    return scores, content, deep
 
 
 def _pick_best(scores: dict[HtmlElement, float]) -> HtmlElement:
@@ -264,7 +280,7 @@ def _pick_best(scores: dict[HtmlElement, float]) -> HtmlElement:
 
 
 def _best_candidate(root: HtmlElement) -> HtmlElement | None:
-    scores, _ = _score_candidates(root)
+    scores, _, _ = _score_candidates(root)
     return _pick_best(scores) if scores else None
 
 
@@ -276,7 +292,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             return list(found)
     # itemprop=articleBody weighs heavily in _class_weight but is no override: some pages mark
     # a teaser or a single paragraph with it.
-    scores, content = _score_candidates(root)
+    scores, content, deep = _score_candidates(root)
     if not scores:
         body = root.find(".//body")
         return [body if body is not None else root]
@@ -311,7 +327,10 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             continue
         # A body split into several blocks of the same kind (between ads, say) is one body.
         same_kind = sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
-        if sibling in content and (same_kind or content[sibling] >= threshold):
+        # Same-kind blocks join on any paragraph of their own, or on a deeper one of some weight.
+        if sibling in content and (same_kind or content[sibling] >= threshold) or (
+            same_kind and deep.get(sibling, 0.0) >= 3
+        ):
             chosen.append(sibling)
         elif sibling.tag in _PARAGRAPH_TAGS or not _has_block_child(sibling):
             text = clean_whitespace(sibling.text_content())
