@@ -29,6 +29,9 @@ _USUALLY_FURNITURE = ("form", "nav", "footer", "aside", "header", "figure", "fig
                       "menu", "label")
 #: Of those, the ones seen wrapping a whole article (ASP.NET pages are one <form>).
 _MAY_WRAP_ARTICLE = ("form", "header")
+_ALL_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+#: Paragraph score (see _score_candidates) from which a layout-named block counts as prose.
+_PROSE = 10.0
 #: A block holding more than this share of the page's paragraph text is never furniture.
 _MAIN_SHARE = 0.4
 _KEEP_ALWAYS = {"html", "body", "article", "main"}
@@ -134,19 +137,26 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
     def holds_main_text(el: HtmlElement) -> bool:
         return el in protected or holds_most_text(el)
 
-    def sweep(tokens: frozenset[str], hidden: bool) -> None:
+    def sweep(tokens: frozenset[str], hidden: bool, prose: dict[HtmlElement, float] | None = None) -> None:
         doomed = []
         for el in tree.iter():
             if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS or holds_main_text(el):
                 continue
-            if (hidden and _is_hidden(el, rules.hidden_classes)) or _names_any(el, tokens, rules):
+            if hidden and _is_hidden(el, rules.hidden_classes):
+                doomed.append(el)
+            elif _names_any(el, tokens, rules):
+                # Under a layout name, a heading or a block of real paragraphs is still text:
+                # "article-subheadline", Elementor's text widgets, "headline-with-text".
+                if prose is not None and (el.tag in _ALL_HEADINGS or prose.get(el, 0.0) >= _PROSE):
+                    continue
                 doomed.append(el)
         for el in doomed:
             # An ancestor may already be gone; removing a detached subtree is harmless.
             _drop(el)
 
     sweep(rules.block_tokens, hidden=True)
-    core = _best_candidate(tree)
+    scores, _, deep = _score_candidates(tree)
+    core = _pick_best(scores) if scores else None
     if core is not None:
         protected.update(core.iterancestors())
         protected.add(core)
@@ -160,7 +170,8 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
         for selector in site.remove:
             for el in tree.cssselect(selector):
                 _drop(el)
-    sweep(rules.layout_tokens, hidden=False)
+    sweep(rules.layout_tokens, hidden=False, prose=deep)
+    sweep(rules.media_tokens, hidden=False)
 
 
 def _names_any(el: HtmlElement, tokens: frozenset[str], rules: FurnitureRules) -> bool:

@@ -32,6 +32,7 @@ class FurnitureRules:
     block_tokens: frozenset[str]
     keep_tokens: frozenset[str]
     layout_tokens: frozenset[str] = frozenset()
+    media_tokens: frozenset[str] = frozenset()
     section_headings: frozenset[str] = frozenset()
     hidden_classes: frozenset[str] = frozenset()
 
@@ -93,6 +94,7 @@ def furniture_rules() -> FurnitureRules:
         block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
         keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
         layout_tokens=frozenset(t.lower() for t in _strings(data, "layout_tokens", source)),
+        media_tokens=frozenset(t.lower() for t in _strings(data, "media_tokens", source)),
         section_headings=frozenset(phrase_key(p) for p in _strings(data, "section_headings", source)),
         hidden_classes=frozenset(t.lower() for t in _strings(data, "hidden_classes", source)),
     )
