@@ -55,6 +55,9 @@ class Article:
     page_type: str = ARTICLE
     #: "page" when the text was extracted from the page, "feed" when it came from the feed entry.
     text_origin: str = "page"
+    #: Which stage of the extraction cascade produced the text (aggregator.extract.cascade.STAGES:
+    #: "dom", "jsonld", "relaxed", "fallback"); "" when there is no text or it came from a feed.
+    text_stage: str = ""
     content_hash: str = ""
     story_id: int | None = None
     #: MinHash LSH band keys of the normalized text (see aggregator.dedupe.story_signature), set by

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
-from aggregator.extract.content import clean_tree, extract_paragraphs
+from aggregator.extract.cascade import extract_body
 from aggregator.extract.dateline import drop_trailing_boilerplate, split_dateline
 from aggregator.extract.decode import decode_html, looks_binary
 from aggregator.extract.metadata import extract_metadata
@@ -78,17 +78,11 @@ def extract_article(
     host = urlsplit(url).hostname or ""
     site = rules_for_host(host) if host else None
     md = extract_metadata(tree, url, site)
-    clean_tree(tree, furniture_rules(), site)
-    paragraphs = extract_paragraphs(tree, site)
-
-    if md.article_body:
-        ld_words = count_words(md.article_body)
-        dom_words = sum(count_words(p) for p in paragraphs)
-        # Structured bodies are often truncated teasers; they win only when clearly fuller.
-        if ld_words >= 80 and ld_words > 1.5 * dom_words:
-            body = md.article_body.replace("\r", "")
-            parts = [clean_whitespace(p) for p in body.split("\n")]
-            paragraphs = [p for p in parts if p and not furniture_rules().is_furniture(p)]
+    body = extract_body(
+        tree, reparse=lambda: _parse(text), html=text, url=url, article_body=md.article_body,
+        rules=furniture_rules(), site=site,
+    )
+    paragraphs = body.paragraphs
 
     # The title is metadata; a copy of it inside the body is furniture. (Not so the dek: a meta
     # description is often the first paragraph itself.)
@@ -116,6 +110,7 @@ def extract_article(
     article.dateline = dateline
     article.language = md.language
     article.text = body_text
+    article.text_stage = body.stage if body_text else ""
     article.word_count = words
     article.image_url = md.image_url
     article.site_name = md.site_name

@@ -109,8 +109,12 @@ def _drop(el: HtmlElement) -> None:
     parent.remove(el)
 
 
-def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None) -> None:
-    """Remove, in place, everything that is never article text.
+def clean_tree(
+    tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None, *, relaxed: bool = False
+) -> int:
+    """Remove, in place, everything that is never article text; return the page's prose evidence.
+
+    Relaxed (the cascade's second try) stops after the first round and reads <noscript>.
 
     In three rounds: what is never text (scripts, hidden blocks) and blocks named for furniture
     that can hold prose (comments, cookie notices, related stories); then the densest block of
@@ -120,6 +124,10 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
     name rule can know that; where the text is can.
     """
     etree.strip_elements(tree, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    if relaxed:
+        # A page that writes its article into <noscript> for browsers without JavaScript
+        # (Blogger's newer themes) is read there.
+        etree.strip_tags(tree, "noscript")
     for el in list(tree.iter(*_NEVER_TEXT)):
         _drop(el)
     weight = _paragraph_weight(tree)
@@ -155,6 +163,9 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
             _drop(el)
 
     sweep(rules.block_tokens, hidden=True)
+    evidence = prose_evidence(tree)
+    if relaxed:
+        return evidence
     scores, _, deep = _score_candidates(tree)
     core = _pick_best(scores) if scores else None
     if core is not None:
@@ -172,6 +183,29 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
                 _drop(el)
     sweep(rules.layout_tokens, hidden=False, prose=deep)
     sweep(rules.media_tokens, hidden=False)
+    return evidence
+
+
+_EVIDENCE_XPATH = (
+    "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header"
+    " or ancestor::form)]"
+)
+
+
+def prose_evidence(tree: HtmlElement) -> int:
+    """Characters of prose the page shows: paragraphs of 40 characters or more, few of them links,
+    outside navigation, headers, footers, asides and forms (comments and the like already gone).
+    """
+    total = 0
+    for p in tree.xpath(_EVIDENCE_XPATH):
+        n = _text_len(p)
+        if n >= 40 and _link_chars(p) < 0.3 * n:
+            total += n
+    return total
+
+
+def _link_chars(el: HtmlElement) -> int:
+    return sum(_text_len(a) for a in el.iter("a"))
 
 
 def _names_any(el: HtmlElement, tokens: frozenset[str], rules: FurnitureRules) -> bool:
