@@ -20,7 +20,7 @@ from aggregator.extract.decode import decode_html, looks_binary
 from aggregator.extract.metadata import extract_metadata
 from aggregator.extract.pagetype import classify_page
 from aggregator.extract.rules import furniture_rules, rules_for_host
-from aggregator.extract.text import clean_whitespace, count_words, strip_control
+from aggregator.extract.text import count_words, strip_control
 from aggregator.model import EMPTY, Article
 
 __all__ = ["MAX_HTML_CHARS", "content_hash", "extract_article"]

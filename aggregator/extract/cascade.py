@@ -99,7 +99,7 @@ def _trafilatura(html: str, url: str, rules: FurnitureRules) -> list[str]:
         return []
     try:
         text = trafilatura.extract(html, url=url, include_comments=False, include_tables=True)
-    except Exception:  # noqa: BLE001 - a library's failure on one page is that page's empty result
+    except Exception:
         logger.debug("trafilatura failed on %s", url, exc_info=True)
         return []
     if not text:

@@ -373,7 +373,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         # A body split into several blocks of the same kind (between ads, say) is one body.
         same_kind = sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
         # Same-kind blocks join on any paragraph of their own, or on a deeper one of some weight.
-        if sibling in content and (same_kind or content[sibling] >= threshold) or (
+        if (sibling in content and (same_kind or content[sibling] >= threshold)) or (
             same_kind and deep.get(sibling, 0.0) >= 3
         ):
             chosen.append(sibling)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from aggregator import extract_article
 from aggregator.extract import MAX_HTML_CHARS
+from aggregator.extract.authors import clean_authors, site_keys
 from aggregator.extract.dateline import split_dateline
-from aggregator.extract.metadata import clean_authors, strip_site_suffix
+from aggregator.extract.dates import parse_date
+from aggregator.extract.metadata import strip_site_suffix
 from aggregator.extract.rules import furniture_rules, parse_site_rules
 from aggregator.model import ARTICLE, EMPTY, LISTING
 from tests.conftest import SITE, fixture_articles
@@ -103,24 +106,66 @@ def test_offset_dates_are_kept_aware() -> None:
 @pytest.mark.parametrize(("raw", "expected"), [
     (["By Jane Doe, Staff Writer"], ["Jane Doe"]),
     (["By JANE DOE and John Smith"], ["JANE DOE", "John Smith"]),
-    (["Jane Doe | Reuters"], ["Jane Doe"]),
-    (["By The Associated Press"], []),
+    (["Jane Doe | Reuters"], ["Jane Doe", "Reuters"]),
+    (["By The Associated Press"], ["The Associated Press"]),
+    (["Von dpa"], ["dpa"]),
     (["https://example.com/author/jane"], []),
     (["By Ana Ruiz, Bo Chen"], ["Ana Ruiz", "Bo Chen"]),
     (["Updated March 3, 2026"], []),
+    (["Brazil, Rachel"], ["Rachel Brazil"]),
+    (["大渡 美咲"], ["大渡 美咲"]),
+    (["Trine Juncher Jørgensen og Tôrtia Reimer-Johansen"], ["Trine Juncher Jørgensen", "Tôrtia Reimer-Johansen"]),
+    (["Foto: Mads Claus Rasmussen"], []),
+    (["Emma Mackenzie", "(Image: Getty Images)"], ["Emma Mackenzie"]),
+    (["Jane Doe (jd)"], ["Jane Doe"]),
+    (["Jane O&#8217;Neill"], ["Jane O’Neill"]),
+    (["By Jane Doe - 11/18/19 11:04 PM EST"], ["Jane Doe"]),
 ])
 def test_clean_authors(raw: list[str], expected: list[str]) -> None:
     assert clean_authors(raw) == expected
 
 
-@pytest.mark.parametrize(("title", "site", "expected"), [
-    ("Big news today | Trade Daily", "Trade Daily", "Big news today"),
-    ("Trade Daily - Big news today", "Trade Daily", "Big news today"),
-    ("Ports: a long headline about ships - The Wire", "", "Ports: a long headline about ships"),
-    ("A headline with no suffix", "Trade Daily", "A headline with no suffix"),
+def test_the_site_itself_is_never_an_author() -> None:
+    site = site_keys("Trade Daily", "www.tradedaily.example")
+    assert clean_authors(["Trade Daily"], site=site) == []
+    assert clean_authors(["tradedaily.example, Frankfurt, Germany"], site=site) == []
+    assert clean_authors(["Jane Doe, Trade Daily"], site=site) == ["Jane Doe"]
+
+
+@pytest.mark.parametrize(("title", "site", "host", "expected"), [
+    ("Big news today | Trade Daily", "Trade Daily", "", "Big news today"),
+    ("Trade Daily - Big news today", "Trade Daily", "", "Big news today"),
+    ("Ports: a long headline about ships - The Wire", "", "thewire.example", "Ports: a long headline about ships"),
+    ("Fire in a plant – heavy smoke", "", "morgenpost.example", "Fire in a plant – heavy smoke"),
+    ("Patent case: phones to be destroyed | Golem.de", "", "www.golem.de", "Patent case: phones to be destroyed"),
+    ("A headline with no suffix", "Trade Daily", "", "A headline with no suffix"),
 ])
-def test_strip_site_suffix(title: str, site: str, expected: str) -> None:
-    assert strip_site_suffix(title, site) == expected
+def test_strip_site_suffix(title: str, site: str, host: str, expected: str) -> None:
+    assert strip_site_suffix(title, site, host) == expected
+
+
+def test_entities_in_metadata_are_decoded() -> None:
+    head = ('<meta property="og:title" content="R&amp;uuml;ckbau: K&amp;uuml;hlt&amp;uuml;rme">'
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Kohberger&#8217;s lawyers",'
+            ' "description": "Prices &#163;5"}</script>')
+    got = extract_article(page(head), "https://a.example/x")
+    assert got.title == "Kohberger’s lawyers"
+    assert got.subtitle == "Prices £5"
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ("Nov 18, 2019 11:34 PM EST", datetime(2019, 11, 18, 23, 34, tzinfo=timezone(timedelta(hours=-5)))),
+    ("18 Nov 2019 11:34 IST", datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
+    ("18 Nov 2019 11:34 AEST", datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=10)))),
+    ("18 Nov 2019 11:34 AMT", datetime(2019, 11, 18, 11, 34)),  # Amazon or Armenia: no zone invented
+    ("18 Nov 2019 11:34 XYZ", datetime(2019, 11, 18, 11, 34)),
+])
+def test_zone_abbreviations(written: str, expected: datetime) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dateutil's UnknownTimezoneWarning must not reach stderr
+        got = parse_date(written)
+    assert got == expected
+    assert (got.utcoffset() if got else None) == expected.utcoffset()
 
 
 @pytest.mark.parametrize(("paragraph", "place", "rest"), [
