@@ -76,8 +76,7 @@ def site_keys(site_name: str, host: str) -> frozenset[str]:
         labels = host.split(".")
         if len(labels) >= 2:
             keys.add(_key(labels[-2]))
-    keys.discard("")
-    return frozenset(keys)
+    return frozenset(k for k in keys if len(k) >= 3)  # "a.example" has no brand to speak of
 
 
 def _is_credit(part: str, rules: BylineRules) -> bool:

@@ -20,8 +20,8 @@ from lxml.html import HtmlElement
 
 from aggregator.extract.authors import clean_authors, site_keys
 from aggregator.extract.dates import parse_date
-from aggregator.extract.rules import SiteRules
-from aggregator.extract.text import clean_whitespace
+from aggregator.extract.rules import SiteRules, furniture_rules
+from aggregator.extract.text import clean_whitespace, count_words
 
 _ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
@@ -132,12 +132,30 @@ def _first_date(values: Iterable[str | None]) -> datetime | None:
     return None
 
 
+#: An entity-type annotation some CMSs append to keywords ("LeBron James PROFESSIONAL_ATHLETE").
+_TYPE_LABEL = re.compile(r"\s+[A-Z]+(?:_[A-Z]+)+\b|\s+PERSON\b|\s+ORGANIZATION\b")
+_MAX_TAG_WORDS = 6
+
+
+def _clean_tag(raw: str) -> str:
+    """A tag as a reader would write it, or "" for what is no tag: paths ("/article"), handles,
+    URLs, numbers, punctuation, sentences."""
+    tag = _TYPE_LABEL.sub("", unescape(raw)).strip(" ,;#\"'.…")
+    if not tag or len(tag) > 60 or len(tag.split()) > _MAX_TAG_WORDS:
+        return ""
+    if tag.startswith(("/", "@")) or "://" in tag or tag.casefold() in ("http", "https"):
+        return ""
+    if not any(c.isalpha() for c in tag):
+        return ""
+    return tag
+
+
 def _dedupe_tags(tags: Iterable[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
-    for tag in tags:
-        tag = unescape(tag).strip(" ,;#")
-        if tag and len(tag) <= 60 and tag.casefold() not in seen:
+    for raw in tags:
+        tag = _clean_tag(raw)
+        if tag and tag.casefold() not in seen:
             seen.add(tag.casefold())
             out.append(tag)
     return out
@@ -180,6 +198,21 @@ def strip_site_suffix(title: str, site_name: str, host: str = "") -> str:
     if len(parts) > 1 and names_site(parts[0]):
         title = title[title.find(parts[1], len(parts[0])):]
     return title
+
+
+def _is_dek(text: str, title: str, site: frozenset[str]) -> bool:
+    """A dek is a sentence about the story: not a label ("Home", "Bei Google Play"), not the
+    title again, not a line about the site ("on NYPost.com", "AccuWeather.com Quick Look")."""
+    if not text or text == title or furniture_rules().is_furniture(text):
+        return False
+    words = count_words(text)
+    if words < 5:
+        return False
+    if words < 10:
+        keys = {"".join(c for c in w.casefold() if c.isalnum()) for w in text.split()}
+        if keys & site or any(len(k) > 4 and k.endswith(("com", "net", "org")) for k in keys):
+            return False
+    return True
 
 
 def _same_site(a: str, b: str) -> bool:
@@ -245,18 +278,22 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         " or contains(@class, 'article-summary') or contains(@class, 'deck')"
         " or @itemprop='alternativeHeadline']"
     )
-    md.subtitle = (
-        (site_dek[0] if site_dek else "")
-        or next(_visible(tree, dek_xpath), "")
-        or _text_of(ld.get("alternativeHeadline"))
-        or _text_of(ld.get("description"))
-        or m("og:description", "description", "twitter:description")
+    own = site_keys(md.site_name, host)
+    md.subtitle = next(
+        (
+            d
+            for d in chain(
+                site_dek[:1],
+                _visible(tree, dek_xpath),
+                (_text_of(ld.get("alternativeHeadline")), _text_of(ld.get("description"))),
+                (m("og:description", "description", "twitter:description"),),
+            )
+            if _is_dek(d, md.title, own)
+        ),
+        "",
     )
-    if md.subtitle == md.title:
-        md.subtitle = ""
 
     site_authors = _select_texts(tree, site.authors) if site else []
-    own = site_keys(md.site_name, host)
     meta_authors = [a for key in _META_AUTHORS for a in meta.get(key, []) if not a.startswith("http")]
     byline_xpath = (
         "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline')"
@@ -301,7 +338,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     tag_sources: list[str] = []
     if site and site.tags:
         tag_sources += _select_texts(tree, site.tags)
-    tag_sources += meta.get("article:tag", [])
+    tag_sources += _split_keywords(meta.get("article:tag", []))
     tag_sources += _split_keywords(ld.get("keywords"))
     for kw in meta.get("keywords", []) + meta.get("news_keywords", []):
         tag_sources += _split_keywords(kw)

@@ -39,6 +39,14 @@ class FurnitureRules:
     def opens_furniture_section(self, heading: str) -> bool:
         return phrase_key(heading) in self.section_headings
 
+    def _starts_with_prefix(self, key: str) -> bool:
+        """A whole-word prefix: "photo" opens "photo: ap", not "photos à l'appui"."""
+        if not key.startswith(self.prefixes):  # the common case, decided in C
+            return False
+        return any(
+            key.startswith(p) and (len(key) == len(p) or not key[len(p)].isalnum()) for p in self.prefixes
+        )
+
     def is_furniture(self, paragraph: str, extra: frozenset[str] = frozenset()) -> bool:
         """True when a whole paragraph is page furniture rather than article text."""
         key = phrase_key(paragraph)
@@ -46,7 +54,7 @@ class FurnitureRules:
             return True
         if key in self.exact or key in extra:
             return True
-        if len(key.split()) <= self.prefix_max_words and key.startswith(self.prefixes):
+        if len(key.split()) <= self.prefix_max_words and self._starts_with_prefix(key):
             return True
         stripped = paragraph.strip()
         return any(p.search(stripped) for p in self.patterns)

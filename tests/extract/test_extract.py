@@ -147,10 +147,10 @@ def test_strip_site_suffix(title: str, site: str, host: str, expected: str) -> N
 def test_entities_in_metadata_are_decoded() -> None:
     head = ('<meta property="og:title" content="R&amp;uuml;ckbau: K&amp;uuml;hlt&amp;uuml;rme">'
             '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Kohberger&#8217;s lawyers",'
-            ' "description": "Prices &#163;5"}</script>')
+            ' "description": "Prices rose by &#163;5 a tonne in May"}</script>')
     got = extract_article(page(head), "https://a.example/x")
     assert got.title == "Kohberger’s lawyers"
-    assert got.subtitle == "Prices £5"
+    assert got.subtitle == "Prices rose by £5 a tonne in May"
 
 
 @pytest.mark.parametrize(("written", "expected"), [
@@ -225,3 +225,21 @@ def test_furniture_heading_drops_its_whole_section() -> None:
     assert "teaser" not in got.text
     assert "What happens next" in got.text
     assert got.text.endswith("The regulator will decide in the spring, officials said.")
+
+
+@pytest.mark.parametrize("dek", ["Home", "Bei Google Play", "on Trade Daily", "Read more", "Den Podcast beenden?"])
+def test_labels_are_not_deks(dek: str) -> None:
+    head = f'<meta name="description" content="{dek}"><meta property="og:site_name" content="Trade Daily">'
+    got = extract_article(page(head), "https://tradedaily.example/x")
+    assert got.subtitle == ""
+
+
+@pytest.mark.parametrize(("keywords", "expected"), [
+    ("/article, Ports", ["Ports"]),
+    ("2019, 360, ..., Ports", ["Ports"]),
+    ("LeBron James PROFESSIONAL_ATHLETE SPORTS_FIGURE, https://twitter.com/x", ["LeBron James"]),
+    ("@lll, dass ein Grab-Lieferbote nach Singapur fliegen musste, Shipping", ["Shipping"]),
+])
+def test_junk_tags_are_dropped(keywords: str, expected: list[str]) -> None:
+    got = extract_article(page(f'<meta name="keywords" content="{keywords}">'), "https://a.example/x")
+    assert got.tags == expected
