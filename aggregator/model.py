@@ -16,7 +16,9 @@ ARTICLE = "article"
 LISTING = "listing"
 ERROR_PAGE = "error"
 EMPTY = "empty"
-PAGE_TYPES = (ARTICLE, LISTING, ERROR_PAGE, EMPTY)
+#: Not a web page at all: JSON, CSS, a feed, a PDF... (see aggregator.extract.decode.sniff_non_html)
+NOT_HTML = "not_html"
+PAGE_TYPES = (ARTICLE, LISTING, ERROR_PAGE, EMPTY, NOT_HTML)
 
 #: Where a tag came from; kept with the tag in the database.
 TAG_ORIGINS = ("page", "feed", "source", "derived")

@@ -16,12 +16,12 @@ from lxml import html as lxml_html
 
 from aggregator.extract.cascade import extract_body
 from aggregator.extract.dateline import drop_trailing_boilerplate, split_dateline
-from aggregator.extract.decode import decode_html, looks_binary
+from aggregator.extract.decode import decode_html, sniff_non_html
 from aggregator.extract.metadata import extract_metadata
 from aggregator.extract.pagetype import classify_page
 from aggregator.extract.rules import furniture_rules, rules_for_host
 from aggregator.extract.text import count_words, strip_control
-from aggregator.model import EMPTY, Article
+from aggregator.model import EMPTY, NOT_HTML, Article
 
 __all__ = ["MAX_HTML_CHARS", "content_hash", "extract_article"]
 
@@ -66,7 +66,8 @@ def extract_article(
         content_type: the HTTP Content-Type header, when known, for its charset.
     """
     article = Article(url=url, canonical_url=url, page_type=EMPTY)
-    if isinstance(html, bytes) and looks_binary(html):
+    if sniff_non_html(html) is not None:
+        article.page_type = NOT_HTML
         return article
     text = strip_control(decode_html(html, content_type))
     if len(text) > MAX_HTML_CHARS:

@@ -13,9 +13,10 @@ from aggregator.extract import MAX_HTML_CHARS
 from aggregator.extract.authors import clean_authors, site_keys
 from aggregator.extract.dateline import split_dateline
 from aggregator.extract.dates import parse_date
+from aggregator.extract.decode import sniff_non_html
 from aggregator.extract.metadata import strip_site_suffix
 from aggregator.extract.rules import furniture_rules, parse_site_rules
-from aggregator.model import ARTICLE, EMPTY, LISTING
+from aggregator.model import ARTICLE, EMPTY, LISTING, NOT_HTML
 from tests.conftest import SITE, fixture_articles
 
 FURNITURE = ("Print this page", "Stories continue below", "Related Stories", "Share on Facebook",
@@ -197,12 +198,39 @@ def test_site_rules_refuse_a_rule_that_matches_everything() -> None:
         parse_site_rules('domains = ["a.example"]\nbody = "div[["', "badcss.toml")
 
 
-@pytest.mark.parametrize("data", [b"", b"   ", b"\x00\x01\x02\xff\xfe", gzip.compress(b"x" * 1000),
-                                  b"%PDF-1.4 binary", "<html><body></body></html>"])
-def test_empty_or_binary_input_gives_empty_record(data: bytes | str) -> None:
+@pytest.mark.parametrize("data", [b"", b"   ", "<html><body></body></html>"])
+def test_empty_input_gives_empty_record(data: bytes | str) -> None:
     got = extract_article(data, "https://a.example/x")
     assert got.text == ""
     assert got.page_type == EMPTY
+
+
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"\x00\x01\x02\xff\xfe", "binary data"),
+    (gzip.compress(b"x" * 1000), "gzip data"),
+    (b"%PDF-1.4 binary", "PDF"),
+    (b'{"headline": "Ports reopen", "body": "Ships sailed on Monday, as they do."}', "JSON"),
+    (b"[1, 2, 3]", "JSON"),
+    (b"article p { color: #333; margin: 0 auto; }\n.byline { font-size: 12px }", "CSS"),
+    (b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>x</title></channel></rss>', "RSS feed"),
+    (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title></feed>', "Atom feed"),
+    (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>', "sitemap"),
+    (b"Just some words in a text file, no markup at all.", "plain text"),
+])
+def test_non_html_input_is_named_not_read(data: bytes, kind: str) -> None:
+    assert sniff_non_html(data) == kind
+    got = extract_article(data, "https://a.example/x")
+    assert got.text == ""
+    assert got.page_type == NOT_HTML
+
+
+@pytest.mark.parametrize("data", [
+    b"<p>A fragment of HTML is still HTML.</p>",
+    b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>',
+    b"<!DOCTYPE html><title>The feed of the week</title><p>rss and atom</p>",
+])
+def test_html_is_not_mistaken_for_other_documents(data: bytes) -> None:
+    assert sniff_non_html(data) is None
 
 
 def test_charset_from_http_header_beats_guessing() -> None:
