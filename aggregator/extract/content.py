@@ -358,6 +358,10 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         if _text_len(parent) > 1.02 * best_len:
             break
         best, parent = parent, parent.getparent()
+    if parent is not None and parent.tag not in ("body", "html") and _repeated_unit(parent, deep):
+        # The body is a run of units (one per paragraph and picture: "paragraph_wrapper"), and
+        # the best block is only the text inside one of them: gather the units.
+        best, parent = parent, parent.getparent()
     content.setdefault(best, 0.0)
     if parent is None or parent.tag in ("html",):
         return [best]
@@ -382,6 +386,18 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 chosen.append(sibling)
     return chosen
+
+
+def _repeated_unit(el: HtmlElement, deep: dict[HtmlElement, float]) -> bool:
+    """True when el has a sibling of its own kind (tag and first class) that holds paragraphs."""
+    kind = _first_class(el)
+    parent = el.getparent()
+    if not kind or parent is None:
+        return False
+    return any(
+        s is not el and s.tag == el.tag and _first_class(s) == kind and deep.get(s, 0.0) >= 3
+        for s in parent
+    )
 
 
 def _leaf_text(el: HtmlElement) -> list[str]:
