@@ -1,19 +1,34 @@
-"""Main-text extraction benchmark: ours against trafilatura and readability-lxml, in one run.
+"""Extraction benchmark: ours against trafilatura on the three DEV sets, every figure in one run.
 
-Usage: python benchmarks/extraction.py [--data DIR] [--limit N] [--json]
+Usage:
+    python benchmarks/extraction.py                 # all three sets, ours and trafilatura, tables
+    python benchmarks/extraction.py --check         # exit 1 unless every target of issue #11 holds
+    python benchmarks/extraction.py --floors        # ours only, fast: exit 1 below benchmarks/floors.json
+    python benchmarks/extraction.py --floors --raise-floors   # write the higher figures back
+    python benchmarks/extraction.py --sets zyte --peers trafilatura,readability --limit 20
 
-Implements the metric of ../shared/benchmarks/extraction/dev/README.md (4-token shingles,
-multiset overlap; precision averaged over non-empty outputs, recall over all pages; F1 from the
-two means; bootstrap standard deviations) and times each extractor one page at a time after one
-untimed warm-up call, with the network blocked. It also reports metadata accuracy (title,
-published date, authors) on the dev pages whose ground truth carries those fields.
+The sets live in ../shared/benchmarks/extraction/ (each README states its metric):
+  zyte      dev/          body text, 4-token shingles (P averaged over non-empty pages, R over all)
+  fundus    fundus-dev/   body bag-of-words F1, title, authors, date (scored by its score.py)
+  snippets  snippets-dev/ must-have / must-not snippets (scored by its score.py)
+fundus and snippets are scored by their own score.py modules, imported from the data folder, so
+a figure here equals that script's figure. Each page runs through every extractor in turn, one
+page at a time, after one untimed warm-up call per extractor, with the network blocked and a
+per-page time limit; a call that raises or times out counts as empty output. For ours the table
+also counts which stage of the extraction cascade (aggregator.extract.cascade) gave the text.
+
+Floors (benchmarks/floors.json) are the CI quality gate: DEV figures of our extractor that
+`make test` checks (tests/test_extraction_quality.py). --raise-floors only ever raises them;
+lowering one is a hand edit that shows in review.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
+import multiprocessing
 import random
 import re
 import signal
@@ -21,57 +36,118 @@ import socket
 import statistics
 import sys
 import time
+import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "benchmarks" / "extraction" / "dev"
-PAGE_TIMEOUT_S = 10
+ROOT = HERE.parent
+DATA = ROOT.parent / "shared" / "benchmarks" / "extraction"
+FLOORS = HERE / "floors.json"
+PAGE_TIMEOUT_S = 30
+SETS = ("zyte", "fundus", "snippets")
 _TOKEN = re.compile(r"\w+")
+_OURS = "ours"
 
 
-def shingles(text: str) -> Counter[tuple[str, ...]]:
-    tokens = _TOKEN.findall(text or "")
-    if not tokens:
-        return Counter()
-    if len(tokens) < 4:
-        return Counter([tuple(tokens)])
-    return Counter(tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3))
+# --------------------------------------------------------------------------- the data
+
+@dataclass(frozen=True)
+class Page:
+    set: str
+    key: str
+    url: str
+    html: bytes
+    content_type: str | None
+    truth: Any
 
 
-def page_scores(pred: str, truth: str) -> tuple[float | None, float, bool]:
-    """(precision or None when the output is empty, recall, exact token match)."""
-    p, t = shingles(pred), shingles(truth)
-    tp = sum((p & t).values())
-    fp = sum(p.values()) - tp
-    fn = sum(t.values()) - tp
-    precision = tp / (tp + fp) if (tp + fp) else None
-    recall = tp / (tp + fn) if (tp + fn) else 1.0
-    exact = _TOKEN.findall(pred or "") == _TOKEN.findall(truth or "")
-    return precision, recall, exact
+def _load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
-def aggregate(rows: list[tuple[float | None, float, bool]]) -> tuple[float, float, float, float]:
-    precisions = [r[0] for r in rows if r[0] is not None]
-    p = statistics.fmean(precisions) if precisions else 0.0
-    r = statistics.fmean(row[1] for row in rows) if rows else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    acc = sum(row[2] for row in rows) / len(rows) if rows else 0.0
-    return p, r, f1, acc
+def scorers() -> tuple[ModuleType, ModuleType]:
+    """The fundus-dev and snippets-dev score.py modules, as the data folders ship them."""
+    return (_load_module("fundus_score", DATA / "fundus-dev" / "score.py"),
+            _load_module("snippets_score", DATA / "snippets-dev" / "score.py"))
 
 
-def bootstrap(rows: list[tuple[float | None, float, bool]], n: int = 1000) -> tuple[float, float, float]:
-    rng = random.Random(0)
-    ps, rs, fs = [], [], []
-    for _ in range(n):
-        sample = [rows[rng.randrange(len(rows))] for _ in rows]
-        p, r, f1, _ = aggregate(sample)
-        ps.append(p)
-        rs.append(r)
-        fs.append(f1)
-    return statistics.pstdev(ps), statistics.pstdev(rs), statistics.pstdev(fs)
+def load_pages(sets: Sequence[str], limit: int | None) -> list[Page]:
+    fundus, snippets = scorers()
+    pages: list[Page] = []
+    if "zyte" in sets:
+        truth = json.loads((DATA / "dev" / "ground-truth.json").read_text("utf-8"))
+        for key in sorted(truth)[:limit]:
+            html = gzip.decompress((DATA / "dev" / "html" / f"{key}.html.gz").read_bytes())
+            pages.append(Page("zyte", key, truth[key].get("url", ""), html, None, truth[key]))
+    if "fundus" in sets:
+        for p in fundus.load(DATA / "fundus-dev")[:limit]:
+            pages.append(Page("fundus", p.id, p.url, p.html, fundus.UTF8, p))
+    if "snippets" in sets:
+        for p in snippets.load(DATA / "snippets-dev")[:limit]:
+            pages.append(Page("snippets", p.name, p.url, p.html, None, p))
+    return pages
+
+
+# --------------------------------------------------------------------------- the extractors
+
+@dataclass
+class Output:
+    """What an extractor returned for one page, in the shape the scorers read."""
+
+    text: str = ""
+    title: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: Any = None
+    tags: list[str] = field(default_factory=list)
+    stage: str = ""
+
+
+Extractor = Callable[[Page], Output]
+
+
+def ours(page: Page) -> Output:
+    from aggregator import extract_article
+
+    a = extract_article(page.html, page.url, content_type=page.content_type)
+    return Output(a.text, a.title, list(a.authors), a.published, list(a.tags), a.text_stage)
+
+
+def trafilatura_peer(page: Page) -> Output:
+    """trafilatura 2.x with its defaults: extract() for the text; for fundus, the fundus
+    scorer's own bare_extraction call (metadata included), as the fundus README's figures."""
+    import trafilatura
+
+    if page.set == "fundus":
+        doc = trafilatura.bare_extraction(page.html, url=page.url, with_metadata=True)
+        if doc is None:
+            return Output()
+        d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+        authors = [a.strip() for a in (d.get("author") or "").split(";") if a.strip()]
+        tags = list(d.get("tags") or []) + list(d.get("categories") or [])
+        return Output(d.get("text") or "", d.get("title") or "", authors, d.get("date"), tags)
+    return Output(trafilatura.extract(page.html, url=page.url) or "")
+
+
+def readability_peer(page: Page) -> Output:
+    import html_text
+    from readability import Document
+
+    html = page.html.decode("utf-8", "replace")
+    return Output(str(html_text.extract_text(Document(html).summary(html_partial=True))))
+
+
+PEERS: dict[str, Extractor] = {"trafilatura": trafilatura_peer, "readability": readability_peer}
 
 
 class _Timeout(Exception):
@@ -90,125 +166,303 @@ def block_network() -> None:
     socket.create_connection = refuse  # type: ignore[assignment]
 
 
-def extractors() -> dict[str, Callable[[bytes, str], str]]:
-    import html_text
-    import trafilatura
-    from readability import Document
-
-    from aggregator import extract_article
-
-    def ours(html: bytes, url: str) -> str:
-        return extract_article(html, url).text
-
-    def traf(html: bytes, url: str) -> str:
-        return trafilatura.extract(html.decode("utf-8"), url=url) or ""
-
-    def readability(html: bytes, url: str) -> str:
-        return str(html_text.extract_text(Document(html.decode("utf-8")).summary(html_partial=True)))
-
-    return {"aggregator": ours, "trafilatura": traf, "readability-lxml": readability}
+def run_one(fn: Extractor, page: Page) -> tuple[Output | None, float]:
+    """(output or None when it raised or timed out, milliseconds)."""
+    signal.alarm(PAGE_TIMEOUT_S)
+    start = time.perf_counter()
+    try:
+        out: Output | None = fn(page)
+    except _Timeout:
+        out = None
+    except Exception:  # noqa: BLE001 -- any extractor failure counts as an empty output
+        out = None
+    finally:
+        elapsed = (time.perf_counter() - start) * 1000
+        signal.alarm(0)
+    return out, elapsed
 
 
-def load(data: Path, limit: int | None) -> list[tuple[str, bytes, dict[str, Any]]]:
-    truth = json.loads((data / "ground-truth.json").read_text("utf-8"))
-    pages = []
-    for key in sorted(truth)[:limit]:
-        html = gzip.decompress((data / "html" / f"{key}.html.gz").read_bytes())
-        pages.append((key, html, truth[key]))
-    return pages
+# --------------------------------------------------------------------------- scoring
+
+def shingles(text: str) -> Counter[tuple[str, ...]]:
+    tokens = _TOKEN.findall(text or "")
+    if not tokens:
+        return Counter()
+    if len(tokens) < 4:
+        return Counter([tuple(tokens)])
+    return Counter(tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3))
 
 
-def metadata_accuracy(pages: list[tuple[str, bytes, dict[str, Any]]]) -> dict[str, str]:
-    """Title/date/author accuracy of our extractor where the ground truth has those fields."""
-    from aggregator import extract_article
-
-    checks: dict[str, list[bool]] = {"title": [], "published": [], "authors": []}
-    for _, html, truth in pages:
-        article = extract_article(html, truth.get("url", ""))
-        if truth.get("headline"):
-            checks["title"].append(" ".join(article.title.split()) == " ".join(truth["headline"].split()))
-        if truth.get("datePublished"):
-            got = article.published.date().isoformat() if article.published else ""
-            checks["published"].append(got == str(truth["datePublished"])[:10])
-        if truth.get("author"):
-            checks["authors"].append(truth["author"] in article.authors)
-    return {
-        k: (f"{sum(v)}/{len(v)} = {sum(v) / len(v):.3f}" if v else "no ground truth for this field")
-        for k, v in checks.items()
-    }
+def score_page(page: Page, out: Output | None, fundus: ModuleType, snippets: ModuleType) -> dict[str, Any]:
+    text = out.text if out is not None else ""
+    if page.set == "zyte":
+        p, t = shingles(text), shingles(page.truth["articleBody"])
+        tp = sum((p & t).values())
+        return {"P": tp / sum(p.values()) if p else None, "R": tp / sum(t.values()) if t else 1.0,
+                "empty": not text.strip()}
+    if page.set == "fundus":
+        pred = fundus.Prediction(title=out.title, authors=out.authors, date=out.published, topics=out.tags,
+                                 text=text) if out is not None else fundus.Prediction()
+        row = dict(fundus.score_page(page.truth, pred))
+        row["empty"] = not text.strip()
+        return row
+    missed, leaked = snippets.match_page(page.truth, text if out is not None else None)
+    return {"tp": len(page.truth.with_) - len(missed), "fn": len(missed), "fp": len(leaked),
+            "tn": len(page.truth.without) - len(leaked), "empty": not text.strip()}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    ap.add_argument("--only", default="", help="comma-separated extractor names to run")
-    ap.add_argument("--check", action="store_true",
-                    help="exit 1 unless ours beats trafilatura by the issue's targets in this run")
-    args = ap.parse_args()
-    if not (args.data / "ground-truth.json").exists():
-        print(f"benchmark data not found: {args.data}", file=sys.stderr)
-        return 2
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
+def _zyte(rows: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """(P, R, F1): P averaged over the pages with output, R over all pages, F1 from the two."""
+    p = _mean([r["P"] for r in rows if r["P"] is not None])
+    r_ = _mean([r["R"] for r in rows])
+    return p, r_, 2 * p * r_ / (p + r_) if p + r_ else 0.0
+
+
+def _snippets(rows: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """(P, R, F) over the snippets of all pages summed."""
+    tp, fn, fp = (sum(r[k] for r in rows) for k in ("tp", "fn", "fp"))
+    return (tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0,
+            2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+
+
+def summarize(set_name: str, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The set's figures (its README's metric) from per-page score rows."""
+    s: dict[str, float] = {"pages": len(rows), "empty": sum(1 for r in rows if r["empty"])}
+    if set_name == "zyte":
+        s["P"], s["R"], s["F1"] = _zyte(rows)
+        s["F1_std"] = _bootstrap(rows, lambda sample: _zyte(sample)[2])
+    elif set_name == "fundus":
+        for key in ("title_exact", "title_f1", "authors_f1", "date_day", "date_instant", "topics_f1",
+                    "body_f1", "body_p", "body_r", "bodyfull_f1"):
+            s[key] = _mean([r[key] for r in rows if r.get(key) is not None])
+        s["body_below_half"] = sum(1 for r in rows if r.get("body_f1", 0.0) < 0.5)
+    else:
+        s["P"], s["R"], s["F"] = _snippets(rows)
+        s["F_std"] = _bootstrap(rows, lambda sample: _snippets(sample)[2])
+    return s
+
+
+def _bootstrap(rows: list[dict[str, Any]], figure: Callable[[list[dict[str, Any]]], float], n: int = 300) -> float:
+    rng = random.Random(0)
+    values = [figure([rows[rng.randrange(len(rows))] for _ in rows]) for _ in range(n)]
+    return statistics.pstdev(values)
+
+
+# --------------------------------------------------------------------------- running
+
+@dataclass
+class Result:
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)  # extractor -> set -> rows
+    times: dict[str, list[float]] = field(default_factory=dict)
+    stages: dict[str, Counter[str]] = field(default_factory=dict)  # set -> stage counts (ours)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def evaluate(pages: list[Page], extractors: dict[str, Extractor]) -> Result:
+    fundus, snippets = scorers()
     block_network()
     signal.signal(signal.SIGALRM, _alarm)
-    pages = load(args.data, args.limit)
-    results: dict[str, dict[str, Any]] = {}
-    chosen = extractors()
-    if args.only:
-        chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
-    for name, fn in chosen.items():
-        fn(pages[0][1], pages[0][2].get("url", ""))  # untimed warm-up
-        rows, times, failures, empty = [], [], 0, 0
-        for _key, html, truth in pages:
-            signal.alarm(PAGE_TIMEOUT_S)
-            start = time.perf_counter()
-            try:
-                pred = fn(html, truth.get("url", ""))
-            except _Timeout:
-                pred, failures = "", failures + 1
-            except Exception:  # noqa: BLE001 -- any extractor failure counts as an empty output
-                pred, failures = "", failures + 1
-            finally:
-                elapsed = time.perf_counter() - start
-                signal.alarm(0)
-            times.append(elapsed * 1000)
-            if not pred.strip():
-                empty += 1
-            rows.append(page_scores(pred, truth["articleBody"]))
-        p, r, f1, acc = aggregate(rows)
-        sp, sr, sf = bootstrap(rows)
-        times.sort()
-        results[name] = {
-            "precision": p, "precision_std": sp, "recall": r, "recall_std": sr, "f1": f1,
-            "f1_std": sf, "accuracy": acc, "failures": failures, "empty": empty,
-            "median_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))],
-            "mean_ms": statistics.fmean(times),
-        }
-    meta = metadata_accuracy(pages)
+    result = Result()
+    for name, fn in extractors.items():
+        run_one(fn, pages[0])  # untimed warm-up
+        result.rows[name] = {}
+        result.times[name] = []
+        result.errors[name] = 0
+    for i, page in enumerate(pages, 1):
+        for name, fn in extractors.items():
+            out, ms = run_one(fn, page)
+            result.times[name].append(ms)
+            result.errors[name] += out is None
+            result.rows[name].setdefault(page.set, []).append(score_page(page, out, fundus, snippets))
+            if name == _OURS:
+                result.stages.setdefault(page.set, Counter())[out.stage if out and out.stage else "none"] += 1
+        if i % 100 == 0:
+            print(f"  {i}/{len(pages)} pages", file=sys.stderr)
+    return result
+
+
+def _worker(page: Page) -> tuple[str, dict[str, Any], str]:
+    out, _ = run_one(ours, page)
+    fundus, snippets = scorers()
+    return page.set, score_page(page, out, fundus, snippets), (out.stage if out and out.stage else "none")
+
+
+def evaluate_ours_parallel(pages: list[Page], jobs: int) -> Result:
+    """Ours only, in worker processes: quality figures fast (timings are not comparable)."""
+    result = Result(rows={_OURS: {}}, times={_OURS: []}, errors={_OURS: 0})
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(jobs, initializer=_init_worker) as pool:
+        for set_name, row, stage in pool.imap(_worker, pages, chunksize=8):
+            result.rows[_OURS].setdefault(set_name, []).append(row)
+            result.stages.setdefault(set_name, Counter())[stage] += 1
+    return result
+
+
+def _init_worker() -> None:
+    warnings.simplefilter("ignore")
+    block_network()
+    signal.signal(signal.SIGALRM, _alarm)
+
+
+# --------------------------------------------------------------------------- reporting
+
+COLUMNS = {
+    "zyte": [("P", "P"), ("R", "R"), ("F1", "F1"), ("F1_std", "±"), ("empty", "empty")],
+    "fundus": [("body_f1", "body.F1"), ("body_p", "body.P"), ("body_r", "body.R"),
+               ("body_below_half", "<.5"), ("title_exact", "t.exact"), ("title_f1", "t.F1"),
+               ("authors_f1", "auth.F1"), ("date_day", "day"), ("date_instant", "instant"),
+               ("topics_f1", "topics"), ("bodyfull_f1", "full.F1"), ("empty", "empty")],
+    "snippets": [("P", "P"), ("R", "R"), ("F", "F"), ("F_std", "±"), ("empty", "empty")],
+}
+
+
+def figures(result: Result) -> dict[str, dict[str, dict[str, float]]]:
+    """extractor -> set -> figure -> value."""
+    return {name: {s: summarize(s, rows) for s, rows in per_set.items()} for name, per_set in result.rows.items()}
+
+
+def print_tables(result: Result, figs: dict[str, dict[str, dict[str, float]]]) -> None:
+    for set_name in SETS:
+        names = [n for n in figs if set_name in figs[n]]
+        if not names:
+            continue
+        cols = COLUMNS[set_name]
+        pages = int(figs[names[0]][set_name]["pages"])
+        print(f"\n{set_name} ({pages} pages)")
+        print(f"{'extractor':<13}" + "".join(f"{label:>9}" for _, label in cols))
+        for name in names:
+            f = figs[name][set_name]
+            cells = [f"{f[k]:9.0f}" if k in ("empty", "body_below_half") else f"{f[k]:9.3f}" for k, _ in cols]
+            print(f"{name:<13}" + "".join(cells))
+        stages = result.stages.get(set_name)
+        if stages:
+            print("  ours, by cascade stage: " + ", ".join(f"{k} {v}" for k, v in stages.most_common()))
+    if any(result.times.get(n) for n in figs):
+        print("\ntime per page (ms), all sets")
+        print(f"{'extractor':<13}{'median':>9}{'p95':>9}{'mean':>9}{'errors':>9}")
+        for name in figs:
+            t = sorted(result.times.get(name, []))
+            if t:
+                print(f"{name:<13}{statistics.median(t):9.1f}{t[round(0.95 * (len(t) - 1))]:9.1f}"
+                      f"{statistics.fmean(t):9.1f}{result.errors[name]:9d}")
+
+
+def targets(result: Result, figs: dict[str, dict[str, dict[str, float]]]) -> list[tuple[str, bool]]:
+    """Issue #11's targets, each (description, met) against trafilatura in this run."""
+    if "trafilatura" not in figs:
+        return []
+    o, t = figs[_OURS], figs["trafilatura"]
+    out: list[tuple[str, bool]] = []
+    if "zyte" in o:
+        z, tz = o["zyte"], t["zyte"]
+        out += [(f"zyte F1 {z['F1']:.3f} >= trafilatura {tz['F1']:.3f} + 0.02", z["F1"] >= tz["F1"] + 0.02),
+                (f"zyte precision {z['P']:.3f} >= trafilatura {tz['P']:.3f}", z["P"] >= tz["P"]),
+                (f"zyte empty pages {z['empty']:.0f} == 0", z["empty"] == 0)]
+    if "fundus" in o:
+        f, tf = o["fundus"], t["fundus"]
+        out += [(f"fundus body F1 {f['body_f1']:.3f} >= trafilatura {tf['body_f1']:.3f}", f["body_f1"] >= tf["body_f1"]),
+                (f"fundus pages under .5 {f['body_below_half']:.0f} <= trafilatura {tf['body_below_half']:.0f}",
+                 f["body_below_half"] <= tf["body_below_half"]),
+                (f"fundus title exact {f['title_exact']:.3f} >= 0.85", f["title_exact"] >= 0.85),
+                (f"fundus authors F1 {f['authors_f1']:.3f} >= trafilatura {tf['authors_f1']:.3f}",
+                 f["authors_f1"] >= tf["authors_f1"]),
+                (f"fundus date same-day {f['date_day']:.3f} >= 0.97", f["date_day"] >= 0.97)]
+    if "snippets" in o:
+        s, ts = o["snippets"], t["snippets"]
+        out += [(f"snippets F {s['F']:.3f} >= trafilatura {ts['F']:.3f}", s["F"] >= ts["F"]),
+                (f"snippets recall {s['R']:.3f} within 0.02 of trafilatura {ts['R']:.3f}", s["R"] >= ts["R"] - 0.02),
+                (f"snippets empty pages {s['empty']:.0f} == 0", s["empty"] == 0)]
+    if result.times.get(_OURS) and result.times.get("trafilatura"):
+        ratio = statistics.median(result.times[_OURS]) / statistics.median(result.times["trafilatura"])
+        out.append((f"median time ratio {ratio:.2f}x <= 0.60x trafilatura", ratio <= 0.6))
+    return out
+
+
+def floor_checks(figs: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """(failures, current figures in floors.json's shape); a floor of "empty" is a ceiling."""
+    floors: dict[str, dict[str, float]] = json.loads(FLOORS.read_text("utf-8"))
+    failures: list[str] = []
+    current: dict[str, dict[str, float]] = {}
+    for set_name, wanted in floors.items():
+        got = figs[_OURS].get(set_name)
+        if got is None:
+            continue
+        current[set_name] = {k: round(got[k], 4) for k in wanted}
+        for key, floor in wanted.items():
+            value = got[key]
+            bad = value > floor if key in ("empty", "body_below_half") else value < floor - 1e-9
+            if bad:
+                failures.append(f"{set_name} {key} {value:.4f} is {'above' if key in ('empty', 'body_below_half') else 'below'}"
+                                f" its floor {floor}")
+    return failures, current
+
+
+def raise_floors(current: dict[str, dict[str, float]]) -> None:
+    floors: dict[str, dict[str, float]] = json.loads(FLOORS.read_text("utf-8"))
+    for set_name, values in current.items():
+        for key, value in values.items():
+            old = floors[set_name][key]
+            better = value < old if key in ("empty", "body_below_half") else value > old
+            if better:
+                floors[set_name][key] = value
+    FLOORS.write_text(json.dumps(floors, indent=2) + "\n", "utf-8")
+    print(f"floors raised where higher: {FLOORS}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: zyte,fundus,snippets")
+    ap.add_argument("--peers", default="trafilatura", help="comma-separated: trafilatura,readability ('' for none)")
+    ap.add_argument("--limit", type=int, default=None, help="first N pages of each set")
+    ap.add_argument("--check", action="store_true", help="exit 1 unless every target holds in this run")
+    ap.add_argument("--floors", action="store_true", help="ours only, in parallel: exit 1 below floors.json")
+    ap.add_argument("--raise-floors", action="store_true", help="with --floors: write higher figures back")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes for --floors")
+    ap.add_argument("--json", type=Path, help="write every figure and per-page row to this file")
+    args = ap.parse_args(argv)
+    sets = [s for s in args.sets.split(",") if s]
+    unknown = set(sets) - set(SETS)
+    if unknown:
+        ap.error(f"unknown set(s): {', '.join(sorted(unknown))}")
+    if not DATA.is_dir():
+        print(f"benchmark data not found: {DATA} (../shared beside the checkout)", file=sys.stderr)
+        return 2
+    warnings.simplefilter("ignore")
+    pages = load_pages(sets, args.limit)
+    if args.floors:
+        result = evaluate_ours_parallel(pages, args.jobs)
+    else:
+        peers = [p for p in args.peers.split(",") if p]
+        for p in peers:
+            if p not in PEERS:
+                ap.error(f"unknown peer: {p}")
+        result = evaluate(pages, {_OURS: ours, **{p: PEERS[p] for p in peers}})
+    figs = figures(result)
+    print_tables(result, figs)
     if args.json:
-        print(json.dumps({"pages": len(pages), "extractors": results, "metadata": meta}, indent=2))
-        return 0
-    print(f"{len(pages)} pages from {args.data}")
-    print(f"{'extractor':<18} {'P':>12} {'R':>12} {'F1':>12} {'acc':>6} {'fail':>5} {'empty':>5}"
-          f" {'med ms':>7} {'p95 ms':>7} {'mean ms':>7}")
-    for name, s in results.items():
-        print(f"{name:<18} {s['precision']:.3f}±{s['precision_std']:.3f}  {s['recall']:.3f}±{s['recall_std']:.3f}"
-              f"  {s['f1']:.3f}±{s['f1_std']:.3f} {s['accuracy']:6.3f} {s['failures']:5d} {s['empty']:5d}"
-              f" {s['median_ms']:7.1f} {s['p95_ms']:7.1f} {s['mean_ms']:7.1f}")
-    if "aggregator" in results and "trafilatura" in results:
-        ours, theirs = results["aggregator"], results["trafilatura"]
-        print(f"F1 difference vs trafilatura: {ours['f1'] - theirs['f1']:+.3f} (target >= +0.020); "
-              f"precision difference: {ours['precision'] - theirs['precision']:+.3f} (target > 0); "
-              f"median time ratio: {ours['median_ms'] / theirs['median_ms']:.2f}x (target <= 1.00x)")
-    print("metadata accuracy (aggregator):", ", ".join(f"{k} {v}" for k, v in meta.items()))
-    if args.check and "aggregator" in results and "trafilatura" in results:
-        ours, theirs = results["aggregator"], results["trafilatura"]
-        ok = (ours["f1"] - theirs["f1"] >= 0.02 and ours["precision"] > theirs["precision"]
-              and ours["median_ms"] <= theirs["median_ms"])
-        print("targets met" if ok else "TARGETS NOT MET")
-        return 0 if ok else 1
-    return 0
+        args.json.write_text(json.dumps({"figures": figs, "rows": result.rows, "times": result.times,
+                                         "stages": result.stages}, default=str, indent=1), "utf-8")
+    status = 0
+    if args.floors:
+        failures, current = floor_checks(figs)
+        for line in failures:
+            print(f"BELOW FLOOR: {line}")
+        print("floors held" if not failures else f"{len(failures)} floor(s) not held")
+        if args.raise_floors and args.limit is None:
+            raise_floors(current)
+        status = 1 if failures else 0
+    checks = targets(result, figs)
+    if checks:
+        print("\ntargets (issue #11), this run:")
+        for text, ok in checks:
+            print(f"  [{'ok' if ok else 'MISSED'}] {text}")
+        if args.check and not all(ok for _, ok in checks):
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -65,8 +65,9 @@ def extract_body(
     ``tree`` is cleaned in place by the first stage; ``reparse`` gives a fresh tree of the same
     page for the relaxed stage.
     """
-    evidence = max(clean_tree(tree, rules, site), len(clean_whitespace(article_body)))
-    best = Body(extract_paragraphs(tree, site, rules), "dom")
+    cleaned = clean_tree(tree, rules, site)
+    evidence = max(cleaned.evidence, len(clean_whitespace(article_body)))
+    best = Body(extract_paragraphs(tree, site, rules, cleaned.candidates), "dom")
 
     if article_body:
         ld_words = count_words(article_body)

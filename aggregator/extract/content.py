@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 from lxml import etree
 from lxml.html import HtmlElement
@@ -30,7 +32,7 @@ _USUALLY_FURNITURE = ("form", "nav", "footer", "aside", "header", "figure", "fig
 #: Of those, the ones seen wrapping a whole article (ASP.NET pages are one <form>).
 _MAY_WRAP_ARTICLE = ("form", "header")
 _ALL_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
-#: Paragraph score (see _score_candidates) from which a layout-named block counts as prose.
+#: Paragraph score (see score_candidates) from which a layout-named block counts as prose.
 _PROSE = 10.0
 #: A block holding more than this share of the page's paragraph text is never furniture.
 _MAIN_SHARE = 0.4
@@ -70,28 +72,75 @@ _DATE_LINE = re.compile(
 )
 
 
-def _attr_words(el: HtmlElement) -> tuple[set[str], set[str]]:
-    """(whole class/id names, their words) in lower case."""
-    raw: list[str] = []
-    for attr in ("class", "id", "role"):
-        value = el.get(attr)
+def _attr_words(el: HtmlElement) -> tuple[frozenset[str], frozenset[str]]:
+    """(whole class/id/role names, their words) in lower case."""
+    cls, id_, role = el.get("class"), el.get("id"), el.get("role")
+    if id_ is None and role is None:
+        return _split_names(cls)  # the common case: cached by the class string alone
+    names: set[str] = set()
+    words: set[str] = set()
+    for value in (cls, id_, role):
         if value:
-            raw += value.split()
+            n, w = _split_names(value)
+            names |= n
+            words |= w
+    return frozenset(names), frozenset(words)
+
+
+@lru_cache(maxsize=8192)
+def _split_names(value: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    # Cached: pages repeat the same class attributes hundreds of times ("col-md-6", "item").
+    raw = value.split() if value else []
     words: set[str] = set()
     for name in raw:
         # "InlineImage-imageEmbedCaption" -> inline, image, embed, caption
         words.update(w.lower() for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name)) if w)
-    return {name.lower() for name in raw}, words
+    return frozenset(name.lower() for name in raw), frozenset(words)
 
 
-def _is_hidden(el: HtmlElement, hidden_classes: frozenset[str]) -> bool:
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
-        return True
-    classes = el.get("class")
-    if classes and not hidden_classes.isdisjoint(classes.lower().split()):
-        return True
-    style = (el.get("style") or "").replace(" ", "").lower()
-    return "display:none" in style or "visibility:hidden" in style
+# What one class/id/role name says about its block, in order of precedence: a hiding class wins,
+# then a keep token over every furniture token.
+_PLAIN, _LAYOUT, _MEDIA, _STRONG, _KEEPS, _HIDES = range(6)
+
+
+_NAME_MEMO = 50_000
+
+
+@cache
+def _name_kinds(rules: FurnitureRules) -> dict[str, int]:
+    """A per-rules memo of _name_kind: pages repeat their class names, and names repeat across
+    pages ("col-md-6", "clearfix", "share-bar")."""
+    return {}
+
+
+def _name_kind(name: str, rules: FurnitureRules) -> int:
+    lower = name.lower()
+    if lower in rules.keep_tokens:
+        return _KEEPS
+    if lower in rules.hidden_classes:
+        return _HIDES
+    if lower != name:  # "InlineImage-imageEmbedCaption" -> inline, image, embed, caption
+        words = {w.lower() for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name)) if w}
+    else:
+        words = {w for w in lower.replace("_", "-").split("-") if w}
+    words.add(lower)
+    if not words.isdisjoint(rules.block_tokens):
+        return _STRONG
+    if not words.isdisjoint(rules.media_tokens):
+        return _MEDIA
+    if not words.isdisjoint(rules.layout_tokens):
+        return _LAYOUT
+    return _PLAIN
+
+
+#: Elements a browser does not show, by attribute (class names are checked in Python).
+_HIDDEN = etree.XPath(
+    "//*[@hidden or @aria-hidden='true' or @style["
+    "contains(translate(., 'DISPLAYNOEVIBTH ', 'displaynoevibth'), 'display:none')"
+    " or contains(translate(., 'DISPLAYNOEVIBTH ', 'displaynoevibth'), 'visibility:hidden')]]"
+)
+#: Elements with a name to read furniture tokens from.
+_NAMED = etree.XPath("//*[@class or @id or @role]")
 
 
 def _drop(el: HtmlElement) -> None:
@@ -111,7 +160,7 @@ def _drop(el: HtmlElement) -> None:
 
 def clean_tree(
     tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None, *, relaxed: bool = False
-) -> int:
+) -> Cleaned:
     """Remove, in place, everything that is never article text; return the page's prose evidence.
 
     Relaxed (the cascade's second try) stops after the first round and reads <noscript>.
@@ -145,32 +194,59 @@ def clean_tree(
     def holds_main_text(el: HtmlElement) -> bool:
         return el in protected or holds_most_text(el)
 
-    def sweep(tokens: frozenset[str], hidden: bool, prose: dict[HtmlElement, float] | None = None) -> None:
+    # One pass reads every name; the rounds below only visit the blocks it marked.
+    strong: list[HtmlElement] = []
+    layout: list[HtmlElement] = []
+    media: list[HtmlElement] = []
+    hidden = set(_HIDDEN(tree))
+    strong.extend(el for el in hidden if el.tag not in _KEEP_ALWAYS)
+    kind_of = _name_kinds(rules)
+    if len(kind_of) > _NAME_MEMO:
+        kind_of.clear()  # ids are unique ("post-12345"): a crawl must not keep every one
+    for el in tree.iter():
+        tag = el.tag
+        if not isinstance(tag, str) or tag in _KEEP_ALWAYS or el in hidden:
+            continue
+        kind = 0
+        for value in (el.get("class"), el.get("id"), el.get("role")):
+            if value:
+                for name in value.split():
+                    k = kind_of.get(name)
+                    if k is None:
+                        k = kind_of.setdefault(name, _name_kind(name, rules))
+                    kind = max(kind, k)
+        if kind in (_HIDES, _STRONG):
+            strong.append(el)
+        elif kind == _MEDIA:
+            media.append(el)
+        elif kind == _LAYOUT:
+            layout.append(el)
+
+    def sweep(marked: list[HtmlElement], prose: Candidates | None = None) -> None:
         doomed = []
-        for el in tree.iter():
-            if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS or holds_main_text(el):
+        for el in marked:
+            if holds_main_text(el):
                 continue
-            if hidden and _is_hidden(el, rules.hidden_classes):
-                doomed.append(el)
-            elif _names_any(el, tokens, rules):
-                # Under a layout name, a heading or a block of real paragraphs is still text:
-                # "article-subheadline", Elementor's text widgets, "headline-with-text".
-                if prose is not None and (el.tag in _ALL_HEADINGS or prose.get(el, 0.0) >= _PROSE):
-                    continue
-                doomed.append(el)
+            # Under a layout name, a heading or a block of real paragraphs is still text:
+            # "article-subheadline", Elementor's text widgets, "headline-with-text".
+            if prose is not None and (el.tag in _ALL_HEADINGS or prose.subtree(el) >= _PROSE):
+                continue
+            doomed.append(el)
         for el in doomed:
             # An ancestor may already be gone; removing a detached subtree is harmless.
             _drop(el)
 
-    sweep(rules.block_tokens, hidden=True)
+    sweep(strong)
     evidence = prose_evidence(tree)
     if relaxed:
-        return evidence
-    scores, _, deep = _score_candidates(tree)
+        return Cleaned(evidence, None)
+    found = score_candidates(tree)
+    scores = found.scores()
     core = _pick_best(scores) if scores else None
     if core is not None:
         protected.update(core.iterancestors())
         protected.add(core)
+
     for el in list(tree.iter(*_USUALLY_FURNITURE)):
         # A footer or an aside around the densest text holds a bio or a sidebar essay, not the
         # story (which is then the shorter text); a form or a header may wrap the whole page.
@@ -181,9 +257,20 @@ def clean_tree(
         for selector in site.remove:
             for el in tree.cssselect(selector):
                 _drop(el)
-    sweep(rules.layout_tokens, hidden=False, prose=deep)
-    sweep(rules.media_tokens, hidden=False)
-    return evidence
+    found.prune(tree)
+    sweep(layout, prose=found)
+    sweep(media)
+    found.prune(tree)
+    return Cleaned(evidence, found)
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What clean_tree learned on the way: the page's prose evidence (characters, see
+    prose_evidence) and the block scores of the cleaned tree (None after a relaxed clean)."""
+
+    evidence: int
+    candidates: Candidates | None
 
 
 _EVIDENCE_XPATH = (
@@ -233,13 +320,19 @@ def _paragraph_weight(tree: HtmlElement) -> dict[HtmlElement, int]:
 def _link_density(el: HtmlElement, text_len: int) -> float:
     if text_len == 0:
         return 0.0
-    link_len = sum(len(clean_whitespace(a.text_content())) for a in el.iter("a"))
+    # (the length clean_whitespace would give, without its checks for invisible characters)
+    link_len = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
     return min(1.0, link_len / text_len)
 
 
 def _class_weight(el: HtmlElement) -> float:
-    weight = 100.0 if el.get("itemprop") == "articleBody" else 0.0
-    names = " ".join(_attr_words(el)[0])
+    return _weight_of_names(el.get("class"), el.get("id"), el.get("role"), el.get("itemprop"))
+
+
+@lru_cache(maxsize=4096)
+def _weight_of_names(cls: str | None, id_: str | None, role: str | None, itemprop: str | None) -> float:
+    weight = 100.0 if itemprop == "articleBody" else 0.0
+    names = " ".join(n for value in (cls, id_, role) for n in _split_names(value)[0])
     if _POSITIVE.search(names):
         weight += 25
     if _NEGATIVE.search(names):
@@ -262,40 +355,89 @@ def _has_block_child(el: HtmlElement) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
 
 
-def _score_candidates(
-    root: HtmlElement,
-) -> tuple[dict[HtmlElement, float], dict[HtmlElement, float], dict[HtmlElement, float]]:
-    """(scores with class weights, scores from paragraph content alone, content of the subtree).
+@dataclass
+class Candidates:
+    """Readability-style block scores of a tree, kept up to date as blocks are removed.
 
-    A paragraph's score goes to its parent and half of it to its grandparent (readability's
-    rule: the body is the paragraphs' nearest common block); the subtree content sums every
-    paragraph below a block however deep, for deciding whether a block holds body text at all.
+    ``content``: a paragraph's score goes to its parent and half of it to its grandparent (the
+    body is the paragraphs' nearest common block). ``subtree``: every paragraph below a block
+    however deep, for deciding whether a block holds body text at all. Scoring reads the text of
+    every paragraph; clean_tree scores once to find the densest block, removes furniture, then
+    ``prune``s what it removed instead of scoring the whole page again.
     """
-    content: dict[HtmlElement, float] = {}
-    deep: dict[HtmlElement, float] = {}
 
-    def add_deep(el: HtmlElement | None, score: float) -> None:
-        while el is not None:
-            deep[el] = deep.get(el, 0.0) + score
-            el = el.getparent()
+    content: dict[HtmlElement, float] = field(default_factory=dict)
+    #: each scored unit (a paragraph, or a container's own text) -> its score and the blocks
+    #: its content went to
+    units: dict[HtmlElement, tuple[float, list[tuple[HtmlElement, float]]]] = field(default_factory=dict)
 
+    def add(self, unit: HtmlElement, score: float, shares: list[tuple[HtmlElement, float]]) -> None:
+        for el, value in shares:
+            self.content[el] = self.content.get(el, 0.0) + value
+        self.units[unit] = (score, shares)
+
+    def subtree(self, el: HtmlElement) -> float:
+        """The scores of the paragraphs below el and of the text written into el or below it
+        (read when asked: few blocks are)."""
+        units = self.units
+        total = sum(units[x][0] for x in el.iter() if x in units)
+        if el in units and units[el][1][0][0] is not el:  # el is a paragraph, not a container
+            total -= units[el][0]
+        return total
+
+    def prune(self, root: HtmlElement) -> None:
+        """Take out what units no longer under ``root`` gave, and the blocks removed with them."""
+        for unit, (_, shares) in list(self.units.items()):
+            # Walk up to the top of the unit's tree: root when it is still in the page, the
+            # root of a removed block otherwise, below which everything is gone.
+            gone = [unit]
+            node = unit.getparent()
+            while node is not None:
+                gone.append(node)
+                node = node.getparent()
+            if gone[-1] is root:
+                continue
+            del self.units[unit]
+            for target, value in shares:
+                if target in gone:
+                    self.content.pop(target, None)
+                elif target in self.content:
+                    self.content[target] -= value
+
+    def scores(self) -> dict[HtmlElement, float]:
+        # A promising class name counts in proportion to the text a node really holds, so an
+        # empty "content-wrapper" cannot outrank the block of paragraphs next to it.
+        return {el: c + _class_weight(el) * min(1.0, c / 20) for el, c in self.content.items()}
+
+
+def score_candidates(root: HtmlElement) -> Candidates:
+    """Score every block of the tree (see Candidates)."""
+    found = Candidates()
+    # Elements with a block child, found from the blocks' side: lxml filters tags in C.
+    with_blocks = {el.getparent() for el in root.iter(*_BLOCKS)}
     for el in root.iter():
         tag = el.tag
         if not isinstance(tag, str):
             continue
-        if tag not in _PARAGRAPH_TAGS and _has_block_child(el):
+        if tag not in _PARAGRAPH_TAGS and el in with_blocks:
             # Text written straight into a container, between its blocks, is a paragraph too.
-            direct = clean_whitespace((el.text or "") + " ".join(c.tail or "" for c in el))
+            raw = (el.text or "") + " ".join(c.tail or "" for c in el)
+            if len(raw) < 100:  # (the cheap test first: cleaning only shortens)
+                continue
+            direct = clean_whitespace(raw)
             if len(direct) >= 100:
                 own = float(1 + direct.count(",") + min(len(direct) // 100, 3))
-                content[el] = content.get(el, 0.0) + own
-                add_deep(el, own)
+                shares = [(el, own)]
                 parent = el.getparent()
                 if parent is not None:
-                    content[parent] = content.get(parent, 0.0) + own / 2
+                    shares.append((parent, own / 2))
+                found.add(el, own, shares)
             continue
-        if tag in _PARAGRAPH_TAGS or (tag == "div" and not _has_block_child(el)):
-            text = clean_whitespace(el.text_content())
+        if tag in _PARAGRAPH_TAGS or (tag == "div" and el not in with_blocks):
+            raw = el.text_content()
+            if len(raw) < 25:
+                continue
+            text = clean_whitespace(raw)
             if len(text) < 25:
                 continue
             commas = text.count(",") + text.count("、") + text.count("，")
@@ -306,30 +448,37 @@ def _score_candidates(
             parent = el.getparent()
             if parent is None:
                 continue
-            add_deep(parent, score)
-            for ancestor, share in ((parent, 1.0), (parent.getparent(), 0.5)):
-                if ancestor is None or not isinstance(ancestor.tag, str):
-                    continue
-                content[ancestor] = content.get(ancestor, 0.0) + score * share
-    # A promising class name counts in proportion to the text a node really holds, so an empty
-    # "content-wrapper" cannot outrank the block of paragraphs next to it.
-    scores = {el: c + _class_weight(el) * min(1.0, c / 20) for el, c in content.items()}
-    return scores, content, deep
+            grandparent = parent.getparent()
+            shares = [(parent, score)]
+            if grandparent is not None and isinstance(grandparent.tag, str):
+                shares.append((grandparent, score * 0.5))
+            found.add(el, score, shares)
+    return found
 
 
 def _pick_best(scores: dict[HtmlElement, float]) -> HtmlElement:
-    for el in scores:
+    """The candidate with the best score once discounted by its link density.
+
+    The discount only lowers a score, so candidates are taken in order of raw score and the
+    search stops at the first whose raw score cannot beat the best discounted one: on a big page
+    that spares reading the text of hundreds of wrappers.
+    """
+    best: HtmlElement | None = None
+    best_score = float("-inf")
+    for el, raw in sorted(scores.items(), key=lambda item: item[1], reverse=True):
+        if raw <= best_score and (raw > 0 or best_score > 0):
+            break  # (a negative score moves toward 0 when discounted, so those are all read)
         text_len = len(clean_whitespace(el.text_content()))
-        scores[el] *= 1 - _link_density(el, text_len)
-    return max(scores, key=scores.__getitem__)
+        score = raw * (1 - _link_density(el, text_len))
+        if score > best_score:
+            best, best_score = el, score
+    assert best is not None
+    return best
 
 
-def _best_candidate(root: HtmlElement) -> HtmlElement | None:
-    scores, _, _ = _score_candidates(root)
-    return _pick_best(scores) if scores else None
-
-
-def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlElement]:
+def find_containers(
+    root: HtmlElement, site: SiteRules | None, candidates: Candidates | None = None
+) -> list[HtmlElement]:
     """The element(s) holding the article body, in document order."""
     if site is not None and site.body:
         found = root.cssselect(site.body)
@@ -337,7 +486,8 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             return list(found)
     # itemprop=articleBody weighs heavily in _class_weight but is no override: some pages mark
     # a teaser or a single paragraph with it.
-    scores, content, deep = _score_candidates(root)
+    found = candidates if candidates is not None else score_candidates(root)
+    scores, content = found.scores(), found.content
     if not scores:
         body = root.find(".//body")
         return [body if body is not None else root]
@@ -358,7 +508,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         if _text_len(parent) > 1.02 * best_len:
             break
         best, parent = parent, parent.getparent()
-    if parent is not None and parent.tag not in ("body", "html") and _repeated_unit(parent, deep):
+    if parent is not None and parent.tag not in ("body", "html") and _repeated_unit(parent, found):
         # The body is a run of units (one per paragraph and picture: "paragraph_wrapper"), and
         # the best block is only the text inside one of them: gather the units.
         best, parent = parent, parent.getparent()
@@ -378,7 +528,7 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         same_kind = sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
         # Same-kind blocks join on any paragraph of their own, or on a deeper one of some weight.
         if (sibling in content and (same_kind or content[sibling] >= threshold)) or (
-            same_kind and deep.get(sibling, 0.0) >= 3
+            same_kind and found.subtree(sibling) >= 3
         ):
             chosen.append(sibling)
         elif sibling.tag in _PARAGRAPH_TAGS or not _has_block_child(sibling):
@@ -388,14 +538,14 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
     return chosen
 
 
-def _repeated_unit(el: HtmlElement, deep: dict[HtmlElement, float]) -> bool:
+def _repeated_unit(el: HtmlElement, found: Candidates) -> bool:
     """True when el has a sibling of its own kind (tag and first class) that holds paragraphs."""
     kind = _first_class(el)
     parent = el.getparent()
     if not kind or parent is None:
         return False
     return any(
-        s is not el and s.tag == el.tag and _first_class(s) == kind and deep.get(s, 0.0) >= 3
+        s is not el and s.tag == el.tag and _first_class(s) == kind and found.subtree(s) >= 3
         for s in parent
     )
 
@@ -491,13 +641,19 @@ def _in_quote(el: HtmlElement) -> bool:
 
 
 def extract_paragraphs(
-    tree: HtmlElement, site: SiteRules | None = None, rules: FurnitureRules | None = None
+    tree: HtmlElement,
+    site: SiteRules | None = None,
+    rules: FurnitureRules | None = None,
+    candidates: Candidates | None = None,
 ) -> list[str]:
-    """The article body of a cleaned tree, as paragraphs; empty when nothing looks like text."""
+    """The article body of a cleaned tree, as paragraphs; empty when nothing looks like text.
+
+    ``candidates``: the tree's block scores when clean_tree has them (saves scoring again).
+    """
     rules = rules or furniture_rules()
     extra = site.phrases if site is not None else frozenset()
     out: list[str] = []
-    for container in find_containers(tree, site):
+    for container in find_containers(tree, site, candidates):
         in_furniture_section = False
         for block, paragraphs in _blocks(container):
             if block.tag in _HEADINGS:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from extruct.jsonld import JsonLdExtractor
+from lxml import etree
 from lxml.html import HtmlElement
 
 from aggregator.extract.authors import clean_authors, site_keys
@@ -221,13 +222,84 @@ def _same_site(a: str, b: str) -> bool:
     return bool(ha) and ha == hb
 
 
+@dataclass
+class _Marked:
+    """Elements whose class or attributes say which metadata they show, in document order.
+
+    Found in one walk over the page: a dozen XPath ``contains(@class, ...)`` scans cost more
+    than reading each element's attributes once in Python.
+    """
+
+    deks: list[HtmlElement] = field(default_factory=list)
+    bylines: list[HtmlElement] = field(default_factory=list)
+    dates: list[HtmlElement] = field(default_factory=list)
+    crumbs: list[HtmlElement] = field(default_factory=list)
+    tags: list[HtmlElement] = field(default_factory=list)
+
+
+_HOOK = re.compile(r"dek|standfirst|subtitle|sub-?headline|article-summary|deck|byline|author-name|date|time|breadcrumb")
+_DEK_CLASS = re.compile(r"(?:^|\s)dek(?:\s|$)|standfirst|subtitle|sub-?headline|article-summary|deck")
+_DEK_TAGS = frozenset(("p", "h2", "div", "span"))
+
+
+def _mark(tree: HtmlElement) -> _Marked:
+    marked = _Marked()
+    for el in tree.iter():
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        cls = el.get("class") or ""
+        itemprop = el.get("itemprop")
+        rel = el.get("rel")
+        if itemprop == "alternativeHeadline" or (tag in _DEK_TAGS and cls and _DEK_CLASS.search(cls)):
+            marked.deks.append(el)
+        if rel == "tag" and tag == "a":
+            marked.tags.append(el)
+        if not cls and not rel and not itemprop:
+            continue
+        if rel == "author" or itemprop == "author" or "byline" in cls or "author-name" in cls:
+            marked.bylines.append(el)
+        if cls and _HOOK.search(cls):
+            if "date" in cls or "time" in cls:
+                marked.dates.append(el)
+            if "breadcrumb" in cls:
+                marked.crumbs.append(el)
+    return marked
+
+
+def _texts(elements: Iterable[HtmlElement]) -> Iterator[str]:
+    for el in elements:
+        text = clean_whitespace(el.text_content())
+        if text:
+            yield text
+
+
+def _date_elements(marked: _Marked) -> Iterator[HtmlElement]:
+    """The first element named for a date or time that holds no smaller one named for a date."""
+    for el in marked.dates:
+        if not any("date" in (d.get("class") or "") for d in el.iterdescendants()):
+            yield el
+            return
+
+
+def _breadcrumb_leaf(marked: _Marked) -> str:
+    """The last link of the page's breadcrumbs: the section."""
+    for crumb in reversed(marked.crumbs):
+        for a in reversed(list(crumb.iter("a"))):
+            text = clean_whitespace(a.text_content())
+            if text:
+                return text
+    return ""
+
+
 def _lazy(tree: HtmlElement, xpath: str) -> Iterator[str]:
     """XPath string results, evaluated only when the iterator is first advanced."""
     yield from (str(v) for v in tree.xpath(xpath))
 
 
-def _visible(tree: HtmlElement, xpath: str) -> Iterator[str]:
-    for el in tree.xpath(xpath):
+def _visible(tree: HtmlElement, xpath: str | etree.XPath) -> Iterator[str]:
+    found = tree.xpath(xpath) if isinstance(xpath, str) else xpath(tree)
+    for el in found:
         text = el if isinstance(el, str) else el.text_content()
         text = clean_whitespace(str(text))
         if text:
@@ -237,6 +309,7 @@ def _visible(tree: HtmlElement, xpath: str) -> Iterator[str]:
 def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Metadata:
     """Read every metadata field from the page; missing fields stay empty."""
     meta = _meta(tree)
+    marked = _mark(tree)
     objects = _jsonld_objects(tree, url)
     articles = [o for o in objects if _types(o) & _ARTICLE_TYPES]
     ld: dict[str, Any] = articles[0] if articles else {}
@@ -257,34 +330,24 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     )
 
     site_title = _select_texts(tree, site.title) if site else []
-    h1 = next(_visible(tree, "//h1"), "")
-    title_tag = next(_visible(tree, "//title"), "")
     title = (
         (site_title[0] if site_title else "")
         or _text_of(ld.get("headline"))
         or m("og:title", "twitter:title", "dc.title", "title")
-        or h1
-        or title_tag
+        or next(_visible(tree, "//h1"), "")
+        or next(_visible(tree, "//title"), "")
     )
     host = urlsplit(url).hostname or ""
     md.title = strip_site_suffix(title, md.site_name, host)
 
     site_dek = _select_texts(tree, site.dek) if site else []
-    dek_xpath = (
-        "//*[self::p or self::h2 or self::div or self::span]"
-        "[contains(concat(' ', normalize-space(@class), ' '), ' dek ')"
-        " or contains(@class, 'standfirst') or contains(@class, 'subtitle')"
-        " or contains(@class, 'subheadline') or contains(@class, 'sub-headline')"
-        " or contains(@class, 'article-summary') or contains(@class, 'deck')"
-        " or @itemprop='alternativeHeadline']"
-    )
     own = site_keys(md.site_name, host)
     md.subtitle = next(
         (
             d
             for d in chain(
                 site_dek[:1],
-                _visible(tree, dek_xpath),
+                _texts(marked.deks),
                 (_text_of(ld.get("alternativeHeadline")), _text_of(ld.get("description"))),
                 (m("og:description", "description", "twitter:description"),),
             )
@@ -295,16 +358,12 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
 
     site_authors = _select_texts(tree, site.authors) if site else []
     meta_authors = [a for key in _META_AUTHORS for a in meta.get(key, []) if not a.startswith("http")]
-    byline_xpath = (
-        "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline')"
-        " or contains(@class, 'author-name')]"
-    )
     # The first kind of evidence that names someone wins (the page's own site never does).
     md.authors = (
         clean_authors(site_authors, site=own)
         or clean_authors(_names(ld.get("author")), site=own)
         or clean_authors(meta_authors, site=own)
-        or clean_authors(list(_visible(tree, byline_xpath))[:3], site=own)
+        or clean_authors(list(_texts(marked.bylines))[:3], site=own)
     )
 
     # Each source is looked at only if the ones before it gave nothing (XPath is the cost).
@@ -314,8 +373,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
            "publishdate", "date", "dc.date", "dc.date.issued", "sailthru.date", "parsely-pub-date")),
         _lazy(tree, "//*[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@content"),
         _lazy(tree, "//time[@datetime][1]/@datetime"),
-        _visible(tree, "//*[contains(@class, 'date') or contains(@class, 'time')]"
-                       "[not(descendant::*[contains(@class, 'date')])][1]"),
+        _texts(_date_elements(marked)),
     ))
     if md.published is None:
         match = _URL_DATE.search(url)
@@ -332,7 +390,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         (site_section[0] if site_section else "")
         or m("article:section", "section", "parsely-section")
         or _text_of(ld.get("articleSection"))
-        or next(iter(reversed(list(_visible(tree, "//*[contains(@class, 'breadcrumb')]//a")))), "")
+        or _breadcrumb_leaf(marked)
     )
 
     tag_sources: list[str] = []
@@ -343,7 +401,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     for kw in meta.get("keywords", []) + meta.get("news_keywords", []):
         tag_sources += _split_keywords(kw)
     if not tag_sources:
-        tag_sources += list(_visible(tree, "//a[@rel='tag']"))
+        tag_sources += list(_texts(marked.tags))
     md.tags = _dedupe_tags(tag_sources)
 
     lang = (tree.get("lang") or m("content-language", "og:locale", "dc.language")
