@@ -1,7 +1,12 @@
-"""What a URL is, and what feeds and sitemaps a site offers (no network: the spider fetches)."""
+"""What a URL is, and what feeds and sitemaps a site offers (no network: the spider fetches).
+
+``aggregator sources add URL`` fetches URL through Scrapy (spiders/discover.py), which reports
+what it found as the records below; this module holds the decisions, from bytes.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -10,6 +15,7 @@ from lxml.html import HtmlElement, document_fromstring
 from aggregator.errors import SourceError
 from aggregator.extract.decode import decode_html, looks_binary
 from aggregator.feeds import parse_feed
+from aggregator.model import SourceKind
 from aggregator.sitemaps import parse_sitemap
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
@@ -18,6 +24,34 @@ FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+j
 COMMON_FEED_PATHS = ("/feed", "/rss.xml", "/atom.xml", "/feed.xml", "/feed.json", "/index.xml", "/rss",
                      "/feeds/rss.xml", "/feeds/atom.xml")
 COMMON_SITEMAP_PATHS = ("/sitemap.xml", "/sitemap_index.xml")
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A source found: the URL itself, or a feed or sitemap its site offers."""
+
+    kind: SourceKind
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class BrokenFeed:
+    """A feed the page announces (``<link rel="alternate">``) that cannot be read."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DiscoveryFailed:
+    """The URL itself could not be fetched."""
+
+    url: str
+    reason: str
+
+
+Discovery = Discovered | BrokenFeed | DiscoveryFailed
 
 
 def classify_document(body: bytes, url: str, content_type: str | None = None) -> str:

@@ -9,7 +9,6 @@ its origin ("page" or "feed").
 from __future__ import annotations
 
 import calendar
-import dataclasses
 import json
 import logging
 import re
@@ -28,7 +27,7 @@ from aggregator.errors import SourceError
 from aggregator.extract.content import clean_tree, extract_paragraphs
 from aggregator.extract.rules import furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
-from aggregator.model import ARTICLE, Article
+from aggregator.model import Article, PageType, Tag, TagOrigin, TextOrigin, merge_tags
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_FEED_BYTES = 10 * 1024 * 1024
 
 
-@dataclass
+@dataclass(frozen=True)
 class FeedEntry:
     link: str
     title: str = ""
@@ -221,22 +220,12 @@ def parse_json_feed(data: bytes, url: str) -> ParsedFeed:
 
 def merge_entry(article: Article, entry: FeedEntry) -> Article:
     """Fill what the page lacks from its feed entry (see the module docstring for the rule)."""
-    tags = list(article.tags)
-    origins = dict(article.tag_origins) or {t: "page" for t in tags}
-    seen = {t.casefold() for t in tags}
-    for tag in entry.tags:
-        if tag.casefold() not in seen:
-            seen.add(tag.casefold())
-            tags.append(tag)
-            origins[tag] = "feed"
-    return dataclasses.replace(
-        article,
+    return article.with_tags(
+        merge_tags(article.tag_list(), (Tag(t, TagOrigin.FEED) for t in entry.tags)),
         title=article.title or entry.title,
         authors=article.authors or list(entry.authors),
         published=article.published or entry.published,
         updated=article.updated or entry.updated,
-        tags=tags,
-        tag_origins=origins,
     )
 
 
@@ -252,9 +241,10 @@ def article_from_entry(entry: FeedEntry, *, source: str | None = None) -> Articl
         except (etree.ParserError, ValueError):  # unparsable HTML in a feed: keep it as plain text
             paragraphs = [clean_whitespace(html)]
     text = "\n\n".join(paragraphs)
-    return Article(
+    article = Article(
         url=entry.link, canonical_url=entry.link, source=source, title=entry.title,
-        authors=list(entry.authors), published=entry.published, updated=entry.updated,
-        tags=list(entry.tags), tag_origins={t: "feed" for t in entry.tags}, text=text,
-        word_count=count_words(text), page_type=ARTICLE if text else "empty", text_origin="feed",
+        authors=list(entry.authors), published=entry.published, updated=entry.updated, text=text,
+        word_count=count_words(text), page_type=PageType.ARTICLE if text else PageType.EMPTY,
+        text_origin=TextOrigin.FEED,
     )
+    return article.with_tags(Tag(t, TagOrigin.FEED) for t in entry.tags)

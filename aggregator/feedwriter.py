@@ -9,7 +9,13 @@ from xml.etree import ElementTree as ET
 from aggregator.model import Article
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-FORMATS = ("atom", "jsonfeed")
+
+
+def planet_title(*, tag: str | None = None, source: str | None = None, query: str | None = None) -> tuple[str, str]:
+    """(title, Atom id) of a feed of the articles with this tag, from this source, matching this query."""
+    what = " ".join(f"{k} {v}" for k, v in (("tag", tag), ("source", source), ("query", query)) if v)
+    title = f"Industry news: {what}" if what else "Industry news"
+    return title, f"urn:aggregator:{what or 'all'}".replace(" ", ":")
 
 
 def _when(article: Article, now: datetime) -> datetime:

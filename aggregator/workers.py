@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 #: Imported once by the fork server, so that every worker forks from it ready to work.
-PRELOAD = ["aggregator._forkserver", "aggregator.ingest", "aggregator.store.writer"]
+PRELOAD = ["aggregator.ingest", "aggregator.store.writer"]
 
 
 def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[None]]:
@@ -86,9 +86,9 @@ def _alive(pid: int) -> bool:
 
 
 def _main_module() -> list[str]:
-    """The main module by name, as each worker would import it (``python -m aggregator.cli``),
-    except a package's ``__main__`` (``python -m pytest``): multiprocessing skips those too, and
-    importing one runs the program."""
+    """The main module by name, as each worker would import it (``python -m some.module``),
+    except a package's ``__main__`` (``python -m aggregator``, ``python -m pytest``):
+    multiprocessing skips those too, and importing one runs the program."""
     spec = getattr(sys.modules["__main__"], "__spec__", None)
     name = spec.name if spec is not None else None
     return [name] if name and name != "__main__" and not name.endswith(".__main__") else []
@@ -239,7 +239,6 @@ class _Call(Generic[T]):
         self.args = args
         self.kwargs = kwargs
         self.future = future
-        self.retries = 0
 
     def succeed(self, value: T) -> None:
         if not self.future.done():
@@ -248,3 +247,16 @@ class _Call(Generic[T]):
     def fail(self, exc: BaseException) -> None:
         if not self.future.done():
             self.future.set_exception(exc)
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ``pid``'s children, theirs, and so on (a crawl's fork server, workers and writer)."""
+    found = []
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/children") as children:
+                for child in children.read().split():
+                    found += [int(child), *descendants(int(child))]
+    except OSError:  # gone meanwhile, or not Linux
+        pass
+    return found

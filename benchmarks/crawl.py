@@ -223,7 +223,7 @@ def main() -> int:
             data = json.loads(out.strip().splitlines()[-1])
             results[kind] = (data["pages"] / data["seconds"], data["pages"], peak, 0.0)
         db = folder / "ours.db"
-        aggregator = [py, "-m", "aggregator.cli", "--db", str(db)]
+        aggregator = [py, "-m", "aggregator", "--db", str(db)]
         subprocess.run([*aggregator, "sources", "add", sitemap, "--kind", "sitemap", "--name", "bench"],
                        check=True, capture_output=True, cwd=ROOT)
         cmd = [*aggregator, "crawl", "--all", "--json", "--no-progress"]

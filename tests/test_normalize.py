@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from aggregator.model import Article
-from aggregator.normalize import canonical_url, clean_text, fold_tag, normalize_article, to_utc
+from aggregator.normalize import canonical_url, clean_text, normalize_article, to_utc
+from aggregator.tags import fold_tag
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

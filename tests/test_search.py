@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.errors import InputError
+from aggregator.errors import InvalidQuery
 from aggregator.model import Article
 from aggregator.normalize import normalize_article
 from aggregator.search import SearchQuery, search
@@ -70,8 +70,12 @@ def test_phrase_prefix_and_filters(store: Store) -> None:
 
 
 def test_rejected_syntax_is_explained(store: Store) -> None:
-    with pytest.raises(InputError, match='put words with punctuation in double quotes'):
+    with pytest.raises(InvalidQuery, match='put words with punctuation in double quotes') as rejected:
         search(store, SearchQuery("U.S. tariffs"))
+    assert rejected.value.query == "U.S. tariffs"
+    assert "syntax error" in rejected.value.reason
+    with pytest.raises(InvalidQuery, match="the query is empty"):
+        search(store, SearchQuery("  "))
     assert search(store, SearchQuery('"U.S." lunar'))
 
 

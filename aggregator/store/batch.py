@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, cast
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, literal, se
 
 from aggregator.dedupe import same_story, story_shingles, story_signature
 from aggregator.model import Article
+from aggregator.store.base import IN_CHUNK, qmark
 from aggregator.store.models import (
     ArticleAlias,
     ArticleRow,
@@ -31,15 +32,13 @@ from aggregator.store.models import (
     Tag,
     UTCDateTime,
 )
+from aggregator.store.records import Alias, BatchResult, ChangeAction, doc_id
 
 #: Candidates checked exactly per new article, the most band matches first.
 MAX_STORY_CANDIDATES = 5
 #: A real copy (Jaccard >= 0.5) shares about 5 of the 42 bands of a signature; one shared band
 #: is a chance collision (a common lead sentence) and is not worth an exact check.
 MIN_BAND_HITS = 2
-#: Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
-_IN_CHUNK = 2000
-
 #: What the full-text index holds of an article: (id, title, subtitle, text, tags, section).
 IndexRow = tuple[int, str, str, str, str, str]
 
@@ -48,17 +47,6 @@ _BANDS = cast(Table, StoryBand.__table__)
 _TAGS = cast(Table, ArticleTag.__table__)
 _CHANGES = cast(Table, ChangeLog.__table__)
 _ALIASES = cast(Table, ArticleAlias.__table__)
-
-
-@dataclass
-class BatchResult:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    aliases: int = 0
-    #: New articles that joined an existing story (a near-duplicate of a stored article).
-    joined_story: int = 0
-    new_urls: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -71,8 +59,8 @@ class _New:
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
 
 
 def _bands_of(article: Article) -> tuple[int, ...]:
@@ -98,7 +86,7 @@ class BatchTransaction:
         self.index_rows: list[IndexRow] = []
         self.replaced: list[int] = []
 
-    def write(self, articles: list[Article], aliases: Iterable[tuple[str, str]]) -> BatchResult:
+    def write(self, articles: list[Article], aliases: Iterable[Alias]) -> BatchResult:
         new, updates = self._plan(articles)
         source_ids = self._source_ids({a.source for a in articles if a.source is not None})
         tag_ids = self._tag_ids({t for a in [n.article for n in new] + [a for _, a in updates] for t in a.tags})
@@ -169,10 +157,7 @@ class BatchTransaction:
         return ids
 
     def _sql(self, statement: str) -> str:
-        """A qmark statement in the driver's own parameter style."""
-        if self.conn.dialect.paramstyle in ("format", "pyformat"):
-            return statement.replace("?", "%s")
-        return statement
+        return qmark(statement, self.conn.dialect.paramstyle)
 
     def _assign_stories(self, new: list[_New]) -> None:
         """Find the story of every new article: a stored one, an earlier one in this batch, or none.
@@ -248,7 +233,7 @@ class BatchTransaction:
             # The story's stored articles gain a copy (their story_urls change): a change each.
             self.conn.execute(insert(_CHANGES).from_select(
                 ["article_id", "doc_id", "action", "at"],
-                select(_ARTICLES.c.id, _ARTICLES.c.id.cast(_CHANGES.c.doc_id.type), literal("upsert"),
+                select(_ARTICLES.c.id, _ARTICLES.c.id.cast(_CHANGES.c.doc_id.type), literal(str(ChangeAction.UPSERT)),
                        literal(self.now, UTCDateTime()))
                 .where(_ARTICLES.c.story_id == story_id).order_by(_ARTICLES.c.id)))
         return out
@@ -303,8 +288,8 @@ class BatchTransaction:
         """Tags, band keys, change-log entries and index rows of the written articles: one
         executemany per table, on the driver's cursor (SQLAlchemy's per-row layer would cost more
         than the inserts)."""
-        tags = [(id_, tag_ids[name], a.tag_origins.get(name, "page"), position)
-                for id_, a, _ in written for position, name in enumerate(a.tags)]
+        tags = [(id_, tag_ids[tag.name], str(tag.origin), position)
+                for id_, a, _ in written for position, tag in enumerate(a.tag_list())]
         # In key order: the key index takes them in one pass over its pages, not 84 random ones each.
         bands = sorted((key, id_) for id_, _, keys in written for key in keys)
         if tags:
@@ -313,13 +298,15 @@ class BatchTransaction:
         if bands:
             self.conn.exec_driver_sql(self._sql("INSERT INTO story_bands (key, article_id) VALUES (?, ?)"), bands)
         if written:
-            self.conn.execute(insert(_CHANGES), [{"article_id": id_, "doc_id": str(id_), "action": "upsert",
+            upsert = str(ChangeAction.UPSERT)
+            self.conn.execute(insert(_CHANGES), [{"article_id": id_, "doc_id": doc_id(id_), "action": upsert,
                                                   "at": self.now} for id_, _, _ in written])
         self.index_rows += [(id_, a.title, a.subtitle, a.text, " ".join(a.tags), a.section) for id_, a, _ in written]
 
-    def _aliases(self, aliases: list[tuple[str, str]]) -> None:
+    def _aliases(self, aliases: list[Alias]) -> None:
         """Record alias URLs (the same text elsewhere) of articles stored now or before."""
-        aliases = [(alias, target) for alias, target in dict(aliases).items() if alias != target]
+        # The last target an alias URL was seen with wins, as two batches in a row would have it.
+        aliases = [Alias(alias, target) for alias, target in dict(aliases).items() if alias != target]
         if not aliases:
             return
         targets = sorted({t for _, t in aliases})
