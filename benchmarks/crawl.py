@@ -1,6 +1,6 @@
 """Crawl benchmark: end-to-end pages/s against a bare Scrapy spider and a naive trafilatura spider.
 
-Usage: python benchmarks/crawl.py [--pages 3000] [-s NAME=VALUE ...]
+Usage: python benchmarks/crawl.py [--pages 3000] [--check] [-s NAME=VALUE ...]
 
 Generates a site of PAGES article pages (the fixture publisher's templates, each page's text made
 unique) with a sitemap, serves it on 127.0.0.1 — with nginx when it is installed (Debian's package;
@@ -207,6 +207,7 @@ def _stored(db: Path) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=3000)
+    ap.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
     ap.add_argument("-s", "--set", dest="overrides", action="append", default=[])
     ap.add_argument("--server", choices=["nginx", "python"], default="nginx" if shutil.which("nginx") else "python")
     args = ap.parse_args()
@@ -249,7 +250,8 @@ def main() -> int:
         print(f"our memory, all processes (PSS of download, fork server, workers, writer): {tenth.tree_mb:.0f} MB"
               f" with {tenth.stored} stored, at most {last.tree_mb:.0f} MB after (with {last.stored} stored):"
               f" {growth:+.0f} MB (target <= +50 MB); download process RSS {tenth.main_mb:.0f} -> {last.main_mb:.0f} MB")
-    return 0 if ours / bare >= 0.4 and ours / naive >= 1.6 and memory_ok else 1
+    met = ours / bare >= 0.4 and ours / naive >= 1.6 and memory_ok
+    return 1 if args.check and not met else 0
 
 
 if __name__ == "__main__":

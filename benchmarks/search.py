@@ -1,6 +1,6 @@
 """Search benchmark: index upkeep against bare FTS5, query latency and export throughput at 100k.
 
-Usage: python benchmarks/search.py [--articles 100000] [--queries 300]
+Usage: python benchmarks/search.py [--articles 100000] [--queries 300] [--check]
 
 Generated articles are put in an SQLite store's tables directly (a crawl's other costs are not
 what this measures). In one run it then times, on the same rows:
@@ -102,6 +102,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
     args = ap.parse_args()
     rng = random.Random(7)
     vocab = vocabulary(rng)
@@ -140,7 +141,7 @@ def main() -> int:
     inc_rate = inc / (time.perf_counter() - began)
     print(f"export (opensearch bulk): full {full} docs at {full_rate:,.0f} docs/s; "
           f"incremental {inc} docs at {inc_rate:,.0f} docs/s")
-    return 0 if our / bare >= 0.8 else 1
+    return 1 if args.check and our / bare < 0.8 else 0
 
 
 if __name__ == "__main__":
