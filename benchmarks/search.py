@@ -26,10 +26,11 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, text
 
-from aggregator.export import write_changes
+from aggregator.export import ExportFormat, write_changes
 from aggregator.search import SearchQuery, search
 from aggregator.store import Store
 from aggregator.store.models import ArticleRow, ChangeLog, Story
+from aggregator.store.batch import IndexRow
 from aggregator.store.search import index_rows
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -88,9 +89,10 @@ def ours(store: Store, n: int) -> float:
     elapsed = 0.0
     for start in range(0, n, BATCH):
         with store.session() as s:
-            batch = [tuple(r) for r in s.execute(
-                select(ArticleRow.id, ArticleRow.title, ArticleRow.subtitle, ArticleRow.text, ArticleRow.tags_text,
-                       ArticleRow.section).where(ArticleRow.id > start, ArticleRow.id <= start + BATCH))]
+            batch: list[IndexRow] = [(i, title, subtitle, body, tags, section) for i, title, subtitle, body, tags, section
+                                     in s.execute(select(ArticleRow.id, ArticleRow.title, ArticleRow.subtitle,
+                                                         ArticleRow.text, ArticleRow.tags_text, ArticleRow.section)
+                                                  .where(ArticleRow.id > start, ArticleRow.id <= start + BATCH))]
             began = time.perf_counter()
             index_rows(s.connection(), batch, replace=[])
             s.flush()
@@ -131,13 +133,13 @@ def main() -> int:
           f"p95 {times[int(0.95 * (len(times) - 1))]:.2f} ms (goal: median <= 2 ms)")
 
     began = time.perf_counter()
-    full, cursor = write_changes(store, io.StringIO(), fmt="opensearch", since=0)
+    full, cursor = write_changes(store, io.StringIO(), fmt=ExportFormat.OPENSEARCH, since=0)
     full_rate = full / (time.perf_counter() - began)
     with store.session() as s:
         s.execute(insert(ChangeLog), [{"article_id": i, "doc_id": str(i), "action": "upsert", "at": NOW}
                                       for i in range(1, args.articles // 100 + 1)])
     began = time.perf_counter()
-    inc, _ = write_changes(store, io.StringIO(), fmt="opensearch", since=cursor)
+    inc, _ = write_changes(store, io.StringIO(), fmt=ExportFormat.OPENSEARCH, since=cursor)
     inc_rate = inc / (time.perf_counter() - began)
     print(f"export (opensearch bulk): full {full} docs at {full_rate:,.0f} docs/s; "
           f"incremental {inc} docs at {inc_rate:,.0f} docs/s")

@@ -22,7 +22,8 @@ def test_normalize_then_session(db_url: str, writer_process: bool) -> None:
     settings = {"AGGREGATOR_DB": db_url, "AGGREGATOR_BATCH_SIZE": 2, "AGGREGATOR_STORE_WORKER": writer_process,
                 "AGGREGATOR_EXTRACT_WORKERS": 0}
     crawler = get_crawler(FeedSpider, settings)
-    crawler.spider = crawler._create_spider(session=session_from_settings(crawler.settings))
+    spider = crawler.spider = crawler._create_spider(session=session_from_settings(crawler.settings))
+    assert isinstance(spider, FeedSpider)
     normalize = NormalizePipeline()
     session = build_from_crawler(SessionPipeline, crawler)
 
@@ -38,7 +39,7 @@ def test_normalize_then_session(db_url: str, writer_process: bool) -> None:
         run(Article(url="https://p.example/", text="Teasers", page_type=LISTING))
     run(Article(url="https://p.example/b", text="Other words.", title="B"))  # batch of 2 goes here
     session.close_spider()
-    report = crawler.spider.session.close("finished")  # waits for the writer process
+    report = spider.session.close("finished")  # waits for the writer process
     assert (report.new, report.duplicates, report.aliases, report.unstored) == (2, 2, 1, 0)
     with Store(db_url) as store:
         assert [(a.canonical_url, aliases) for a, aliases in store.iter_articles()] == [

@@ -53,8 +53,8 @@ class FakeSink:
         self.futures.append(future)
         return future
 
-    def commit(self, index: int, **counts: int) -> None:
-        self.futures[index].set_result(BatchResult(**counts))
+    def commit(self, index: int, *, new: int = 0) -> None:
+        self.futures[index].set_result(BatchResult(new=new))
 
     def fail(self, index: int) -> None:
         self.futures[index].set_exception(StorageError("sqlite:///x.db", "write to", "disk I/O error"))

@@ -34,11 +34,12 @@ S = TypeVar("S", bound=ArticlePages)
 def make(spider_cls: type[S], **kwargs: object) -> S:
     """A spider as Scrapy builds it, extracting inline, with a session that stores nothing."""
     crawler = get_crawler(spider_cls, {"AGGREGATOR_EXTRACT_WORKERS": 0})
-    spider: S = crawler._create_spider(session=make_session(None), **kwargs)
+    spider = crawler._create_spider(session=make_session(None), **kwargs)
+    assert isinstance(spider, spider_cls)
     return spider
 
 
-def collect(callback: Coroutine[Any, Any, list[object]]) -> list[object]:
+def collect(callback: Coroutine[Any, Any, list[Article]]) -> list[Article]:
     """What an async callback returns (it returns a list, see ArticlePages.parse_article)."""
     return asyncio.run(callback)
 
