@@ -45,8 +45,9 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def build_settings(db_url: str | None, overrides: dict[str, str], *, log_level: str = "WARNING",
-                   store: bool = True) -> Settings:
+def build_settings(
+    db_url: str | None, overrides: dict[str, str], *, log_level: str = "WARNING", store: bool = True
+) -> Settings:
     settings = Settings()
     settings.setmodule("aggregator.settings", priority="project")
     # "cmdline" is the only priority above the project settings module.
@@ -63,9 +64,12 @@ def build_settings(db_url: str | None, overrides: dict[str, str], *, log_level: 
 
 def session_from_settings(settings: BaseSettings, *, sources: Iterable[SourceRef] = ()) -> CrawlSession:
     """The crawl session the settings describe (AGGREGATOR_DB, _BATCH_SIZE, _STORE_WORKER)."""
-    return make_session(settings.get("AGGREGATOR_DB") or None,
-                        batch_size=settings.getint("AGGREGATOR_BATCH_SIZE", DEFAULT_BATCH_SIZE),
-                        writer_process=settings.getbool("AGGREGATOR_STORE_WORKER", True), sources=sources)
+    return make_session(
+        settings.get("AGGREGATOR_DB") or None,
+        batch_size=settings.getint("AGGREGATOR_BATCH_SIZE", DEFAULT_BATCH_SIZE),
+        writer_process=settings.getbool("AGGREGATOR_STORE_WORKER", True),
+        sources=sources,
+    )
 
 
 def politeness_slots(sources: Iterable[SourceInfo]) -> dict[str, dict[str, Any]]:
@@ -87,8 +91,14 @@ def politeness_slots(sources: Iterable[SourceInfo]) -> dict[str, dict[str, Any]]
     return slots
 
 
-def _run(settings: Settings, spider: str, *, progress: ProgressHook | None = None,
-         on_item: Callable[[Any], None] | None = None, **kwargs: Any) -> Crawler:
+def _run(
+    settings: Settings,
+    spider: str,
+    *,
+    progress: ProgressHook | None = None,
+    on_item: Callable[[Any], None] | None = None,
+    **kwargs: Any,
+) -> Crawler:
     """Run the spider named ``spider`` to its end in this process."""
     # The pools' feeder and result threads need the GIL for a moment per page; at Python's
     # default 5 ms switch interval they wait that long behind the busy download loop, and the
@@ -97,12 +107,18 @@ def _run(settings: Settings, spider: str, *, progress: ProgressHook | None = Non
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     if progress is not None:
-        for event, signal in (("scheduled", signals.request_scheduled), ("response", signals.response_received),
-                              ("item", signals.item_scraped), ("dropped", signals.item_dropped)):
+        for event, signal in (
+            ("scheduled", signals.request_scheduled),
+            ("response", signals.response_received),
+            ("item", signals.item_scraped),
+            ("dropped", signals.item_dropped),
+        ):
             crawler.signals.connect(_progress_handler(progress, event), signal=signal, weak=False)
     if on_item is not None:
+
         def emit(item: Any, **kw: Any) -> None:
             on_item(item)
+
         crawler.signals.connect(emit, signal=signals.item_scraped, weak=False)
     process.crawl(crawler, **kwargs)
     process.start()
@@ -112,19 +128,27 @@ def _run(settings: Settings, spider: str, *, progress: ProgressHook | None = Non
 def _progress_handler(progress: ProgressHook, event: str) -> Callable[..., None]:
     def handler(*args: Any, **kwargs: Any) -> None:
         progress(event)
+
     return handler
 
 
 def _with_run_facts(report: CrawlReport, crawler: Crawler | None, started: float) -> CrawlReport:
     """The report with what only the process running Scrapy knows: requests sent, wall time."""
     stats = crawler.stats.get_stats() if crawler is not None and crawler.stats is not None else {}
-    return dataclasses.replace(report, requests=int(stats.get("downloader/request_count", 0) or 0),
-                               seconds=round(time.monotonic() - started, 3))
+    return dataclasses.replace(
+        report,
+        requests=int(stats.get("downloader/request_count", 0) or 0),
+        seconds=round(time.monotonic() - started, 3),
+    )
 
 
 def crawl_sources(
-    db_url: str, sources: list[SourceInfo], overrides: dict[str, str], *,
-    progress: ProgressHook | None = None, log_level: str = "WARNING",
+    db_url: str,
+    sources: list[SourceInfo],
+    overrides: dict[str, str],
+    *,
+    progress: ProgressHook | None = None,
+    log_level: str = "WARNING",
 ) -> CrawlReport:
     """Crawl the given stored sources into the database and record the run."""
     started = time.monotonic()
@@ -147,7 +171,9 @@ def crawl_sources(
     return _with_run_facts(report, crawler, started)
 
 
-def discover(url: str, *, overrides: dict[str, str] | None = None, log_level: str = "WARNING") -> list[Discovery]:
+def discover(
+    url: str, *, overrides: dict[str, str] | None = None, log_level: str = "WARNING"
+) -> list[Discovery]:
     """Fetch URL through Scrapy and report what sources it is or offers (see spiders/discover.py)."""
     found: list[Discovery] = []
     settings = build_settings(None, overrides or {}, log_level=log_level, store=False)
@@ -161,8 +187,13 @@ INLINE_FETCH = 20
 
 
 def fetch_urls(
-    urls: list[str], *, db_url: str | None, store: bool, on_item: Callable[[Article], None],
-    overrides: dict[str, str] | None = None, log_level: str = "WARNING",
+    urls: list[str],
+    *,
+    db_url: str | None,
+    store: bool,
+    on_item: Callable[[Article], None],
+    overrides: dict[str, str] | None = None,
+    log_level: str = "WARNING",
 ) -> CrawlReport:
     """Download pages through Scrapy and hand each Article to ``on_item``; store them if asked.
 

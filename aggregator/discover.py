@@ -18,11 +18,27 @@ from aggregator.feeds import parse_feed
 from aggregator.model import SourceKind
 from aggregator.sitemaps import parse_sitemap
 
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
-              "application/rdf+xml", "text/xml", "application/xml")
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+    "application/rdf+xml",
+    "text/xml",
+    "application/xml",
+)
 #: Paths where sites commonly publish feeds, probed when a page links none.
-COMMON_FEED_PATHS = ("/feed", "/rss.xml", "/atom.xml", "/feed.xml", "/feed.json", "/index.xml", "/rss",
-                     "/feeds/rss.xml", "/feeds/atom.xml")
+COMMON_FEED_PATHS = (
+    "/feed",
+    "/rss.xml",
+    "/atom.xml",
+    "/feed.xml",
+    "/feed.json",
+    "/index.xml",
+    "/rss",
+    "/feeds/rss.xml",
+    "/feeds/atom.xml",
+)
 COMMON_SITEMAP_PATHS = ("/sitemap.xml", "/sitemap_index.xml")
 
 
@@ -55,7 +71,7 @@ Discovery = Discovered | BrokenFeed | DiscoveryFailed
 
 
 def classify_document(body: bytes, url: str, content_type: str | None = None) -> str:
-    """"feed", "sitemap", "html", or "unknown"."""
+    """ "feed", "sitemap", "html", or "unknown"."""
     if not body.strip() or looks_binary(body):
         return "unknown"
     try:

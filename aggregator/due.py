@@ -18,8 +18,13 @@ JITTER = 0.1
 MAX_BACKOFF = timedelta(days=7)
 
 
-def next_due(now: datetime, interval: timedelta, failures: int = 0, retry_after: timedelta | None = None,
-             jitter: float = 0.0) -> datetime:
+def next_due(
+    now: datetime,
+    interval: timedelta,
+    failures: int = 0,
+    retry_after: timedelta | None = None,
+    jitter: float = 0.0,
+) -> datetime:
     """The next time a source is due.
 
     Args:

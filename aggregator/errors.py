@@ -113,9 +113,11 @@ class LockHeld(AggregatorError):
         if heartbeat_at is None:
             message = f"another {name} ({owner}) took over the stale lock first"
         else:
-            message = (f"another {name} ({owner}) is running on this database, last seen "
-                       f"{heartbeat_at:%Y-%m-%d %H:%M:%S} UTC; its lock goes stale after "
-                       f"{int(stale_after.total_seconds())} s without a heartbeat")
+            message = (
+                f"another {name} ({owner}) is running on this database, last seen "
+                f"{heartbeat_at:%Y-%m-%d %H:%M:%S} UTC; its lock goes stale after "
+                f"{int(stale_after.total_seconds())} s without a heartbeat"
+            )
         super().__init__(message)
         self.name = name
         self.owner = owner

@@ -66,24 +66,41 @@ def changed_documents(store: Store, since: int) -> tuple[Iterator[Document], int
             for change in chunk:
                 if change.action == ChangeAction.UPSERT and change.article_id in loaded:
                     article, aliases = loaded[change.article_id]
-                    others = [u for u in members.get(article.story_id or -1, []) if u != article.canonical_url]
-                    yield Document(ChangeAction.UPSERT, change.doc_id,
-                                   document(change.article_id, article, aliases, others), change.seq)
+                    others = [
+                        u for u in members.get(article.story_id or -1, []) if u != article.canonical_url
+                    ]
+                    yield Document(
+                        ChangeAction.UPSERT,
+                        change.doc_id,
+                        document(change.article_id, article, aliases, others),
+                        change.seq,
+                    )
                 else:
                     yield Document(ChangeAction.DELETE, change.doc_id, None, change.seq)
 
     return generate(), cursor
 
 
-def write_changes(store: Store, out: IO[str], *, fmt: ExportFormat = ExportFormat.JSONL, since: int = 0,
-                  one_per_story: bool = False) -> tuple[int, int]:
+def write_changes(
+    store: Store,
+    out: IO[str],
+    *,
+    fmt: ExportFormat = ExportFormat.JSONL,
+    since: int = 0,
+    one_per_story: bool = False,
+) -> tuple[int, int]:
     """Write what changed after ``since`` in ``fmt``; return (documents written, next cursor)."""
     docs, cursor = changed_documents(store, since)
     first_of_story = {urls[0] for urls in store.story_index().values()} if one_per_story else set()
     count = 0
     for doc in docs:
         body = doc.document
-        if one_per_story and body is not None and body["story_urls"] and body["canonical_url"] not in first_of_story:
+        if (
+            one_per_story
+            and body is not None
+            and body["story_urls"]
+            and body["canonical_url"] not in first_of_story
+        ):
             continue
         out.write(render(fmt, doc))
         count += 1
@@ -92,6 +109,7 @@ def write_changes(store: Store, out: IO[str], *, fmt: ExportFormat = ExportForma
 
 def render(fmt: ExportFormat, doc: Document, *, index: str = INDEX_NAME) -> str:
     """One change in an export format (two lines for an OpenSearch index action)."""
+
     def line(obj: dict[str, Any]) -> str:
         return json.dumps(obj, ensure_ascii=False) + "\n"
 
@@ -101,6 +119,9 @@ def render(fmt: ExportFormat, doc: Document, *, index: str = INDEX_NAME) -> str:
         body = {k: v for k, v in doc.document.items() if k != "id"}
         return line({"index": {"_index": index, "_id": doc.doc_id}}) + line(body)
     if doc.document is None:
-        return line({"id": doc.doc_id, "deleted": True} if fmt == ExportFormat.JSONL
-                    else {"id": doc.doc_id, "_delete": True})
+        return line(
+            {"id": doc.doc_id, "deleted": True}
+            if fmt == ExportFormat.JSONL
+            else {"id": doc.doc_id, "_delete": True}
+        )
     return line(doc.document)

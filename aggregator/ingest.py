@@ -23,8 +23,14 @@ def add_tags(article: Article, source: str | None, tags: Iterable[Tag]) -> Artic
 
 
 def prepare_page(
-    body: bytes, url: str, *, content_type: str | None, entry: FeedEntry | None, source: str | None,
-    tags: list[Tag], now: datetime,
+    body: bytes,
+    url: str,
+    *,
+    content_type: str | None,
+    entry: FeedEntry | None,
+    source: str | None,
+    tags: list[Tag],
+    now: datetime,
 ) -> Article:
     """Extract a page; an article is then merged with its feed entry, tagged and normalized.
 

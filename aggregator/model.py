@@ -138,8 +138,9 @@ class Article:
     def with_tags(self, tags: Iterable[Tag], **changes: Any) -> Article:
         """A copy with exactly these tags (and any other field ``changes``)."""
         tags = list(tags)
-        return dataclasses.replace(self, tags=[t.name for t in tags],
-                                   tag_origins={t.name: str(t.origin) for t in tags}, **changes)
+        return dataclasses.replace(
+            self, tags=[t.name for t in tags], tag_origins={t.name: str(t.origin) for t in tags}, **changes
+        )
 
 
 class SourceKind(StrEnum):

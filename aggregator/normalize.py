@@ -55,7 +55,8 @@ def canonical_url(url: str) -> str:
     names, prefixes = tracking_params()
     if parts.query:
         keep = [
-            pair for pair in parts.query.split("&")
+            pair
+            for pair in parts.query.split("&")
             if pair and not _is_tracking(pair.split("=", 1)[0], names, prefixes)
         ]
         url = urlunsplit(parts._replace(query="&".join(keep)))
@@ -65,7 +66,7 @@ def canonical_url(url: str) -> str:
     port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(parts.scheme)) else None
     for prefix in ("m.", "mobile.", "amp."):
         if host.startswith(prefix) and host.count(".") >= 2:
-            host = host[len(prefix):]
+            host = host[len(prefix) :]
     netloc = f"{host}:{port}" if port else host
     path = _AMP_PATH.sub(lambda m: m.group("slash") or "", parts.path) or "/"
     return urlunsplit((parts.scheme, netloc, path, parts.query, ""))

@@ -115,9 +115,10 @@ class Skip(StrEnum):
 
 
 def outcome_name(outcome: SourceOutcome) -> str:
-    """"fetched", "not_modified", "moved", "gone" or "failed"."""
-    return {Fetched: "fetched", NotModified: "not_modified", Moved: "moved", Gone: "gone",
-            Failed: "failed"}[type(outcome)]
+    """ "fetched", "not_modified", "moved", "gone" or "failed"."""
+    return {Fetched: "fetched", NotModified: "not_modified", Moved: "moved", Gone: "gone", Failed: "failed"}[
+        type(outcome)
+    ]
 
 
 def outcome_to_dict(outcome: SourceOutcome) -> dict[str, Any]:
@@ -183,8 +184,11 @@ class CrawlReport:
     @property
     def failures(self) -> dict[str, str]:
         """Each failed or gone source's reason."""
-        return {name: outcome.reason for name, outcome in self.sources.items()
-                if isinstance(outcome, Failed | Gone)}
+        return {
+            name: outcome.reason
+            for name, outcome in self.sources.items()
+            if isinstance(outcome, Failed | Gone)
+        }
 
     @property
     def finished(self) -> bool:
@@ -192,15 +196,23 @@ class CrawlReport:
 
     def counts(self) -> dict[str, int]:
         """The integer counts, by field name (the Scrapy stats view: ``aggregator/<name>``)."""
-        return {name: value for name, value in asdict(self).items()
-                if isinstance(value, int) and not isinstance(value, bool)}
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if isinstance(value, int) and not isinstance(value, bool)
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """What ``aggregator crawl --json`` prints (the scheduler reads it back with from_dict)."""
-        return {**self.counts(), "seconds": self.seconds, "crawl_seconds": self.crawl_seconds,
-                "finish_reason": self.finish_reason, "sources_done": self.sources_done,
-                "failed_sources": self.failed_sources,
-                "sources": {name: outcome_to_dict(o) for name, o in self.sources.items()}}
+        return {
+            **self.counts(),
+            "seconds": self.seconds,
+            "crawl_seconds": self.crawl_seconds,
+            "finish_reason": self.finish_reason,
+            "sources_done": self.sources_done,
+            "failed_sources": self.failed_sources,
+            "sources": {name: outcome_to_dict(o) for name, o in self.sources.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CrawlReport:
@@ -213,6 +225,9 @@ class CrawlReport:
         """The one line a scheduler logs for the crawl."""
         failed = self.failures
         detail = "; ".join(f"{name}: {reason}" for name, reason in failed.items())
-        return (f"{self.new} new, {self.updated} updated, {self.duplicates} duplicates, "
-                f"{self.pages_fetched} pages, {len(failed)} failed source(s)"
-                + (f" ({detail})" if detail else "") + f", {self.finish_reason}")
+        return (
+            f"{self.new} new, {self.updated} updated, {self.duplicates} duplicates, "
+            f"{self.pages_fetched} pages, {len(failed)} failed source(s)"
+            + (f" ({detail})" if detail else "")
+            + f", {self.finish_reason}"
+        )

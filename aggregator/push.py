@@ -67,7 +67,9 @@ class Http:
         url = self.base.rstrip("/") + path
         delay = 0.5
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+            req = urllib.request.Request(
+                url, data=body, method=method, headers={"Content-Type": content_type}
+            )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     payload = resp.read()
@@ -128,22 +130,38 @@ def _meilisearch_batch(http: Http, batch: list[Document], index: str) -> list[tu
     deletes = [(i, d.doc_id) for i, d in enumerate(batch) if d.action == ChangeAction.DELETE]
     refused: list[tuple[int, str]] = []
     if upserts:
-        reply = http.request("POST", f"/indexes/{index}/documents?primaryKey=id",
-                             json.dumps([d for _, d in upserts]).encode("utf-8"), "application/json")
+        reply = http.request(
+            "POST",
+            f"/indexes/{index}/documents?primaryKey=id",
+            json.dumps([d for _, d in upserts]).encode("utf-8"),
+            "application/json",
+        )
         error = _meili_wait(http, reply)
         if error:
             refused += [(i, error) for i, _ in upserts]
     if deletes:
-        reply = http.request("POST", f"/indexes/{index}/documents/delete-batch",
-                             json.dumps([d for _, d in deletes]).encode("utf-8"), "application/json")
+        reply = http.request(
+            "POST",
+            f"/indexes/{index}/documents/delete-batch",
+            json.dumps([d for _, d in deletes]).encode("utf-8"),
+            "application/json",
+        )
         error = _meili_wait(http, reply)
         if error:
             refused += [(i, error) for i, _ in deletes]
     return sorted(refused)
 
 
-def push(store: Store, kind: Engine, url: str, *, index: str = INDEX_NAME, batch_size: int = 500,
-         name: str | None = None, sleep: Callable[[float], None] = time.sleep) -> PushResult:
+def push(
+    store: Store,
+    kind: Engine,
+    url: str,
+    *,
+    index: str = INDEX_NAME,
+    batch_size: int = 500,
+    name: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PushResult:
     """Send everything that changed since this target's cursor; see the module docstring."""
     target = name or f"{kind}:{url.rstrip('/')}/{index}"
     start = store.push_cursor(target, str(kind), url)
@@ -170,6 +188,10 @@ def push(store: Store, kind: Engine, url: str, *, index: str = INDEX_NAME, batch
             result.cursor = newest
     except PushError as exc:
         result.error = str(exc)
-    store.record_push(target, result.cursor, error=result.error or (
-        f"{len(result.failures)} document(s) refused" if result.failures else None), now=datetime.now(UTC))
+    store.record_push(
+        target,
+        result.cursor,
+        error=result.error or (f"{len(result.failures)} document(s) refused" if result.failures else None),
+        now=datetime.now(UTC),
+    )
     return result

@@ -54,8 +54,11 @@ class Scheduler:
         self.signals_received += 1
         name = signal.Signals(signum).name
         if self.signals_received == 1:
-            logger.info("received %s: finishing the articles in flight, then stopping", name,
-                        extra={"event": "stopping"})
+            logger.info(
+                "received %s: finishing the articles in flight, then stopping",
+                name,
+                extra={"event": "stopping"},
+            )
             if self.child is not None and self.child.poll() is None:
                 self.child.send_signal(signal.SIGTERM)
         else:
@@ -121,8 +124,11 @@ class Scheduler:
             if self.signals_received and stop_asked_at is None:
                 stop_asked_at = time.monotonic()
             if stop_asked_at is not None and time.monotonic() - stop_asked_at > self.grace:
-                logger.warning("crawl did not stop within %.0f s; killing it", self.grace,
-                               extra={"event": "crawl_killed"})
+                logger.warning(
+                    "crawl did not stop within %.0f s; killing it",
+                    self.grace,
+                    extra={"event": "crawl_killed"},
+                )
                 self.child.kill()
             if time.monotonic() - last_beat >= HEARTBEAT_S:
                 self._heartbeat(store)
@@ -133,9 +139,17 @@ class Scheduler:
         report = _last_report(out.decode("utf-8", "replace"))
         seconds = time.monotonic() - started
         line = report.log_line() if report is not None else "no report (the crawl printed none)"
-        logger.info("crawl finished (exit %s) in %.1f s: %s", code, seconds, line,
-                    extra={"event": "crawl_finished", "exit_code": code,
-                           "summary": report.to_dict() if report is not None else {}})
+        logger.info(
+            "crawl finished (exit %s) in %.1f s: %s",
+            code,
+            seconds,
+            line,
+            extra={
+                "event": "crawl_finished",
+                "exit_code": code,
+                "summary": report.to_dict() if report is not None else {},
+            },
+        )
 
 
 def _last_report(output: str) -> CrawlReport | None:

@@ -82,8 +82,16 @@ def search(store: SearchableStore, query: SearchQuery) -> list[SearchHit]:
     hits: list[SearchHit] = []
     by_story: dict[int, SearchHit] = {}
     for row in rows:
-        hit = SearchHit(row.article_id, row.canonical_url, row.title, row.source, row.published, row.body,
-                        row.score, row.story_id)
+        hit = SearchHit(
+            row.article_id,
+            row.canonical_url,
+            row.title,
+            row.source,
+            row.published,
+            row.body,
+            row.score,
+            row.story_id,
+        )
         if not query.all_copies and row.story_id is not None:
             first = by_story.get(row.story_id)
             if first is not None:
@@ -96,7 +104,9 @@ def search(store: SearchableStore, query: SearchQuery) -> list[SearchHit]:
     for hit in hits:
         # SQLite rows carry the text (snippets are made here, for the hits shown); PostgreSQL
         # rows carry ts_headline's snippet already.
-        hit.snippet = make_snippet(hit.snippet, terms) if store.dialect == "sqlite" else " ".join(hit.snippet.split())
+        hit.snippet = (
+            make_snippet(hit.snippet, terms) if store.dialect == "sqlite" else " ".join(hit.snippet.split())
+        )
     return hits
 
 
@@ -122,7 +132,7 @@ def make_snippet(body: str, terms: list[str], words: int = SNIPPET_WORDS) -> str
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in stems) + r")\w*", re.IGNORECASE)
     found = pattern.search(body)
     position = found.start() if found else 0
-    before = body[:position].split()[-(words // 3):] if position else []
+    before = body[:position].split()[-(words // 3) :] if position else []
     after = body[position:].split()[: words - len(before)]
     window = " ".join(before + after)
     lead = "…" if position and len(body[:position].split()) > len(before) else ""

@@ -92,9 +92,17 @@ class CrawlSession:
     #: batch size (see the module docstring).
     MAX_GROWTH = 5
 
-    def __init__(self, *, store: Store | None, sink: BatchSink | None, sources: Sequence[SourceRef],
-                 batch_size: int, now: Callable[[], datetime], timer: Callable[[], float],
-                 jitter: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store | None,
+        sink: BatchSink | None,
+        sources: Sequence[SourceRef],
+        batch_size: int,
+        now: Callable[[], datetime],
+        timer: Callable[[], float],
+        jitter: Callable[[], float],
+    ) -> None:
         self._store = store
         self._sink = sink
         self._dedupe = Deduplicator(store) if store is not None else None
@@ -189,7 +197,8 @@ class CrawlSession:
             return Duplicate(article.canonical_url, decision.canonical_url, decision.verdict)
         self._articles.append(article)
         if len(self._articles) >= self.batch_size and (
-                self._sink_idle() or len(self._articles) >= self.batch_size * self.MAX_GROWTH):
+            self._sink_idle() or len(self._articles) >= self.batch_size * self.MAX_GROWTH
+        ):
             self.flush()
         return Stored(article.canonical_url)
 
@@ -225,10 +234,14 @@ class CrawlSession:
                 if self.failure is None:
                     self.failure = f"storage failed: {exc}"
                 continue
-            self._counts.update(new=result.new, updated=result.updated, aliases=result.aliases,
-                                joined_story=result.joined_story,
-                                # Another process stored the same article since our dedupe looked.
-                                duplicates=result.unchanged)
+            self._counts.update(
+                new=result.new,
+                updated=result.updated,
+                aliases=result.aliases,
+                joined_story=result.joined_story,
+                # Another process stored the same article since our dedupe looked.
+                duplicates=result.unchanged,
+            )
 
     # --- the end -------------------------------------------------------------------------------
 
@@ -253,10 +266,17 @@ class CrawlSession:
                 self._sink.close()
             if self._store is not None:
                 self._store.close()
-        order = [k for k in self._order if k in self._outcomes] + [k for k in self._outcomes if k not in self._order]
+        order = [k for k in self._order if k in self._outcomes] + [
+            k for k in self._outcomes if k not in self._order
+        ]
         counts = {f.name: self._counts[f.name] for f in fields(CrawlReport) if f.name in self._counts}
-        self.report = CrawlReport(finish_reason=reason, sources={k: self._outcomes[k] for k in order},
-                                  sources_done=done, crawl_seconds=round(ended - self._started, 3), **counts)
+        self.report = CrawlReport(
+            finish_reason=reason,
+            sources={k: self._outcomes[k] for k in order},
+            sources_done=done,
+            crawl_seconds=round(ended - self._started, 3),
+            **counts,
+        )
         return self.report
 
     def _record_sources(self, *, done: bool) -> None:
@@ -273,20 +293,28 @@ class CrawlSession:
                     store.disable_source(key, reason, now=now)
                 case Moved(url, etag, last_modified) if done:
                     store.move_source(key, url)
-                    store.record_source_success(key, now=now, etag=etag, last_modified=last_modified,
-                                                jitter=self._jitter())
+                    store.record_source_success(
+                        key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
+                    )
                 case Fetched(etag, last_modified) if done:
-                    store.record_source_success(key, now=now, etag=etag, last_modified=last_modified,
-                                                jitter=self._jitter())
+                    store.record_source_success(
+                        key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
+                    )
                 case NotModified() if done:
                     store.record_source_success(key, now=now, jitter=self._jitter())
 
 
 def make_session(
-    db_url: str | None, *, batch_size: int = DEFAULT_BATCH_SIZE, writer_process: bool = True,
-    sources: Iterable[SourceRef] = (), now: Callable[[], datetime] = _utcnow,
-    timer: Callable[[], float] = time.monotonic, jitter: Callable[[], float] = random_jitter,
-    _sink: BatchSink | None = None, _store: Store | None = None,
+    db_url: str | None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    writer_process: bool = True,
+    sources: Iterable[SourceRef] = (),
+    now: Callable[[], datetime] = _utcnow,
+    timer: Callable[[], float] = time.monotonic,
+    jitter: Callable[[], float] = random_jitter,
+    _sink: BatchSink | None = None,
+    _store: Store | None = None,
 ) -> CrawlSession:
     """A crawl session on the database at ``db_url`` (None: a session that stores nothing, for
     ``aggregator fetch`` without ``--store``).
@@ -305,12 +333,25 @@ def make_session(
     sink = _sink
     if sink is None and db_url is not None and store is not None:
         sink = WriterProcessSink(db_url) if writer_process else InlineSink(store)
-    return CrawlSession(store=store, sink=sink, sources=list(sources), batch_size=batch_size, now=now, timer=timer,
-                        jitter=jitter)
+    return CrawlSession(
+        store=store,
+        sink=sink,
+        sources=list(sources),
+        batch_size=batch_size,
+        now=now,
+        timer=timer,
+        jitter=jitter,
+    )
 
 
 def run_totals(report: CrawlReport) -> RunTotals:
     """The run row of a crawl, from its report."""
-    return RunTotals(pages_fetched=report.pages_fetched, new=report.new, updated=report.updated,
-                     duplicates=report.duplicates, not_articles=report.not_articles,
-                     errors=report.page_errors + report.source_errors, failures=report.failures)
+    return RunTotals(
+        pages_fetched=report.pages_fetched,
+        new=report.new,
+        updated=report.updated,
+        duplicates=report.duplicates,
+        not_articles=report.not_articles,
+        errors=report.page_errors + report.source_errors,
+        failures=report.failures,
+    )

@@ -60,8 +60,14 @@ def parse_sitemap(data: bytes, url: str) -> ParsedSitemap:
     if len(data) > MAX_SITEMAP_BYTES:
         raise SourceError(url, f"sitemap is over {MAX_SITEMAP_BYTES} bytes")
     parser_events = etree.iterparse(
-        io.BytesIO(data), events=("start", "end"), recover=True, resolve_entities=False,
-        no_network=True, remove_comments=True, remove_pis=True, huge_tree=False,
+        io.BytesIO(data),
+        events=("start", "end"),
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=False,
     )
     kind = ""
     result = ParsedSitemap(url=url, kind="")
@@ -105,7 +111,9 @@ def _entry(el: etree._Element) -> SitemapEntry | None:
     if not fields.get("loc"):
         return None
     return SitemapEntry(
-        loc=fields["loc"], lastmod=parse_date(fields.get("lastmod")),
-        news_title=fields.get("title", ""), news_published=parse_date(fields.get("publication_date")),
+        loc=fields["loc"],
+        lastmod=parse_date(fields.get("lastmod")),
+        news_title=fields.get("title", ""),
+        news_published=parse_date(fields.get("publication_date")),
         keywords=keywords,
     )

@@ -33,10 +33,20 @@ class Status:
     def to_dict(self) -> dict[str, Any]:
         held = self.scheduler
         return {
-            "scheduler": {"owner": held.owner, "heartbeat_at": isoformat(held.heartbeat_at)} if held else None,
+            "scheduler": {"owner": held.owner, "heartbeat_at": isoformat(held.heartbeat_at)}
+            if held
+            else None,
             "runs": [r.to_dict() for r in self.runs],
-            "failing": [{"name": s.name, "url": s.url, "last_error": s.last_error, "errors": s.error_count,
-                         "enabled": s.enabled} for s in self.failing],
+            "failing": [
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "last_error": s.last_error,
+                    "errors": s.error_count,
+                    "enabled": s.enabled,
+                }
+                for s in self.failing
+            ],
             "next_due": [{"name": s.name, "next_due_at": isoformat(s.next_due_at)} for s in self.next_due],
             "articles": self.articles,
         }
@@ -45,9 +55,14 @@ class Status:
 def gather_status(store: Store, *, runs: int, lock: str) -> Status:
     """The status of the database behind ``store``; ``lock`` is the scheduler's lock name."""
     infos = store.list_sources()
-    upcoming: list[tuple[datetime, SourceInfo]] = [(s.next_due_at, s) for s in infos
-                                                   if s.enabled and s.next_due_at is not None]
+    upcoming: list[tuple[datetime, SourceInfo]] = [
+        (s.next_due_at, s) for s in infos if s.enabled and s.next_due_at is not None
+    ]
     upcoming.sort(key=lambda pair: pair[0])
-    return Status(scheduler=store.lock_holder(lock), runs=store.recent_runs(runs),
-                  failing=[s for s in infos if s.error_count or not s.enabled],
-                  next_due=[s for _, s in upcoming[:NEXT_DUE_SHOWN]], articles=store.count_articles())
+    return Status(
+        scheduler=store.lock_holder(lock),
+        runs=store.recent_runs(runs),
+        failing=[s for s in infos if s.error_count or not s.enabled],
+        next_due=[s for _, s in upcoming[:NEXT_DUE_SHOWN]],
+        articles=store.count_articles(),
+    )

@@ -78,9 +78,16 @@ class Known:
     url: str
 
 
-def add_sources(store: Store, specs: Iterable[SourceSpec], *, now: datetime, interval: int,
-                delay: float | None = None, concurrency: int | None = None,
-                keep_names: bool = False) -> list[Added | Known]:
+def add_sources(
+    store: Store,
+    specs: Iterable[SourceSpec],
+    *,
+    now: datetime,
+    interval: int,
+    delay: float | None = None,
+    concurrency: int | None = None,
+    keep_names: bool = False,
+) -> list[Added | Known]:
     """Add each spec whose URL is not a source yet: one result per spec, in order.
 
     A name is made unique (``name (2)``), unless ``keep_names``: then a spec's own name (one
@@ -89,11 +96,20 @@ def add_sources(store: Store, specs: Iterable[SourceSpec], *, now: datetime, int
     taken = store.source_names()
     results: list[Added | Known] = []
     for spec in specs:
-        name = spec.name if keep_names and spec.name else unique_name(spec.name or default_name(spec.url), taken)
+        name = (
+            spec.name if keep_names and spec.name else unique_name(spec.name or default_name(spec.url), taken)
+        )
         try:
-            info = store.add_source(name, spec.kind or guess_kind(spec.url), spec.url, now=now,
-                                    interval_seconds=spec.interval_seconds or interval, tags=spec.tags,
-                                    delay=delay, concurrency=concurrency)
+            info = store.add_source(
+                name,
+                spec.kind or guess_kind(spec.url),
+                spec.url,
+                now=now,
+                interval_seconds=spec.interval_seconds or interval,
+                tags=spec.tags,
+                delay=delay,
+                concurrency=concurrency,
+            )
         except SourceExists:
             results.append(Known(spec.url))
             continue
@@ -109,8 +125,9 @@ def parse_opml(data: bytes, origin: str) -> list[SourceSpec]:
     try:
         root = safe_fromstring(data)
     except DefusedXmlException as exc:
-        raise InvalidSubscriptions(origin, f"refused: the OPML declares entities or external references ({exc})") \
-            from exc
+        raise InvalidSubscriptions(
+            origin, f"refused: the OPML declares entities or external references ({exc})"
+        ) from exc
     except ParseError as exc:
         raise InvalidSubscriptions(origin, f"not well-formed OPML ({exc})") from exc
     if root.tag.lower() != "opml":
@@ -127,7 +144,9 @@ def parse_opml(data: bytes, origin: str) -> list[SourceSpec]:
         tags = [t for t in folders + [p for c in categories for p in c.split("/")] if t]
         if url:
             kind = SourceKind.SITEMAP if (outline.get("type") or "").lower() == "sitemap" else SourceKind.FEED
-            specs.append(SourceSpec(url=url.strip(), name=title.strip(), kind=kind, tags=list(dict.fromkeys(tags))))
+            specs.append(
+                SourceSpec(url=url.strip(), name=title.strip(), kind=kind, tags=list(dict.fromkeys(tags)))
+            )
         children = outline.findall("outline")
         if children:
             folder = [title.strip()] if not url and title.strip() else []
@@ -153,9 +172,15 @@ def parse_sources_toml(text: str, origin: str) -> list[SourceSpec]:
         kind = str(item.get("kind", ""))
         if kind and kind not in tuple(SourceKind):
             raise InvalidSubscriptions(origin, f"[[source]] number {i + 1}: unknown kind {kind!r}")
-        specs.append(SourceSpec(url=item["url"], name=str(item.get("name", "")),
-                                kind=SourceKind(kind) if kind else None, tags=[str(t) for t in item.get("tags", [])],
-                                interval_seconds=int(interval) if interval is not None else None))
+        specs.append(
+            SourceSpec(
+                url=item["url"],
+                name=str(item.get("name", "")),
+                kind=SourceKind(kind) if kind else None,
+                tags=[str(t) for t in item.get("tags", [])],
+                interval_seconds=int(interval) if interval is not None else None,
+            )
+        )
     return specs
 
 
@@ -167,9 +192,11 @@ def _toml_string(value: str) -> str:
 def to_sources_toml(sources: Iterable[SourceInfo]) -> str:
     """A TOML sources file (what parse_sources_toml reads) of stored sources."""
     return "".join(
-        f"[[source]]\nname = {_toml_string(s.name)}\nkind = {_toml_string(s.kind)}\nurl = {_toml_string(s.url)}\n"
+        f"[[source]]\nname = {_toml_string(s.name)}\nkind = {_toml_string(s.kind)}\n"
+        f"url = {_toml_string(s.url)}\n"
         f"interval = {s.interval_seconds}\ntags = [{', '.join(_toml_string(t) for t in s.tags)}]\n\n"
-        for s in sources)
+        for s in sources
+    )
 
 
 def to_opml(sources: Iterable[SourceInfo], *, title: str = "industry-news-aggregator") -> str:
@@ -180,8 +207,12 @@ def to_opml(sources: Iterable[SourceInfo], *, title: str = "industry-news-aggreg
     body = ET.SubElement(root, "body")
     for source in sources:
         name, kind, url, tags = source.name, source.kind, source.url, source.tags
-        attrs = {"text": name, "title": name, "type": "sitemap" if kind == SourceKind.SITEMAP else "rss",
-                 "xmlUrl": url}
+        attrs = {
+            "text": name,
+            "title": name,
+            "type": "sitemap" if kind == SourceKind.SITEMAP else "rss",
+            "xmlUrl": url,
+        }
         if kind not in (SourceKind.FEED, SourceKind.SITEMAP):
             attrs = {"text": name, "title": name, "type": "link", "url": url}
         if tags:

@@ -37,10 +37,13 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*PRELOAD, *_main_module()])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_started,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_started, initargs=(os.getpid(),)
+    )
     ready: Future[None] = Future()
-    threading.Thread(target=_start_workers, args=(pool, workers, ready), name=f"{name}-start", daemon=True).start()
+    threading.Thread(
+        target=_start_workers, args=(pool, workers, ready), name=f"{name}-start", daemon=True
+    ).start()
     return pool, ready
 
 
@@ -62,6 +65,7 @@ def exit_with(pid: int) -> None:
     fork server lives on while they do). An unattended scheduler would collect them by the
     hundred. A thread waits on the crawl's pidfd and ends the worker when the crawl ends.
     """
+
     def watch() -> None:
         try:
             fd = os.pidfd_open(pid)
@@ -106,7 +110,9 @@ def _start_workers(pool: ProcessPoolExecutor, workers: int, ready: Future[None])
             ready.set_exception(BrokenExecutor("worker processes did not start"))
 
 
-def run_calls(fn: Callable[..., T], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[tuple[bool, Any]]:
+def run_calls(
+    fn: Callable[..., T], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+) -> list[tuple[bool, Any]]:
     """Run ``fn`` on each (args, kwargs) in a worker: (True, result) or (False, the exception),
     so one failing call does not fail the others of its chunk."""
     out: list[tuple[bool, Any]] = []
@@ -135,7 +141,9 @@ class ChunkedPool(Generic[T]):
     culprit and fails with :class:`WorkerCrashed`.
     """
 
-    def __init__(self, fn: Callable[..., T], start: Callable[[], ProcessPoolExecutor], *, chunk: int = 8) -> None:
+    def __init__(
+        self, fn: Callable[..., T], start: Callable[[], ProcessPoolExecutor], *, chunk: int = 8
+    ) -> None:
         self._fn = fn
         self._start = start
         self._pool = start()
@@ -218,8 +226,12 @@ class ChunkedPool(Generic[T]):
         if self._trying is not None and calls == [self._trying]:
             self._trying = None
             self.crashed += 1
-            calls[0].fail(WorkerCrashed("the worker process died while working on it alone"
-                                        " (killed, out of memory, or a crash in native code)"))
+            calls[0].fail(
+                WorkerCrashed(
+                    "the worker process died while working on it alone"
+                    " (killed, out of memory, or a crash in native code)"
+                )
+            )
         else:
             self._suspects.extend(calls)
         self._try_next_suspect()

@@ -50,8 +50,9 @@ def story(rng: random.Random, words: int = 220) -> str:
 
 
 def article(i: int, text: str) -> Article:
-    return normalize_article(Article(url=f"https://outlet{i % 50}.example/a/{i}", title=f"Story {i}", text=text),
-                             now=NOW)
+    return normalize_article(
+        Article(url=f"https://outlet{i % 50}.example/a/{i}", title=f"Story {i}", text=text), now=NOW
+    )
 
 
 def fill(store: Store, start: int, stop: int, rng: random.Random) -> None:
@@ -69,7 +70,9 @@ def probe(store: Store, rng: random.Random, n: int, base: int) -> list[float]:
     """Time the dedupe work for n new articles; every third is a wire copy of a stored one."""
     times = []
     with store.session() as s:
-        stored = [t for (t,) in s.execute(sql("SELECT text FROM articles ORDER BY random() LIMIT :n"), {"n": n})]
+        stored = [
+            t for (t,) in s.execute(sql("SELECT text FROM articles ORDER BY random() LIMIT :n"), {"n": n})
+        ]
     for k in range(n):
         text = stored[k] + "\n\nFollow the reporter on Twitter." if k % 3 == 0 else story(rng)
         start = time.perf_counter()
@@ -100,14 +103,20 @@ def main() -> int:
     for size in sizes:
         started = time.perf_counter()
         fill(store, indexed, size, rng)
-        print(f"indexed {size} articles (+{size - indexed} in {time.perf_counter() - started:.0f}s)", flush=True)
+        print(
+            f"indexed {size} articles (+{size - indexed} in {time.perf_counter() - started:.0f}s)", flush=True
+        )
         indexed = size
         times = sorted(probe(store, rng, args.probes, size))
         results[size] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
         db_bytes = sum(os.path.getsize(p) for p in Path(path).parent.glob(Path(path).name + "*"))
-        print(f"  {size:>7} indexed: dedupe per article median {results[size][0]:.2f} ms, p95 {results[size][1]:.2f} ms;"
-              f" database {db_bytes / 1e6:.0f} MB ({db_bytes / size * 1e5 / 1e6:.0f} MB per 100k articles,"
-              f" text included); process max RSS {rss_mb():.0f} MB", flush=True)
+        print(
+            f"  {size:>7} indexed: dedupe per article median {results[size][0]:.2f} ms,"
+            f" p95 {results[size][1]:.2f} ms;"
+            f" database {db_bytes / 1e6:.0f} MB ({db_bytes / size * 1e5 / 1e6:.0f} MB per 100k articles,"
+            f" text included); process max RSS {rss_mb():.0f} MB",
+            flush=True,
+        )
     small, large = sizes[0], sizes[-1]
     ratio = results[large][0] / results[small][0]
     print(f"median at {large} / median at {small}: {ratio:.2f}x (target <= 2.00x)")

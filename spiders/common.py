@@ -62,6 +62,12 @@ def describe_failure(failure: Failure) -> str:
     return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
 
 
+def failed_request(failure: Failure) -> Request:
+    """The request a download failure is about (Scrapy sets it on the Failure it hands errbacks)."""
+    request: Request = failure.request  # type: ignore[attr-defined]  # an attribute Scrapy adds
+    return request
+
+
 def split_urls(url: str | None, urls: str | list[str] | None) -> list[str]:
     """``-a url=X`` and ``-a urls=X,Y`` from the command line, or a list from Python."""
     found: list[str] = []
@@ -117,8 +123,11 @@ class ArticlePages(Spider):
         known = self.known_urls(list(fresh)) if fresh else set()
         if known:
             self.session.skipped(Skip.ALREADY_STORED, len(known))
-        return [Request(key, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"found": item})
-                for key, item in fresh.items() if key not in known]
+        return [
+            Request(key, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"found": item})
+            for key, item in fresh.items()
+            if key not in known
+        ]
 
     _pages: ChunkedPool[Article] | None = None
     _pool_checked = False
@@ -135,6 +144,7 @@ class ArticlePages(Spider):
             self._pool_checked = True
             workers = self.crawler.settings.getint("AGGREGATOR_EXTRACT_WORKERS", os.cpu_count() or 1)
             if workers > 0:
+
                 def start() -> ProcessPoolExecutor:
                     pool, self._pool_ready = start_pool(workers, "extraction")
                     return pool
@@ -155,8 +165,13 @@ class ArticlePages(Spider):
         """The page as a normalized Article (see aggregator.ingest), prepared in the pool."""
         content_type = header(response, "Content-Type") or None
         args = (response.body, response.url)
-        kwargs: dict[str, Any] = {"content_type": content_type, "entry": found.entry, "source": found.source.name,
-                                  "tags": self._added_tags(found), "now": datetime.now(UTC)}
+        kwargs: dict[str, Any] = {
+            "content_type": content_type,
+            "entry": found.entry,
+            "source": found.source.name,
+            "tags": self._added_tags(found),
+            "now": datetime.now(UTC),
+        }
         pages = self.extraction_pool()
         if pages is None:
             return prepare_page(*args, **kwargs)
@@ -187,7 +202,7 @@ class ArticlePages(Spider):
         return items + list(self._entry_fallback(found))
 
     def article_failed(self, failure: Failure) -> Iterator[Article]:
-        request = failure.request  # type: ignore[attr-defined]  # Scrapy sets it on request failures
+        request = failed_request(failure)
         found: Found = request.cb_kwargs["found"]
         # HttpError subclasses IgnoreRequest: a 404 is a failed page (feed content may stand in),
         # while robots.txt's IgnoreRequest means the page must be neither fetched nor stored.
@@ -209,8 +224,9 @@ class ArticlePages(Spider):
 
     @staticmethod
     def _added_tags(found: Found) -> list[Tag]:
-        return ([Tag(t, TagOrigin.FEED) for t in found.extra_tags]
-                + [Tag(t, TagOrigin.SOURCE) for t in found.source.tags])
+        return [Tag(t, TagOrigin.FEED) for t in found.extra_tags] + [
+            Tag(t, TagOrigin.SOURCE) for t in found.source.tags
+        ]
 
     def _finish(self, article: Article, found: Found) -> Article:
         return add_tags(article, found.source.name, self._added_tags(found))
@@ -222,10 +238,17 @@ class StandaloneSpider(ArticlePages):
     #: What the given URLs are.
     source_kind: ClassVar[SourceKind] = SourceKind.PAGE
 
-    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
-                 source: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        urls: str | list[str] | None = None,
+        source: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.start_sources = [SourceRef(name=source, kind=self.source_kind, url=u) for u in split_urls(url, urls)]
+        self.start_sources = [
+            SourceRef(name=source, kind=self.source_kind, url=u) for u in split_urls(url, urls)
+        ]
 
     def requests_for(self, source: SourceRef) -> list[Request]:
         raise NotImplementedError

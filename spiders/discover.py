@@ -29,7 +29,7 @@ from aggregator.discover import (
 from aggregator.errors import SourceError
 from aggregator.feeds import parse_feed
 from aggregator.model import SourceKind
-from spiders.common import describe_failure, header
+from spiders.common import describe_failure, failed_request, header
 
 
 class DiscoverSpider(Spider):
@@ -47,7 +47,7 @@ class DiscoverSpider(Spider):
     def failed(self, failure: Failure) -> Iterator[Discovery]:
         """The start URL failing is reported, and so is a feed the page announced; a missing
         candidate at a common path is not."""
-        request = failure.request  # type: ignore[attr-defined]  # Scrapy sets it on request failures
+        request = failed_request(failure)
         if request.url == self.url:
             yield DiscoveryFailed(self.url, describe_failure(failure))
         elif request.meta.get("announced"):
@@ -68,16 +68,28 @@ class DiscoverSpider(Spider):
         root = site_root(response.url)
         candidates = links or [root + p for p in COMMON_FEED_PATHS]
         for url in candidates:
-            yield Request(url, callback=self.parse_candidate, errback=self.failed, cb_kwargs={"expect": "feed"},
-                          meta={"announced": bool(links)})
-        yield Request(root + "/robots.txt", callback=self.parse_robots, errback=self.failed, dont_filter=True,
-                      meta={"dont_obey_robotstxt": True})
+            yield Request(
+                url,
+                callback=self.parse_candidate,
+                errback=self.failed,
+                cb_kwargs={"expect": "feed"},
+                meta={"announced": bool(links)},
+            )
+        yield Request(
+            root + "/robots.txt",
+            callback=self.parse_robots,
+            errback=self.failed,
+            dont_filter=True,
+            meta={"dont_obey_robotstxt": True},
+        )
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         listed = sitemaps_from_robots(response.text, response.url) if response.status == 200 else []
         root = site_root(response.url)
         for url in listed or [root + p for p in COMMON_SITEMAP_PATHS]:
-            yield Request(url, callback=self.parse_candidate, errback=self.failed, cb_kwargs={"expect": "sitemap"})
+            yield Request(
+                url, callback=self.parse_candidate, errback=self.failed, cb_kwargs={"expect": "sitemap"}
+            )
 
     def parse_candidate(self, response: Response, expect: str) -> Iterator[Discovery]:
         content_type = header(response, "Content-Type") or None

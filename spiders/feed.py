@@ -16,7 +16,7 @@ from aggregator.errors import SourceError
 from aggregator.feeds import parse_feed
 from aggregator.model import SourceKind, SourceRef
 from aggregator.outcomes import Failed, Fetched, Gone, Moved, NotModified, SourceOutcome
-from spiders.common import ArticlePages, Found, StandaloneSpider, describe_failure, header
+from spiders.common import ArticlePages, Found, StandaloneSpider, describe_failure, failed_request, header
 
 #: Statuses whose Retry-After a source's next crawl honours.
 _THROTTLED = (429, 503)
@@ -46,7 +46,7 @@ class SourceDocuments(ArticlePages):
 
     def source_failed(self, failure: Failure) -> None:
         """A source document could not be downloaded."""
-        request = failure.request  # type: ignore[attr-defined]  # Scrapy sets it on request failures
+        request = failed_request(failure)
         source: SourceRef = request.cb_kwargs["source"]
         reason = describe_failure(failure)
         if request.cb_kwargs.get("depth", 0) > 0:
@@ -65,9 +65,15 @@ class SourceDocuments(ArticlePages):
 
 class FeedMixin(SourceDocuments):
     def feed_request(self, source: SourceRef) -> Request:
-        return Request(source.url, callback=self.parse_feed, errback=self.source_failed,
-                       headers=source.conditional_headers(), dont_filter=True,
-                       cb_kwargs={"source": source}, meta={"handle_httpstatus_list": [304]})
+        return Request(
+            source.url,
+            callback=self.parse_feed,
+            errback=self.source_failed,
+            headers=source.conditional_headers(),
+            dont_filter=True,
+            cb_kwargs={"source": source},
+            meta={"handle_httpstatus_list": [304]},
+        )
 
     def parse_feed(self, response: Response, source: SourceRef) -> Iterator[Request]:
         if response.status == 304:
@@ -81,7 +87,9 @@ class FeedMixin(SourceDocuments):
             return
         self.source_read(source, response)
         self.session.entries_listed(len(feed.entries))
-        yield from self.article_requests(Found(url=entry.link, source=source, entry=entry) for entry in feed.entries)
+        yield from self.article_requests(
+            Found(url=entry.link, source=source, entry=entry) for entry in feed.entries
+        )
 
 
 class FeedSpider(StandaloneSpider, FeedMixin):

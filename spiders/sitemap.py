@@ -34,10 +34,15 @@ def changed_since(lastmod: datetime | None, last_success: datetime | None) -> bo
 class SitemapMixin(SourceDocuments):
     def sitemap_request(self, source: SourceRef, url: str | None = None, depth: int = 0) -> Request:
         top = depth == 0
-        return Request(url or source.url, callback=self.parse_sitemap, errback=self.source_failed,
-                       dont_filter=top, headers=source.conditional_headers() if top else {},
-                       meta={"handle_httpstatus_list": [304]} if top else {},
-                       cb_kwargs={"source": source, "depth": depth})
+        return Request(
+            url or source.url,
+            callback=self.parse_sitemap,
+            errback=self.source_failed,
+            dont_filter=top,
+            headers=source.conditional_headers() if top else {},
+            meta={"handle_httpstatus_list": [304]} if top else {},
+            cb_kwargs={"source": source, "depth": depth},
+        )
 
     def parse_sitemap(self, response: Response, source: SourceRef, depth: int) -> Iterator[Request]:
         if response.status == 304:

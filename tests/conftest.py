@@ -89,14 +89,20 @@ def run_cli(*args: str, db: str | None = None, stdin: bytes | None = None, timeo
     if db:
         cmd += ["--db", db]
     env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
-    proc = subprocess.run([*cmd, *args], input=stdin, capture_output=True, timeout=timeout, cwd=ROOT, env=env,
-                          check=False)
+    proc = subprocess.run(
+        [*cmd, *args], input=stdin, capture_output=True, timeout=timeout, cwd=ROOT, env=env, check=False
+    )
     return Result(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
 
 
 def invoke(*args: str, db: str | None = None, stdin: bytes | None = None) -> Result:
     """Run ``aggregator`` in this process with click's runner: what needs no crawl."""
     runner = CliRunner()
-    result = runner.invoke(aggregator_cli, [*(["--db", db] if db else []), *args], input=stdin,
-                           env={"AGGREGATOR_DB": None, "COLUMNS": "200"}, catch_exceptions=False)
+    result = runner.invoke(
+        aggregator_cli,
+        [*(["--db", db] if db else []), *args],
+        input=stdin,
+        env={"AGGREGATOR_DB": None, "COLUMNS": "200"},
+        catch_exceptions=False,
+    )
     return Result(result.exit_code, result.stdout, result.stderr)

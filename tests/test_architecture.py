@@ -25,8 +25,12 @@ GLUE = {"aggregator.settings", "aggregator.pipelines", "aggregator.crawl"}
 FRAMEWORK = {"scrapy", "twisted"}
 #: Alembic runs the migrations itself (importing them outside a migration fails by design), and
 #: importing a __main__ runs the program.
-NOT_IMPORTABLE = ("aggregator.store.migrations.env", "aggregator.store.migrations.versions.", "aggregator.__main__",
-                  "aggregator.cli.__main__")
+NOT_IMPORTABLE = (
+    "aggregator.store.migrations.env",
+    "aggregator.store.migrations.versions.",
+    "aggregator.__main__",
+    "aggregator.cli.__main__",
+)
 #: What the command line must not load before a command needs it.
 HEAVY = {"sqlalchemy", "alembic", "numpy", "datasketch", "extruct", "scrapy", "twisted", "rich", "ftfy"}
 
@@ -64,8 +68,11 @@ def imports(module: str, *, top_level_only: bool = False) -> set[str]:
         for stmt in tree.body:
             if isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test):
                 continue
-            nodes.extend(ast.walk(stmt) if not isinstance(stmt, ast.FunctionDef | ast.ClassDef) else
-                         [n for n in ast.walk(stmt) if n is stmt or _in_class_body(stmt, n)])
+            nodes.extend(
+                ast.walk(stmt)
+                if not isinstance(stmt, ast.FunctionDef | ast.ClassDef)
+                else [n for n in ast.walk(stmt) if n is stmt or _in_class_body(stmt, n)]
+            )
     else:
         nodes = list(ast.walk(tree))
     found: set[str] = set()
@@ -82,31 +89,44 @@ def imports(module: str, *, top_level_only: bool = False) -> set[str]:
 
 def _in_class_body(cls: ast.AST, node: ast.AST) -> bool:
     """Statements a class body runs at import (its methods' bodies run later)."""
-    return isinstance(cls, ast.ClassDef) and any(node is s for s in cls.body if not isinstance(s, ast.FunctionDef))
+    return isinstance(cls, ast.ClassDef) and any(
+        node is s for s in cls.body if not isinstance(s, ast.FunctionDef)
+    )
 
 
 def test_every_module_is_found() -> None:
     found = modules()
-    assert {"aggregator", "aggregator.session", "aggregator.cli._base", "aggregator.store.sources",
-            "spiders.sources"} <= set(found)
+    assert {
+        "aggregator",
+        "aggregator.session",
+        "aggregator.cli._base",
+        "aggregator.store.sources",
+        "spiders.sources",
+    } <= set(found)
     assert len(found) > 60
 
 
 def test_only_the_glue_imports_scrapy() -> None:
-    offenders = {m: sorted(i for i in imports(m) if i.split(".")[0] in FRAMEWORK)
-                 for m in modules() if not is_glue(m)}
+    offenders = {
+        m: sorted(i for i in imports(m) if i.split(".")[0] in FRAMEWORK) for m in modules() if not is_glue(m)
+    }
     assert {m: found for m, found in offenders.items() if found} == {}
 
 
 def test_spiders_depend_on_aggregator_never_the_reverse() -> None:
-    offenders = {m: sorted(i for i in imports(m) if i.split(".")[0] == "spiders")
-                 for m in modules() if m.split(".")[0] == "aggregator"}
+    offenders = {
+        m: sorted(i for i in imports(m) if i.split(".")[0] == "spiders")
+        for m in modules()
+        if m.split(".")[0] == "aggregator"
+    }
     assert {m: found for m, found in offenders.items() if found} == {}
 
 
 def test_no_import_cycles() -> None:
     """Tarjan's strongly connected components over the imports each module runs when imported."""
-    graph = {m: sorted(i for i in imports(m, top_level_only=True) if i in modules() and i != m) for m in modules()}
+    graph = {
+        m: sorted(i for i in imports(m, top_level_only=True) if i in modules() and i != m) for m in modules()
+    }
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -139,26 +159,35 @@ def test_no_import_cycles() -> None:
 
 def _loaded_after(code: str) -> list[str]:
     """Top-level packages in sys.modules after running ``code`` in a fresh interpreter."""
-    script = (f"import sys, json\n{code}\n"
-              "sys.stderr.write(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    script = (
+        f"import sys, json\n{code}\n"
+        "sys.stderr.write(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     return list(json.loads(proc.stderr.splitlines()[-1]))
 
 
 def test_the_core_never_loads_scrapy() -> None:
     """Imported one at a time, no module outside the glue brings Scrapy or Twisted along."""
     core = [m for m in modules() if not is_glue(m) and not m.startswith(NOT_IMPORTABLE)]
-    code = ("import importlib\nfor m in " + repr(core) + ":\n    importlib.import_module(m)\n"
-            "    hit = sorted(n for n in sys.modules if n.split('.')[0] in ('scrapy', 'twisted'))\n"
-            "    if hit:\n        sys.exit(f'{m} loads {hit[0]}')")
-    proc = subprocess.run([sys.executable, "-c", f"import sys\n{code}"], capture_output=True, text=True, cwd=ROOT,
-                          check=False)
+    code = (
+        "import importlib\nfor m in " + repr(core) + ":\n    importlib.import_module(m)\n"
+        "    hit = sorted(n for n in sys.modules if n.split('.')[0] in ('scrapy', 'twisted'))\n"
+        "    if hit:\n        sys.exit(f'{m} loads {hit[0]}')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{code}"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert (proc.returncode, proc.stderr) == (0, "")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["sources", "--help"], ["crawl", "--help"]])
 def test_help_loads_nothing_heavy(argv: list[str]) -> None:
-    loaded = _loaded_after(f"from aggregator.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass")
+    loaded = _loaded_after(
+        f"from aggregator.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+    )
     assert sorted(HEAVY & set(loaded)) == []
 
 
@@ -170,6 +199,11 @@ def test_extract_loads_no_store_and_no_scrapy() -> None:
 
 
 def test_python_dash_m_aggregator_runs_the_cli() -> None:
-    proc = subprocess.run([sys.executable, "-m", "aggregator", "--version"], capture_output=True, text=True,
-                          cwd=ROOT, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     assert proc.stdout.startswith("aggregator, version ")

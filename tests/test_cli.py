@@ -22,8 +22,12 @@ def one_line_error(result: Result, needle: str) -> None:
 
 
 def test_extract_saved_page() -> None:
-    result = invoke("extract", str(PAGES / "industrywire-japan-space-policy.html"), "--url",
-                    "https://www.industrywire.example/aerospace/2020/06/japan-space-policy.html")
+    result = invoke(
+        "extract",
+        str(PAGES / "industrywire-japan-space-policy.html"),
+        "--url",
+        "https://www.industrywire.example/aerospace/2020/06/japan-space-policy.html",
+    )
     assert result.code == 0
     record = json.loads(result.stdout)
     assert record["title"] == "Japan to boost space co-operation with U.S. in revised policy"
@@ -63,17 +67,31 @@ def test_sources_add_list_remove(db_url: str) -> None:
     added = invoke("sources", "add", "https://pub.example/feed.xml", "--kind", "feed", db=db_url)
     assert added.code == 0
     assert added.stdout == "added feed source 'pub.example/feed.xml': https://pub.example/feed.xml\n"
-    assert invoke("sources", "add", "https://pub.example/sitemap.xml", "--name", "sm", "--kind", "sitemap",
-                  db=db_url).code == 0
+    assert (
+        invoke(
+            "sources",
+            "add",
+            "https://pub.example/sitemap.xml",
+            "--name",
+            "sm",
+            "--kind",
+            "sitemap",
+            db=db_url,
+        ).code
+        == 0
+    )
     listed = invoke("sources", "list", "--json", db=db_url)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [(r["name"], r["kind"], r["article_count"]) for r in rows] == [("pub.example/feed.xml", "feed", 0),
-                                                                          ("sm", "sitemap", 0)]
+    assert [(r["name"], r["kind"], r["article_count"]) for r in rows] == [
+        ("pub.example/feed.xml", "feed", 0),
+        ("sm", "sitemap", 0),
+    ]
     table = invoke("sources", "list", db=db_url)
     assert "pub.example/feed.xml" in table.stdout
     assert "sitemap" in table.stdout
-    duplicate = invoke("sources", "add", "https://pub.example/other.xml", "--name", "sm", "--kind", "sitemap",
-                       db=db_url)
+    duplicate = invoke(
+        "sources", "add", "https://pub.example/other.xml", "--name", "sm", "--kind", "sitemap", db=db_url
+    )
     assert duplicate.code == 1
     one_line_error(duplicate, "a source named 'sm' exists already")
     again = invoke("sources", "add", "https://pub.example/sitemap.xml", "--kind", "sitemap", db=db_url)
@@ -85,7 +103,10 @@ def test_sources_add_list_remove(db_url: str) -> None:
 
 
 def test_sources_list_when_empty(db_url: str) -> None:
-    assert invoke("sources", "list", db=db_url).stdout == "no sources yet; add one with: aggregator sources add URL\n"
+    assert (
+        invoke("sources", "list", db=db_url).stdout
+        == "no sources yet; add one with: aggregator sources add URL\n"
+    )
 
 
 def test_sources_add_rejects_non_http(db_url: str) -> None:
@@ -95,17 +116,35 @@ def test_sources_add_rejects_non_http(db_url: str) -> None:
 
 
 def test_sources_export_toml_reads_back(db_url: str, tmp_path: Path) -> None:
-    invoke("sources", "add", "https://pub.example/feed.xml", "--kind", "feed", "--name", 'Quote "and" ünïcode',
-           "--tag", "Energy", "--tag", "grid", "--interval", "1800", db=db_url)
+    invoke(
+        "sources",
+        "add",
+        "https://pub.example/feed.xml",
+        "--kind",
+        "feed",
+        "--name",
+        'Quote "and" ünïcode',
+        "--tag",
+        "Energy",
+        "--tag",
+        "grid",
+        "--interval",
+        "1800",
+        db=db_url,
+    )
     invoke("sources", "add", "https://pub.example/sitemap.xml", "--kind", "sitemap", db=db_url)
     target = tmp_path / "sources.toml"
     assert invoke("sources", "export", "--format", "toml", "-o", str(target), db=db_url).code == 0
     specs = parse_sources_toml(target.read_text("utf-8"), str(target))
     assert [(s.name, s.kind, s.url, s.tags, s.interval_seconds) for s in specs] == [
-        ("Quote \"and\" ünïcode", "feed", "https://pub.example/feed.xml", ["Energy", "grid"], 1800),
-        ("pub.example/sitemap.xml", "sitemap", "https://pub.example/sitemap.xml", [], 3600)]
+        ('Quote "and" ünïcode', "feed", "https://pub.example/feed.xml", ["Energy", "grid"], 1800),
+        ("pub.example/sitemap.xml", "sitemap", "https://pub.example/sitemap.xml", [], 3600),
+    ]
     other = f"sqlite:///{tmp_path / 'other.db'}"
-    assert invoke("sources", "import", str(target), db=other).stdout == f"imported {target}: 2 added, 0 already known\n"
+    assert (
+        invoke("sources", "import", str(target), db=other).stdout
+        == f"imported {target}: 2 added, 0 already known\n"
+    )
 
 
 def test_crawl_unknown_source(db_url: str) -> None:
@@ -122,12 +161,17 @@ def test_bad_setting_override(db_url: str) -> None:
 
 def test_crawl_with_nothing_due(db_url: str) -> None:
     result = invoke("crawl", db=db_url)
-    assert (result.code, result.stderr) == (0, "nothing to crawl: no source is due (use --all or --source NAME)\n")
+    assert (result.code, result.stderr) == (
+        0,
+        "nothing to crawl: no source is due (use --all or --source NAME)\n",
+    )
 
 
 def test_search_rejects_a_bad_date_and_a_bad_query(db_url: str) -> None:
-    one_line_error(invoke("search", "ports", "--since", "last week", db=db_url),
-                   "not an ISO date: 'last week' (use YYYY-MM-DD)")
+    one_line_error(
+        invoke("search", "ports", "--since", "last week", db=db_url),
+        "not an ISO date: 'last week' (use YYYY-MM-DD)",
+    )
     one_line_error(invoke("search", "U.S. ports", db=db_url), "search: cannot read the query 'U.S. ports'")
     usage = invoke("search", db=db_url)
     assert usage.code == 2

@@ -11,18 +11,32 @@ from aggregator.store import SourceInfo
 
 
 def info(name: str, url: str, delay: float | None = None, concurrency: int | None = None) -> SourceInfo:
-    return SourceInfo(name=name, kind=SourceKind.FEED, url=url, interval_seconds=3600, enabled=True, tags=(),
-                      disabled_reason=None, last_success_at=None, last_error=None, next_due_at=None,
-                      article_count=0, delay=delay, concurrency=concurrency)
+    return SourceInfo(
+        name=name,
+        kind=SourceKind.FEED,
+        url=url,
+        interval_seconds=3600,
+        enabled=True,
+        tags=(),
+        disabled_reason=None,
+        last_success_at=None,
+        last_error=None,
+        next_due_at=None,
+        article_count=0,
+        delay=delay,
+        concurrency=concurrency,
+    )
 
 
 def test_politeness_slots_per_host_take_the_stricter_setting() -> None:
-    slots = politeness_slots([
-        info("a", "https://news.example/rss", delay=2.0),
-        info("b", "https://news.example/sitemap.xml", delay=5.0, concurrency=2),
-        info("c", "https://news.example/other", concurrency=1),
-        info("d", "https://plain.example/feed"),
-    ])
+    slots = politeness_slots(
+        [
+            info("a", "https://news.example/rss", delay=2.0),
+            info("b", "https://news.example/sitemap.xml", delay=5.0, concurrency=2),
+            info("c", "https://news.example/other", concurrency=1),
+            info("d", "https://plain.example/feed"),
+        ]
+    )
     assert slots == {"news.example": {"delay": 5.0, "concurrency": 1}}
 
 

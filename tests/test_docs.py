@@ -40,17 +40,36 @@ def options(command: click.Command) -> list[str]:
 
 def reference_row(path: str) -> str:
     """README's command-reference row of ``aggregator PATH``."""
-    head = f"| `{' '.join(('aggregator', path)).strip()}"
+    head = f"| `aggregator {path}".rstrip()
     # The row of this command, not of a subcommand: what follows the name is arguments (URL, PATH|-).
-    rows = [line for line in README.splitlines() if line.startswith(head) and line[len(head):][:1] in (" ", "`")
-            and not any(re.fullmatch(r"[a-z][a-z-]*", word) for word in line[len(head):].split("`")[0].split())]
+    rows = [
+        line
+        for line in README.splitlines()
+        if line.startswith(head)
+        and line[len(head) :][:1] in (" ", "`")
+        and not any(re.fullmatch(r"[a-z][a-z-]*", word) for word in line[len(head) :].split("`")[0].split())
+    ]
     assert len(rows) == 1, f"README's command reference needs one row for `{head[3:]}`"
     return rows[0]
 
 
 def test_the_tree_is_walked() -> None:
-    assert {"extract", "fetch", "sources", "sources add", "sources import", "crawl", "schedule", "status", "search",
-            "stories", "feed", "export", "push", "demo"} <= set(COMMANDS)
+    assert {
+        "extract",
+        "fetch",
+        "sources",
+        "sources add",
+        "sources import",
+        "crawl",
+        "schedule",
+        "status",
+        "search",
+        "stories",
+        "feed",
+        "export",
+        "push",
+        "demo",
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))
@@ -63,8 +82,11 @@ def test_every_command_has_help_and_a_reference_row_naming_its_options(path: str
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))
 def test_every_option_has_help(path: str) -> None:
-    bare = [max(p.opts, key=len) for p in COMMANDS[path].params
-            if isinstance(p, click.Option) and p.name not in ("help", "version") and not (p.help or "").strip()]
+    bare = [
+        max(p.opts, key=len)
+        for p in COMMANDS[path].params
+        if isinstance(p, click.Option) and p.name not in ("help", "version") and not (p.help or "").strip()
+    ]
     assert bare == []
 
 

@@ -16,8 +16,14 @@ NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def art(n: int, body: str | None = None) -> Article:
-    return normalize_article(Article(url=f"https://p.example/{n}", title=f"T{n}",
-                                     text=body or f"Story number {n} about ports and rail."), now=NOW)
+    return normalize_article(
+        Article(
+            url=f"https://p.example/{n}",
+            title=f"T{n}",
+            text=body or f"Story number {n} about ports and rail.",
+        ),
+        now=NOW,
+    )
 
 
 def export(store: Store, fmt: ExportFormat, since: int) -> tuple[list[dict[str, Any]], int]:
@@ -64,9 +70,13 @@ def test_opensearch_bulk_and_meilisearch_formats(db_url: str) -> None:
 def test_shipped_index_settings_are_valid_json() -> None:
     from importlib import resources
 
-    template = json.loads(resources.files("aggregator").joinpath("data", "opensearch-index-template.json").read_text())
+    template = json.loads(
+        resources.files("aggregator").joinpath("data", "opensearch-index-template.json").read_text()
+    )
     assert template["template"]["mappings"]["properties"]["tags"] == {"type": "keyword"}
-    settings = json.loads(resources.files("aggregator").joinpath("data", "meilisearch-settings.json").read_text())
+    settings = json.loads(
+        resources.files("aggregator").joinpath("data", "meilisearch-settings.json").read_text()
+    )
     assert "tags" in settings["filterableAttributes"]
 
 
@@ -75,12 +85,22 @@ def test_a_new_copy_of_a_story_re_exports_its_other_articles(db_url: str) -> Non
 
     paras = next(a for a in fixture_articles() if a["slug"] == "paper-mill-closure")["paragraphs"]
     store = Store(db_url)
-    store.write_batch([normalize_article(Article(url="https://a.example/mill", text="\n\n".join(paras)), now=NOW),
-                       art(9)], now=NOW)
+    store.write_batch(
+        [normalize_article(Article(url="https://a.example/mill", text="\n\n".join(paras)), now=NOW), art(9)],
+        now=NOW,
+    )
     _, cursor = export(store, ExportFormat.JSONL, 0)
-    store.write_batch([normalize_article(Article(url="https://b.example/mill-copy",
-                                                 text="\n\n".join([*paras, "Local reaction followed."])), now=NOW)],
-                      now=NOW)
+    store.write_batch(
+        [
+            normalize_article(
+                Article(
+                    url="https://b.example/mill-copy", text="\n\n".join([*paras, "Local reaction followed."])
+                ),
+                now=NOW,
+            )
+        ],
+        now=NOW,
+    )
     changed, _ = export(store, ExportFormat.JSONL, cursor)
     assert [(d["canonical_url"], d["story_urls"]) for d in changed] == [
         ("https://a.example/mill", ["https://b.example/mill-copy"]),

@@ -6,14 +6,17 @@ import ast
 import fnmatch
 import re
 import tomllib
-from pathlib import Path
 
 from tests.conftest import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
 #: Distribution names whose import name differs.
-IMPORT_NAMES = {"python-dateutil": "dateutil", "charset-normalizer": "charset_normalizer", "sgmllib3k": "sgmllib",
-                "psycopg[binary]": "psycopg"}
+IMPORT_NAMES = {
+    "python-dateutil": "dateutil",
+    "charset-normalizer": "charset_normalizer",
+    "sgmllib3k": "sgmllib",
+    "psycopg[binary]": "psycopg",
+}
 #: Dependencies imported by another library rather than by our code, and why they are declared.
 INDIRECT = {
     "sgmllib3k": "feedparser's loose parser: without it an ill-formed feed loses entries",
@@ -25,8 +28,11 @@ def test_every_data_file_is_package_data() -> None:
     """Files the package reads at run time must be in the wheel (data/*.json once was not)."""
     patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["aggregator"]
     package = ROOT / "aggregator"
-    data = [p.relative_to(package).as_posix() for p in package.rglob("*")
-            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    data = [
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
     assert data
     assert [f for f in data if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)] == []
 
@@ -48,6 +54,9 @@ def test_every_dependency_is_imported() -> None:
     declared = [*project["dependencies"], *project["optional-dependencies"]["postgres"]]
     names = [re.split(r"[<>=!~ ]", d)[0] for d in declared]
     imported = imported_modules()
-    unused = [n for n in names if n not in INDIRECT
-              and IMPORT_NAMES.get(n, n.replace("-", "_").lower()) not in imported]
+    unused = [
+        n
+        for n in names
+        if n not in INDIRECT and IMPORT_NAMES.get(n, n.replace("-", "_").lower()) not in imported
+    ]
     assert unused == []

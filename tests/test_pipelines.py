@@ -19,8 +19,12 @@ from spiders.feed import FeedSpider
 
 @pytest.mark.parametrize("writer_process", [True, False], ids=["writer-process", "inline"])
 def test_normalize_then_session(db_url: str, writer_process: bool) -> None:
-    settings = {"AGGREGATOR_DB": db_url, "AGGREGATOR_BATCH_SIZE": 2, "AGGREGATOR_STORE_WORKER": writer_process,
-                "AGGREGATOR_EXTRACT_WORKERS": 0}
+    settings = {
+        "AGGREGATOR_DB": db_url,
+        "AGGREGATOR_BATCH_SIZE": 2,
+        "AGGREGATOR_STORE_WORKER": writer_process,
+        "AGGREGATOR_EXTRACT_WORKERS": 0,
+    }
     crawler = get_crawler(FeedSpider, settings)
     spider = crawler.spider = crawler._create_spider(session=session_from_settings(crawler.settings))
     assert isinstance(spider, FeedSpider)
@@ -43,7 +47,9 @@ def test_normalize_then_session(db_url: str, writer_process: bool) -> None:
     assert (report.new, report.duplicates, report.aliases, report.unstored) == (2, 2, 1, 0)
     with Store(db_url) as store:
         assert [(a.canonical_url, aliases) for a, aliases in store.iter_articles()] == [
-            ("https://p.example/a", ["https://mirror.example/a"]), ("https://p.example/b", [])]
+            ("https://p.example/a", ["https://mirror.example/a"]),
+            ("https://p.example/b", []),
+        ]
 
 
 def test_the_session_pipeline_needs_a_spider_with_a_session() -> None:

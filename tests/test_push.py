@@ -19,8 +19,9 @@ NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def art(n: int) -> Article:
-    return normalize_article(Article(url=f"https://p.example/{n}", title=f"T{n}", text=f"Story {n} on ports."),
-                             now=NOW)
+    return normalize_article(
+        Article(url=f"https://p.example/{n}", title=f"T{n}", text=f"Story {n} on ports."), now=NOW
+    )
 
 
 def no_sleep(seconds: float) -> None:

@@ -20,8 +20,16 @@ from aggregator.store import Store
 from aggregator.workers import descendants
 from tests.conftest import ROOT, fixture_articles, invoke, run_cli
 
-SLOW = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.1", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
-        "-s", "AGGREGATOR_BATCH_SIZE=3")
+SLOW = (
+    "-s",
+    "AUTOTHROTTLE_ENABLED=False",
+    "-s",
+    "DOWNLOAD_DELAY=0.1",
+    "-s",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+    "-s",
+    "AGGREGATOR_BATCH_SIZE=3",
+)
 EXPECTED = 31
 
 
@@ -35,8 +43,11 @@ def stored_urls(db: str) -> list[str]:
 
 
 def article_paths() -> set[str]:
-    return {f"/{a['section'].lower()}/{a['published'][:4]}/{a['published'][5:7]}/{a['slug']}.html"
-            for a in fixture_articles() if not a.get("private")}
+    return {
+        f"/{a['section'].lower()}/{a['published'][:4]}/{a['published'][5:7]}/{a['slug']}.html"
+        for a in fixture_articles()
+        if not a.get("private")
+    }
 
 
 def pages_served(server: SiteServer) -> int:
@@ -56,8 +67,13 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> N
 
 def start(*args: str, db: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
-    return subprocess.Popen([sys.executable, "-m", "aggregator", "--db", db, *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--db", db, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.slow
@@ -83,10 +99,16 @@ def test_second_scheduler_refuses_and_stale_lock_is_taken_over(db_url: str) -> N
     store.acquire_lock(LOCK_NAME, "otherhost:123", now=datetime.now(UTC), stale_after=STALE_AFTER)
     refused = invoke("schedule", "--once", db=db_url)
     assert refused.code == 1
-    assert refused.stderr.startswith("aggregator: error: another scheduler (otherhost:123) is running on this database")
+    assert refused.stderr.startswith(
+        "aggregator: error: another scheduler (otherhost:123) is running on this database"
+    )
     store.release_lock(LOCK_NAME, "otherhost:123")
-    store.acquire_lock(LOCK_NAME, "crashed:1", now=datetime.now(UTC) - STALE_AFTER - timedelta(seconds=5),
-                       stale_after=STALE_AFTER)
+    store.acquire_lock(
+        LOCK_NAME,
+        "crashed:1",
+        now=datetime.now(UTC) - STALE_AFTER - timedelta(seconds=5),
+        stale_after=STALE_AFTER,
+    )
     assert invoke("schedule", "--once", db=db_url).code == 0  # nothing is due: no crawl
     assert store.lock_holder(LOCK_NAME) is None
     store.close()
@@ -121,7 +143,9 @@ CRAWL_PROCESSES = 2 + (os.cpu_count() or 1)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_when", ["workers-up", "mid-crawl"])
-def test_kill_9_loses_nothing_and_duplicates_nothing(site_server: SiteServer, db_url: str, kill_when: str) -> None:
+def test_kill_9_loses_nothing_and_duplicates_nothing(
+    site_server: SiteServer, db_url: str, kill_when: str
+) -> None:
     add_fixture_sources(site_server.base_url, db_url)
     proc = start("crawl", "--all", "--no-progress", *SLOW, db=db_url)
     wait_for(lambda: len(descendants(proc.pid)) >= CRAWL_PROCESSES, "the crawl's processes to start")
@@ -131,7 +155,9 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(site_server: SiteServer, db
     proc.kill()  # SIGKILL: no cleanup of any kind
     proc.wait(timeout=30)
     # None is left behind: a scheduler killing its crawls would otherwise collect them.
-    wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in started), "the crawl's processes to exit", 15)
+    wait_for(
+        lambda: not any(Path(f"/proc/{p}").exists() for p in started), "the crawl's processes to exit", 15
+    )
     partial = stored_urls(db_url)
     assert len(partial) < EXPECTED
     result = run_cli("crawl", "-s", "AUTOTHROTTLE_ENABLED=False", db=db_url)
@@ -143,14 +169,20 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(site_server: SiteServer, db
 
 @pytest.mark.slow
 def test_ctrl_c_reaches_the_whole_process_group_and_the_crawl_still_stops_cleanly(
-        site_server: SiteServer, db_url: str) -> None:
+    site_server: SiteServer, db_url: str
+) -> None:
     """Ctrl-C in a terminal (or systemd's default KillMode) signals every process of the crawl at
     once: the workers and the writer must leave the stopping to the crawl, not die mid-batch."""
     add_fixture_sources(site_server.base_url, db_url)
     env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
-    proc = subprocess.Popen([sys.executable, "-m", "aggregator", "--db", db_url, "crawl", "--all",
-                             "--no-progress", *SLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--db", db_url, "crawl", "--all", "--no-progress", *SLOW],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     wait_for(lambda: len(descendants(proc.pid)) >= CRAWL_PROCESSES, "the crawl's processes to start")
     wait_for(lambda: pages_served(site_server) >= 5, "the crawl to fetch 5 pages")
     os.killpg(proc.pid, signal.SIGINT)
@@ -173,9 +205,14 @@ def test_ctrl_c_on_the_scheduler_stops_its_crawl_gracefully(site_server: SiteSer
     one SIGTERM (two signals would make Scrapy stop uncleanly)."""
     add_fixture_sources(site_server.base_url, db_url)
     env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
-    proc = subprocess.Popen([sys.executable, "-m", "aggregator", "--db", db_url, "--log-format", "json",
-                             "schedule", *SLOW], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--db", db_url, "--log-format", "json", "schedule", *SLOW],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     wait_for(lambda: pages_served(site_server) >= 5, "the crawl to fetch 5 pages")
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=90)

@@ -88,13 +88,25 @@ def ref(store: Store, name: str) -> SourceRef:
 
 def session(store: Store, sink: FakeSink, *, batch_size: int = 2) -> CrawlSession:
     # The session closes the store it is given: it gets one of its own on the same database.
-    return make_session(store.url, batch_size=batch_size, sources=[ref(store, "wire"), ref(store, "other")],
-                        now=lambda: NOW, timer=Ticks(), jitter=lambda: 0.0, _sink=sink, _store=Store(store.url))
+    return make_session(
+        store.url,
+        batch_size=batch_size,
+        sources=[ref(store, "wire"), ref(store, "other")],
+        now=lambda: NOW,
+        timer=Ticks(),
+        jitter=lambda: 0.0,
+        _sink=sink,
+        _store=Store(store.url),
+    )
 
 
 def article(n: int, text: str | None = None, url: str | None = None) -> Article:
-    return normalize_article(Article(url=url or f"https://p.example/{n}", title=f"Story {n}",
-                                     text=text or f"Body of story number {n}."), now=NOW)
+    return normalize_article(
+        Article(
+            url=url or f"https://p.example/{n}", title=f"Story {n}", text=text or f"Body of story number {n}."
+        ),
+        now=NOW,
+    )
 
 
 def test_a_source_is_done_only_when_its_last_batch_committed(store: Store) -> None:
@@ -117,8 +129,13 @@ def test_a_source_is_done_only_when_its_last_batch_committed(store: Store) -> No
     assert (wire.etag, wire.last_modified) == ('"v1"', "Wed, 01 Jan 2026 00:00:00 GMT")
     assert (wire.last_success_at, wire.next_due_at) == (NOW, NOW + HOUR)
     assert store.get_source("other").last_success_at is None  # read by no one
-    assert report == CrawlReport(finish_reason="finished", sources={"wire": Fetched('"v1"', "Wed, 01 Jan 2026 00:00:00 GMT")},
-                                 new=3, sources_done=True, crawl_seconds=1.0)
+    assert report == CrawlReport(
+        finish_reason="finished",
+        sources={"wire": Fetched('"v1"', "Wed, 01 Jan 2026 00:00:00 GMT")},
+        new=3,
+        sources_done=True,
+        crawl_seconds=1.0,
+    )
     assert sink.closed
     assert crawl.close("finished") is report  # closing twice reports once
 
@@ -140,8 +157,11 @@ def test_a_batch_that_cannot_be_written_marks_no_source_done_and_stops_the_crawl
     assert store.get_source("wire").etag is None
     other = store.get_source("other")
     # A failure is recorded whatever happened: it only brings the next try closer or further.
-    assert (other.last_error, other.error_count, other.next_due_at) == ("HTTP 500 Internal Server Error", 1,
-                                                                       NOW + 2 * HOUR)
+    assert (other.last_error, other.error_count, other.next_due_at) == (
+        "HTTP 500 Internal Server Error",
+        1,
+        NOW + 2 * HOUR,
+    )
 
 
 def test_a_page_whose_worker_died_marks_no_source_done(store: Store) -> None:
@@ -168,8 +188,14 @@ def test_every_source_outcome_is_recorded(store: Store) -> None:
     store.add_source("moved", "feed", "https://p.example/old.xml", now=NOW - HOUR)
     store.add_source("busy", "feed", "https://p.example/busy.xml", now=NOW - HOUR)
     store.add_source("gone", "feed", "https://p.example/gone.xml", now=NOW - HOUR)
-    crawl = make_session(store.url, sources=[ref(store, n) for n in ("moved", "busy", "gone", "wire")],
-                         now=lambda: NOW, jitter=lambda: 0.05, _sink=FakeSink(), _store=Store(store.url))
+    crawl = make_session(
+        store.url,
+        sources=[ref(store, n) for n in ("moved", "busy", "gone", "wire")],
+        now=lambda: NOW,
+        jitter=lambda: 0.05,
+        _sink=FakeSink(),
+        _store=Store(store.url),
+    )
     crawl.source_finished(ref(store, "wire"), NotModified())
     crawl.source_finished(ref(store, "moved"), Moved("https://p.example/new.xml", '"m"'))
     crawl.source_finished(ref(store, "busy"), Failed("HTTP 429 Too Many Requests", retry_after=7200))
@@ -178,24 +204,35 @@ def test_every_source_outcome_is_recorded(store: Store) -> None:
     crawl.source_finished(unnamed, Failed("HTTP 404 Not Found"))
     report = crawl.close("finished")
     assert list(report.sources) == ["moved", "busy", "gone", "wire", "https://elsewhere.example/feed.xml"]
-    assert report.failures == {"busy": "HTTP 429 Too Many Requests", "gone": "HTTP 410 Gone: the publisher removed it",
-                               "https://elsewhere.example/feed.xml": "HTTP 404 Not Found"}
+    assert report.failures == {
+        "busy": "HTTP 429 Too Many Requests",
+        "gone": "HTTP 410 Gone: the publisher removed it",
+        "https://elsewhere.example/feed.xml": "HTTP 404 Not Found",
+    }
     assert (report.not_modified, report.source_errors) == (1, 3)
     moved, busy, gone, wire = (store.get_source(n) for n in ("moved", "busy", "gone", "wire"))
-    assert (moved.url, moved.etag, moved.next_due_at) == ("https://p.example/new.xml", '"m"', NOW + 1.05 * HOUR)
+    assert (moved.url, moved.etag, moved.next_due_at) == (
+        "https://p.example/new.xml",
+        '"m"',
+        NOW + 1.05 * HOUR,
+    )
     assert (busy.last_error, busy.next_due_at) == ("HTTP 429 Too Many Requests", NOW + 2 * HOUR)
     assert (gone.enabled, gone.disabled_reason) == (False, "HTTP 410 Gone: the publisher removed it")
     assert (wire.etag, wire.last_success_at) == (None, NOW)
 
 
 def test_articles_are_answered_with_outcomes_and_stored_inline(store: Store) -> None:
-    crawl = make_session(store.url, batch_size=10, writer_process=False, now=lambda: NOW, _store=Store(store.url))
+    crawl = make_session(
+        store.url, batch_size=10, writer_process=False, now=lambda: NOW, _store=Store(store.url)
+    )
     same = "The same words, under two addresses."
     assert crawl.add_article(article(1, same)) == Stored("https://p.example/1")
-    assert crawl.add_article(article(1, same)) == Duplicate("https://p.example/1", "https://p.example/1",
-                                                             Verdict.UNCHANGED)
+    assert crawl.add_article(article(1, same)) == Duplicate(
+        "https://p.example/1", "https://p.example/1", Verdict.UNCHANGED
+    )
     assert crawl.add_article(article(2, same, url="https://mirror.example/1")) == Duplicate(
-        "https://mirror.example/1", "https://p.example/1", Verdict.ALIAS)
+        "https://mirror.example/1", "https://p.example/1", Verdict.ALIAS
+    )
     listing = Article(url="https://p.example/", page_type=PageType.LISTING)
     assert crawl.add_article(listing) == NotArticle("https://p.example/", PageType.LISTING)
     crawl.add_article(article(3))
@@ -203,9 +240,16 @@ def test_articles_are_answered_with_outcomes_and_stored_inline(store: Store) -> 
     crawl.skipped(Skip.DUPLICATE_LINK)
     report = crawl.close("finished")
     assert (report.new, report.duplicates, report.aliases, report.already_stored, report.duplicate_links) == (
-        2, 2, 1, 4, 1)
+        2,
+        2,
+        1,
+        4,
+        1,
+    )
     assert [(a.canonical_url, aliases) for a, aliases in store.iter_articles()] == [
-        ("https://p.example/1", ["https://mirror.example/1"]), ("https://p.example/3", [])]
+        ("https://p.example/1", ["https://mirror.example/1"]),
+        ("https://p.example/3", []),
+    ]
 
 
 def test_batches_grow_while_the_sink_is_busy(store: Store) -> None:
@@ -252,12 +296,27 @@ def test_room_waits_while_too_many_batches_are_pending(store: Store) -> None:
 
 
 def test_a_report_survives_json_and_renders_one_log_line() -> None:
-    report = CrawlReport(finish_reason="finished", sources={"a": Fetched('"e"'), "b": Failed("HTTP 500", 60),
-                                                            "c": Gone("HTTP 410 Gone"), "d": NotModified(),
-                                                            "e": Moved("https://x.example/")},
-                         new=3, updated=1, duplicates=2, pages_fetched=7, source_errors=2, crawl_seconds=1.5,
-                         requests=9, seconds=2.5)
+    report = CrawlReport(
+        finish_reason="finished",
+        sources={
+            "a": Fetched('"e"'),
+            "b": Failed("HTTP 500", 60),
+            "c": Gone("HTTP 410 Gone"),
+            "d": NotModified(),
+            "e": Moved("https://x.example/"),
+        },
+        new=3,
+        updated=1,
+        duplicates=2,
+        pages_fetched=7,
+        source_errors=2,
+        crawl_seconds=1.5,
+        requests=9,
+        seconds=2.5,
+    )
     assert CrawlReport.from_dict(report.to_dict()) == report
     assert report.to_dict()["failed_sources"] == ["b", "c"]
-    assert report.log_line() == ("3 new, 1 updated, 2 duplicates, 7 pages, 2 failed source(s)"
-                                 " (b: HTTP 500; c: HTTP 410 Gone), finished")
+    assert report.log_line() == (
+        "3 new, 1 updated, 2 duplicates, 7 pages, 2 failed source(s)"
+        " (b: HTTP 500; c: HTTP 410 Gone), finished"
+    )

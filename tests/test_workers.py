@@ -63,7 +63,9 @@ def test_a_call_that_kills_its_worker_fails_alone_and_the_pool_is_replaced() -> 
     chunked = ChunkedPool(int_or_die, counted(chunks), chunk=8)
 
     async def crawl_turn() -> list[Any]:
-        first = await asyncio.gather(*[chunked.submit(v) for v in ["1", "die", "3", "4"]], return_exceptions=True)
+        first = await asyncio.gather(
+            *[chunked.submit(v) for v in ["1", "die", "3", "4"]], return_exceptions=True
+        )
         return [*first, await chunked.submit("5")]
 
     try:

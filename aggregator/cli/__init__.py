@@ -14,8 +14,20 @@ from aggregator.cli import crawl, demo, export, extract, fetch, schedule, search
 from aggregator.cli._base import cli as cli
 from aggregator.cli._base import main as main
 
-for command in (extract.extract, fetch.fetch, sources.sources, crawl.crawl, schedule.schedule, schedule.status,
-                search.search, search.stories, search.feed, export.export, export.push, demo.demo):
+for command in (
+    extract.extract,
+    fetch.fetch,
+    sources.sources,
+    crawl.crawl,
+    schedule.schedule,
+    schedule.status,
+    search.search,
+    search.stories,
+    search.feed,
+    export.export,
+    export.push,
+    demo.demo,
+):
     cli.add_command(command)
 
 __all__ = ["cli", "main"]

@@ -138,13 +138,22 @@ class Commands(click.Group):
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", metavar="URL|PATH", envvar="AGGREGATOR_DB",
-              help="Database: an SQLAlchemy URL or an SQLite file path (default: AGGREGATOR_DB, "
-                   "else ~/.local/share/aggregator/aggregator.db).")
+@click.option(
+    "--db",
+    metavar="URL|PATH",
+    envvar="AGGREGATOR_DB",
+    help="Database: an SQLAlchemy URL or an SQLite file path (default: AGGREGATOR_DB, "
+    "else ~/.local/share/aggregator/aggregator.db).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's informational logs.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Log lines as text, or one JSON object per event (for log collectors).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or one JSON object per event (for log collectors).",
+)
 @click.version_option(__version__, prog_name="aggregator")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str) -> None:

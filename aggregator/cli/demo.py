@@ -19,18 +19,34 @@ if TYPE_CHECKING:
 #: The demo's preferred port: stable, so a re-run sees the same URLs and stores nothing new.
 DEMO_PORT = 8611
 #: The fixture site's sources: name, kind, path.
-DEMO_SOURCES = (("industry-wire-rss", "feed", "/feeds/rss.xml"),
-                ("industry-wire-energy-atom", "feed", "/feeds/atom.xml"),
-                ("industry-wire-sitemap", "sitemap", "/sitemap_index.xml"))
+DEMO_SOURCES = (
+    ("industry-wire-rss", "feed", "/feeds/rss.xml"),
+    ("industry-wire-energy-atom", "feed", "/feeds/atom.xml"),
+    ("industry-wire-sitemap", "sitemap", "/sitemap_index.xml"),
+)
 
 
 @click.command()
-@click.option("--site", type=click.Path(file_okay=False, path_type=Path), default=Path("fixtures/site"),
-              show_default=True, help="The folder of pages to serve on 127.0.0.1.")
-@click.option("--fresh/--keep", default=False, show_default=True,
-              help="Start from an empty database, or keep what earlier demos stored.")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEMO_PORT, show_default=True,
-              help="Port to serve on (a free one if taken). A stable port keeps URLs the same across runs.")
+@click.option(
+    "--site",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("fixtures/site"),
+    show_default=True,
+    help="The folder of pages to serve on 127.0.0.1.",
+)
+@click.option(
+    "--fresh/--keep",
+    default=False,
+    show_default=True,
+    help="Start from an empty database, or keep what earlier demos stored.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEMO_PORT,
+    show_default=True,
+    help="Port to serve on (a free one if taken). A stable port keeps URLs the same across runs.",
+)
 @pass_ctx
 def demo(ctx: Context, site: Path, fresh: bool, port: int) -> None:
     """Serve the bundled fixture site on 127.0.0.1, add its feeds and sitemap, crawl, summarize.

@@ -14,11 +14,25 @@ ENGINES = ["opensearch", "meilisearch"]
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
-              help="jsonl, OpenSearch/Elasticsearch _bulk NDJSON, or Meilisearch NDJSON.")
-@click.option("--since", type=click.IntRange(0), default=0, show_default=True, metavar="CURSOR",
-              help="Only what changed after this cursor (0: everything); deletions come as tombstones.")
-@click.option("-o", "--output", "path", default=None, metavar="FILE", help="Write here instead of standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="jsonl, OpenSearch/Elasticsearch _bulk NDJSON, or Meilisearch NDJSON.",
+)
+@click.option(
+    "--since",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    metavar="CURSOR",
+    help="Only what changed after this cursor (0: everything); deletions come as tombstones.",
+)
+@click.option(
+    "-o", "--output", "path", default=None, metavar="FILE", help="Write here instead of standard output."
+)
 @click.option("--one-per-story", is_flag=True, help="Only the first-stored copy of each story.")
 @pass_ctx
 def export(ctx: Context, fmt: str, since: int, path: str | None, one_per_story: bool) -> None:
@@ -29,7 +43,9 @@ def export(ctx: Context, fmt: str, since: int, path: str | None, one_per_story: 
     from aggregator.export import ExportFormat, write_changes
 
     with ctx.store() as store, output(path) as f:
-        count, cursor = write_changes(store, f, fmt=ExportFormat(fmt), since=since, one_per_story=one_per_story)
+        count, cursor = write_changes(
+            store, f, fmt=ExportFormat(fmt), since=since, one_per_story=one_per_story
+        )
     target = f" to {path}" if path not in (None, "-") else ""
     click.echo(f"wrote {count} documents{target}; next cursor: {cursor}", err=True)
 
@@ -38,8 +54,14 @@ def export(ctx: Context, fmt: str, since: int, path: str | None, one_per_story: 
 @click.argument("engine", type=click.Choice(ENGINES))
 @click.argument("url")
 @click.option("--index", default="articles", show_default=True, help="Index name on the engine.")
-@click.option("--batch", "batch_size", type=click.IntRange(1, 10000), default=500, show_default=True,
-              help="Documents per request.")
+@click.option(
+    "--batch",
+    "batch_size",
+    type=click.IntRange(1, 10000),
+    default=500,
+    show_default=True,
+    help="Documents per request.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def push(ctx: Context, engine: str, url: str, index: str, batch_size: int, as_json: bool) -> None:

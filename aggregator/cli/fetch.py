@@ -11,7 +11,9 @@ from aggregator.model import Article
 @click.command()
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("--store", "do_store", is_flag=True, help="Also normalize, dedupe and store the articles.")
-@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy setting.")
+@click.option(
+    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy setting."
+)
 @pass_ctx
 def fetch(ctx: Context, urls: tuple[str, ...], do_store: bool, overrides: tuple[str, ...]) -> None:
     """Download pages (through Scrapy) and print their Articles as JSON lines."""
@@ -28,8 +30,11 @@ def fetch(ctx: Context, urls: tuple[str, ...], do_store: bool, overrides: tuple[
         printed += 1
         click.echo(json_line(article.to_dict()))
 
-    report = fetch_urls(checked, db_url=ctx.db_url, store=do_store, on_item=emit, overrides=settings,
-                        log_level=ctx.log_level)
+    report = fetch_urls(
+        checked, db_url=ctx.db_url, store=do_store, on_item=emit, overrides=settings, log_level=ctx.log_level
+    )
     if printed < len(checked):
-        fail(f"{len(checked) - printed} of {len(checked)} URLs could not be fetched or read"
-             f" ({report.page_errors} download errors)")
+        fail(
+            f"{len(checked) - printed} of {len(checked)} URLs could not be fetched or read"
+            f" ({report.page_errors} download errors)"
+        )

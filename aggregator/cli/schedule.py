@@ -13,10 +13,21 @@ from aggregator.cli._base import Context, console, pass_ctx, when
 
 @click.command()
 @click.option("--once", is_flag=True, help="Crawl what is due, then exit (for cron and systemd timers).")
-@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
-              help="Override a Scrapy setting for every crawl.")
-@click.option("--grace", type=click.FloatRange(1), default=60.0, show_default=True,
-              help="Seconds a stopping crawl gets to finish its articles in flight.")
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy setting for every crawl.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a stopping crawl gets to finish its articles in flight.",
+)
 @pass_ctx
 def schedule(ctx: Context, once: bool, overrides: tuple[str, ...], grace: float) -> None:
     """Crawl sources as they fall due, until SIGINT/SIGTERM (a second signal stops at once).
@@ -50,23 +61,46 @@ def status(ctx: Context, as_json: bool, runs: int) -> None:
         click.echo(json.dumps(state.to_dict(), ensure_ascii=False))
         return
     held = state.scheduler
-    click.echo(f"scheduler: {'running as ' + held.owner if held else 'not running'}; {state.articles} articles stored")
+    running = f"running as {held.owner}" if held else "not running"
+    click.echo(f"scheduler: {running}; {state.articles} articles stored")
     out = console()
     table = Table(title="Recent runs")
-    for column in ("id", "started", "status", "sources", "pages", "new", "updated", "dupes", "errors", "failed"):
+    for column in (
+        "id",
+        "started",
+        "status",
+        "sources",
+        "pages",
+        "new",
+        "updated",
+        "dupes",
+        "errors",
+        "failed",
+    ):
         table.add_column(column, overflow="fold")
     for r in state.runs:
         t = r.totals
-        table.add_row(str(r.id), when(r.started_at), r.status, str(len(r.sources)), str(t.pages_fetched),
-                      str(t.new), str(t.updated), str(t.duplicates), str(t.errors),
-                      "\n".join(f"{name}: {reason}" for name, reason in t.failures.items()) or "-")
+        table.add_row(
+            str(r.id),
+            when(r.started_at),
+            r.status,
+            str(len(r.sources)),
+            str(t.pages_fetched),
+            str(t.new),
+            str(t.updated),
+            str(t.duplicates),
+            str(t.errors),
+            "\n".join(f"{name}: {reason}" for name, reason in t.failures.items()) or "-",
+        )
     out.print(table)
     if state.failing:
         failing = Table(title="Failing sources")
         for column in ("name", "errors", "last error", "state"):
             failing.add_column(column, overflow="fold")
         for s in state.failing:
-            failing.add_row(s.name, str(s.error_count), s.last_error or "-", "enabled" if s.enabled else "disabled")
+            failing.add_row(
+                s.name, str(s.error_count), s.last_error or "-", "enabled" if s.enabled else "disabled"
+            )
         out.print(failing)
     due = Table(title="Next due")
     due.add_column("source")

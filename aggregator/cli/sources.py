@@ -25,21 +25,53 @@ def sources() -> None:
 @sources.command("add")
 @click.argument("url")
 @click.option("--name", help="A short unique name (default: host and path of URL).")
-@click.option("--kind", type=click.Choice(KINDS),
-              help="What URL is; without it, URL is fetched and a site's feeds and sitemaps are found.")
-@click.option("--interval", type=click.IntRange(60), default=3600, show_default=True,
-              help="Seconds between crawls of this source.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    help="What URL is; without it, URL is fetched and a site's feeds and sitemaps are found.",
+)
+@click.option(
+    "--interval",
+    type=click.IntRange(60),
+    default=3600,
+    show_default=True,
+    help="Seconds between crawls of this source.",
+)
 @click.option("--tag", "tags", multiple=True, help="A tag given to every article from this source.")
-@click.option("--delay", type=click.FloatRange(0), default=None, metavar="SECONDS",
-              help="Seconds between requests to this source's host (default: the global politeness).")
-@click.option("--concurrency", type=click.IntRange(1), default=None, metavar="N",
-              help="Requests at once to this source's host (default: CONCURRENT_REQUESTS_PER_DOMAIN).")
-@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
-              help="Override a Scrapy setting for the discovery fetch.")
+@click.option(
+    "--delay",
+    type=click.FloatRange(0),
+    default=None,
+    metavar="SECONDS",
+    help="Seconds between requests to this source's host (default: the global politeness).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="Requests at once to this source's host (default: CONCURRENT_REQUESTS_PER_DOMAIN).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy setting for the discovery fetch.",
+)
 @pass_ctx
-def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, interval: int,
-                tags: tuple[str, ...], delay: float | None, concurrency: int | None,
-                overrides: tuple[str, ...]) -> None:
+def sources_add(
+    ctx: Context,
+    url: str,
+    name: str | None,
+    kind: str | None,
+    interval: int,
+    tags: tuple[str, ...],
+    delay: float | None,
+    concurrency: int | None,
+    overrides: tuple[str, ...],
+) -> None:
     """Add a source. A feed or sitemap URL is added as such; a site page adds the feeds
     (<link rel="alternate">, common paths) and sitemaps (robots.txt, /sitemap.xml) it offers."""
     from aggregator.discover import BrokenFeed, Discovered, DiscoveryFailed
@@ -57,7 +89,9 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, inte
             fail(f"cannot fetch {url}: {failed[0].reason} (add it with --kind to skip discovery)")
         found = [r for r in results if isinstance(r, Discovered)]
         for broken in (r for r in results if isinstance(r, BrokenFeed)):
-            click.echo(f"aggregator: {broken.url} is announced as a feed, but {broken.reason}; not added", err=True)
+            click.echo(
+                f"aggregator: {broken.url} is announced as a feed, but {broken.reason}; not added", err=True
+            )
         if not found:
             click.echo(f"aggregator: {url}: no feed or sitemap found; added as a page", err=True)
             found = [Discovered(SourceKind.PAGE, url)]
@@ -65,8 +99,9 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, inte
     chosen = (name or "") if len(found) == 1 else ""
     specs = [SourceSpec(url=d.url, kind=d.kind, name=chosen, tags=list(tags)) for d in found]
     with ctx.store() as store:
-        outcomes = add_sources(store, specs, now=now(), interval=interval, delay=delay, concurrency=concurrency,
-                                    keep_names=True)
+        outcomes = add_sources(
+            store, specs, now=now(), interval=interval, delay=delay, concurrency=concurrency, keep_names=True
+        )
     for result in outcomes:
         if isinstance(result, Added):
             info = result.source
@@ -77,8 +112,13 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str | None, inte
 
 @sources.command("import")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--interval", type=click.IntRange(60), default=3600, show_default=True,
-              help="Seconds between crawls, for sources the file gives none.")
+@click.option(
+    "--interval",
+    type=click.IntRange(60),
+    default=3600,
+    show_default=True,
+    help="Seconds between crawls, for sources the file gives none.",
+)
 @pass_ctx
 def sources_import(ctx: Context, path: Path, interval: int) -> None:
     """Import sources from an OPML file (folders and categories become tags) or a TOML file.
@@ -91,8 +131,11 @@ def sources_import(ctx: Context, path: Path, interval: int) -> None:
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(str(path), exc.strerror or str(exc)) from exc
-    specs = (parse_sources_toml(data.decode("utf-8", "replace"), str(path)) if path.suffix.lower() == ".toml"
-             else parse_opml(data, str(path)))
+    specs = (
+        parse_sources_toml(data.decode("utf-8", "replace"), str(path))
+        if path.suffix.lower() == ".toml"
+        else parse_opml(data, str(path))
+    )
     with ctx.store() as store:
         results = add_sources(store, specs, now=now(), interval=interval)
     added = sum(isinstance(r, Added) for r in results)
@@ -100,9 +143,17 @@ def sources_import(ctx: Context, path: Path, interval: int) -> None:
 
 
 @sources.command("export")
-@click.option("--format", "fmt", type=click.Choice(["opml", "toml"]), default="opml", show_default=True,
-              help="OPML 2.0, or a TOML sources file (what sources import reads back).")
-@click.option("-o", "--output", "path", default=None, metavar="FILE", help="Write here instead of standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["opml", "toml"]),
+    default="opml",
+    show_default=True,
+    help="OPML 2.0, or a TOML sources file (what sources import reads back).",
+)
+@click.option(
+    "-o", "--output", "path", default=None, metavar="FILE", help="Write here instead of standard output."
+)
 @pass_ctx
 def sources_export(ctx: Context, fmt: str, path: str | None) -> None:
     """Write every source as OPML 2.0 (for other feed readers) or as a TOML sources file."""
@@ -138,8 +189,15 @@ def _sources_table(infos: list[SourceInfo]) -> object:
     for column in ("name", "kind", "url", "articles", "last success", "last error", "next due"):
         table.add_column(column, overflow="fold")
     for i in infos:
-        table.add_row(i.name, i.kind, i.url, str(i.article_count), when(i.last_success_at),
-                      i.last_error or "-", when(i.next_due_at) if i.enabled else "disabled")
+        table.add_row(
+            i.name,
+            i.kind,
+            i.url,
+            str(i.article_count),
+            when(i.last_success_at),
+            i.last_error or "-",
+            when(i.next_due_at) if i.enabled else "disabled",
+        )
     return table
 
 

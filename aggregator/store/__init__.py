@@ -51,8 +51,18 @@ from aggregator.store.search import SearchMixin
 from aggregator.store.sources import SourcesMixin
 from aggregator.store.stories import StoriesMixin
 
-__all__ = ["Alias", "BatchResult", "Change", "ChangeAction", "RunInfo", "RunTotals", "SourceInfo", "Store",
-           "Story", "doc_id"]
+__all__ = [
+    "Alias",
+    "BatchResult",
+    "Change",
+    "ChangeAction",
+    "RunInfo",
+    "RunTotals",
+    "SourceInfo",
+    "Store",
+    "Story",
+    "doc_id",
+]
 
 
 class Store(SourcesMixin, ArticlesMixin, StoriesMixin, SearchMixin, ChangesMixin, RunsMixin, LocksMixin):

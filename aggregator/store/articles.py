@@ -28,18 +28,32 @@ _ARTICLE_LOADS = (selectinload(ArticleRow.tag_links), selectinload(ArticleRow.so
 def row_to_article(row: ArticleRow) -> Article:
     """The Article of a stored row (the inverse of BatchTransaction's columns)."""
     article = Article(
-        url=row.url, canonical_url=row.canonical_url, source=row.source.name if row.source is not None else None,
-        title=row.title, subtitle=row.subtitle, authors=list(row.authors), published=row.published,
-        updated=row.updated, section=row.section, dateline=row.dateline, language=row.language, text=row.text,
-        word_count=row.word_count, image_url=row.image_url, site_name=row.site_name, text_origin=row.text_origin,
-        content_hash=row.content_hash, story_id=row.story_id,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        source=row.source.name if row.source is not None else None,
+        title=row.title,
+        subtitle=row.subtitle,
+        authors=list(row.authors),
+        published=row.published,
+        updated=row.updated,
+        section=row.section,
+        dateline=row.dateline,
+        language=row.language,
+        text=row.text,
+        word_count=row.word_count,
+        image_url=row.image_url,
+        site_name=row.site_name,
+        text_origin=row.text_origin,
+        content_hash=row.content_hash,
+        story_id=row.story_id,
     )
     return article.with_tags(Tag(link.tag.name, TagOrigin(link.origin)) for link in row.tag_links)
 
 
 class ArticlesMixin(StoreBase):
-    def write_batch(self, articles: Iterable[Article], aliases: Iterable[Alias | tuple[str, str]] = (), *,
-                    now: datetime) -> BatchResult:
+    def write_batch(
+        self, articles: Iterable[Article], aliases: Iterable[Alias | tuple[str, str]] = (), *, now: datetime
+    ) -> BatchResult:
         """Insert or update articles and record alias URLs, all in one transaction.
 
         An article whose canonical URL is stored already updates that row (keeping its first-seen
@@ -63,7 +77,9 @@ class ArticlesMixin(StoreBase):
                 return False
             if self.dialect == "sqlite":
                 s.execute(text("DELETE FROM articles_fts WHERE rowid = :id"), {"id": row.id})
-            s.add(ChangeLog(article_id=row.id, doc_id=doc_id(row.id), action=str(ChangeAction.DELETE), at=now))
+            s.add(
+                ChangeLog(article_id=row.id, doc_id=doc_id(row.id), action=str(ChangeAction.DELETE), at=now)
+            )
             s.delete(row)
         return True
 
@@ -75,17 +91,27 @@ class ArticlesMixin(StoreBase):
         with self.engine.connect() as conn:
             for start in range(0, len(canonical_urls), IN_CHUNK):
                 part = canonical_urls[start : start + IN_CHUNK]
-                found.update(conn.execute(select(ArticleRow.canonical_url)
-                                          .where(ArticleRow.canonical_url.in_(part))).scalars())
+                found.update(
+                    conn.execute(
+                        select(ArticleRow.canonical_url).where(ArticleRow.canonical_url.in_(part))
+                    ).scalars()
+                )
         return found
 
     def hash_for_url(self, canonical_url: str) -> str | None:
-        return cast(str | None, self._lookup("SELECT content_hash FROM articles WHERE canonical_url = ?",
-                                             (canonical_url,)))
+        return cast(
+            str | None,
+            self._lookup("SELECT content_hash FROM articles WHERE canonical_url = ?", (canonical_url,)),
+        )
 
     def url_for_hash(self, content_hash: str) -> str | None:
-        return cast(str | None, self._lookup(
-            "SELECT canonical_url FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1", (content_hash,)))
+        return cast(
+            str | None,
+            self._lookup(
+                "SELECT canonical_url FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1",
+                (content_hash,),
+            ),
+        )
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -95,15 +121,19 @@ class ArticlesMixin(StoreBase):
 
     def get_article(self, canonical_url: str) -> Article | None:
         with self.session() as s:
-            row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == canonical_url)
-                           .options(*_ARTICLE_LOADS))
+            row = s.scalar(
+                select(ArticleRow).where(ArticleRow.canonical_url == canonical_url).options(*_ARTICLE_LOADS)
+            )
             return row_to_article(row) if row is not None else None
 
     def articles_by_id(self, ids: list[int]) -> dict[int, tuple[Article, list[str]]]:
         """id -> (article, its alias URLs)."""
         with self.session() as s:
-            rows = s.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids))
-                             .options(*_ARTICLE_LOADS, selectinload(ArticleRow.aliases)))
+            rows = s.scalars(
+                select(ArticleRow)
+                .where(ArticleRow.id.in_(ids))
+                .options(*_ARTICLE_LOADS, selectinload(ArticleRow.aliases))
+            )
             return {r.id: (row_to_article(r), sorted(a.url for a in r.aliases)) for r in rows}
 
     def iter_articles(self, *, batch: int = 500) -> Iterator[tuple[Article, list[str]]]:
@@ -111,24 +141,35 @@ class ArticlesMixin(StoreBase):
         last_id = 0
         while True:
             with self.session() as s:
-                rows = list(s.scalars(
-                    select(ArticleRow).where(ArticleRow.id > last_id).order_by(ArticleRow.id).limit(batch)
-                    .options(*_ARTICLE_LOADS, selectinload(ArticleRow.aliases))
-                ))
+                rows = list(
+                    s.scalars(
+                        select(ArticleRow)
+                        .where(ArticleRow.id > last_id)
+                        .order_by(ArticleRow.id)
+                        .limit(batch)
+                        .options(*_ARTICLE_LOADS, selectinload(ArticleRow.aliases))
+                    )
+                )
                 if not rows:
                     return
                 items = [(row_to_article(r), sorted(a.url for a in r.aliases)) for r in rows]
                 last_id = rows[-1].id
             yield from items
 
-    def newest_articles(self, *, limit: int, tag: str | None = None, source: str | None = None) -> list[Article]:
+    def newest_articles(
+        self, *, limit: int, tag: str | None = None, source: str | None = None
+    ) -> list[Article]:
         """The newest articles (by publication date, then first seen), optionally by tag or source."""
         with self.session() as s:
             query = select(ArticleRow).options(*_ARTICLE_LOADS)
             if tag:
-                query = query.where(ArticleRow.id.in_(
-                    select(ArticleTag.article_id).join(TagRow, TagRow.id == ArticleTag.tag_id)
-                    .where(TagRow.name == fold_tag(tag))))
+                query = query.where(
+                    ArticleRow.id.in_(
+                        select(ArticleTag.article_id)
+                        .join(TagRow, TagRow.id == ArticleTag.tag_id)
+                        .where(TagRow.name == fold_tag(tag))
+                    )
+                )
             if source:
                 query = query.where(ArticleRow.source_id.in_(select(Source.id).where(Source.name == source)))
             query = query.order_by(ArticleRow.published.desc().nulls_last(), ArticleRow.first_seen_at.desc())
@@ -137,8 +178,13 @@ class ArticlesMixin(StoreBase):
     def first_article_with_dateline(self) -> Article | None:
         """The oldest stored article that has a dateline (what the demo shows)."""
         with self.session() as s:
-            row = s.scalar(select(ArticleRow).where(ArticleRow.dateline != "").order_by(ArticleRow.id).limit(1)
-                           .options(*_ARTICLE_LOADS))
+            row = s.scalar(
+                select(ArticleRow)
+                .where(ArticleRow.dateline != "")
+                .order_by(ArticleRow.id)
+                .limit(1)
+                .options(*_ARTICLE_LOADS)
+            )
             return row_to_article(row) if row is not None else None
 
     def top_tags(self, limit: int = 10) -> list[tuple[str, int]]:
@@ -146,7 +192,10 @@ class ArticlesMixin(StoreBase):
         with self.session() as s:
             count = func.count(ArticleTag.article_id)
             rows = s.execute(
-                select(TagRow.name, count).join(ArticleTag, ArticleTag.tag_id == TagRow.id)
-                .group_by(TagRow.name).order_by(count.desc(), TagRow.name).limit(limit)
+                select(TagRow.name, count)
+                .join(ArticleTag, ArticleTag.tag_id == TagRow.id)
+                .group_by(TagRow.name)
+                .order_by(count.desc(), TagRow.name)
+                .limit(limit)
             ).all()
             return list(rows)

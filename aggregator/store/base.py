@@ -73,7 +73,9 @@ class StoreBase:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StorageError(url, "open database", f"cannot create {path.parent}: {exc.strerror}") from exc
+                raise StorageError(
+                    url, "open database", f"cannot create {path.parent}: {exc.strerror}"
+                ) from exc
         try:
             self.engine = create_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -99,8 +101,9 @@ class StoreBase:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @contextmanager

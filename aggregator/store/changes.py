@@ -19,10 +19,17 @@ class ChangesMixin(StoreBase):
         last change, and the next cursor."""
         with self.session() as s:
             last = func.max(ChangeLog.seq)
-            latest = (select(ChangeLog.article_id, last.label("seq")).where(ChangeLog.seq > cursor)
-                      .group_by(ChangeLog.article_id).subquery())
-            rows = s.execute(select(ChangeLog.action, ChangeLog.article_id, ChangeLog.doc_id, ChangeLog.seq)
-                             .join(latest, ChangeLog.seq == latest.c.seq).order_by(ChangeLog.seq)).all()
+            latest = (
+                select(ChangeLog.article_id, last.label("seq"))
+                .where(ChangeLog.seq > cursor)
+                .group_by(ChangeLog.article_id)
+                .subquery()
+            )
+            rows = s.execute(
+                select(ChangeLog.action, ChangeLog.article_id, ChangeLog.doc_id, ChangeLog.seq)
+                .join(latest, ChangeLog.seq == latest.c.seq)
+                .order_by(ChangeLog.seq)
+            ).all()
             top = s.scalar(select(func.max(ChangeLog.seq))) or 0
         return [Change(ChangeAction(a), i, d, q) for a, i, d, q in rows], max(cursor, top)
 

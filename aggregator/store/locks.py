@@ -31,10 +31,14 @@ class LocksMixin(StoreBase):
             if held.heartbeat_at > now - stale_after and held.owner != owner:
                 raise LockHeld(name, held.owner, held.heartbeat_at, stale_after)
             # Compare-and-swap on the old heartbeat, so two takers cannot both win.
-            taken = cast(CursorResult[Any], s.execute(
-                update(Lock).where(Lock.name == name, Lock.heartbeat_at == held.heartbeat_at)
-                .values(owner=owner, acquired_at=now, heartbeat_at=now)
-            )).rowcount
+            taken = cast(
+                CursorResult[Any],
+                s.execute(
+                    update(Lock)
+                    .where(Lock.name == name, Lock.heartbeat_at == held.heartbeat_at)
+                    .values(owner=owner, acquired_at=now, heartbeat_at=now)
+                ),
+            ).rowcount
             if taken != 1:
                 raise LockHeld(name, "someone else", None, stale_after)
         return None
@@ -42,8 +46,12 @@ class LocksMixin(StoreBase):
     def heartbeat(self, name: str, owner: str, *, now: datetime) -> bool:
         """Refresh the lock; False when this owner no longer holds it."""
         with self.session() as s:
-            result = cast(CursorResult[Any], s.execute(
-                update(Lock).where(Lock.name == name, Lock.owner == owner).values(heartbeat_at=now)))
+            result = cast(
+                CursorResult[Any],
+                s.execute(
+                    update(Lock).where(Lock.name == name, Lock.owner == owner).values(heartbeat_at=now)
+                ),
+            )
             return bool(result.rowcount)
 
     def release_lock(self, name: str, owner: str) -> None:

@@ -113,9 +113,7 @@ class ArticleRow(Base):
     tag_links: Mapped[list[ArticleTag]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="ArticleTag.position"
     )
-    aliases: Mapped[list[ArticleAlias]] = relationship(
-        back_populates="article", cascade="all, delete-orphan"
-    )
+    aliases: Mapped[list[ArticleAlias]] = relationship(back_populates="article", cascade="all, delete-orphan")
 
     __table_args__ = (Index("ix_articles_published", "published"),)
 

@@ -34,8 +34,15 @@ class SourceInfo:
 
     def as_ref(self) -> SourceRef:
         """The source as a crawl reads it."""
-        return SourceRef(name=self.name, kind=self.kind, url=self.url, tags=self.tags, etag=self.etag,
-                         last_modified=self.last_modified, last_success=self.last_success_at)
+        return SourceRef(
+            name=self.name,
+            kind=self.kind,
+            url=self.url,
+            tags=self.tags,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            last_success=self.last_success_at,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -109,10 +116,19 @@ class RunInfo:
 
     def to_dict(self) -> dict[str, Any]:
         t = self.totals
-        return {"id": self.id, "started_at": isoformat(self.started_at), "finished_at": isoformat(self.finished_at),
-                "status": self.status, "sources": list(self.sources), "pages_fetched": t.pages_fetched,
-                "new": t.new, "updated": t.updated, "duplicates": t.duplicates, "errors": t.errors,
-                "failures": dict(t.failures)}
+        return {
+            "id": self.id,
+            "started_at": isoformat(self.started_at),
+            "finished_at": isoformat(self.finished_at),
+            "status": self.status,
+            "sources": list(self.sources),
+            "pages_fetched": t.pages_fetched,
+            "new": t.new,
+            "updated": t.updated,
+            "duplicates": t.duplicates,
+            "errors": t.errors,
+            "failures": dict(t.failures),
+        }
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,10 @@ class Story:
         return len(self.members)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"story_id": self.story_id, "size": self.size,
-                "articles": [{"url": m.canonical_url, "source": m.source, "site_name": m.site_name}
-                             for m in self.members]}
+        return {
+            "story_id": self.story_id,
+            "size": self.size,
+            "articles": [
+                {"url": m.canonical_url, "source": m.source, "site_name": m.site_name} for m in self.members
+            ],
+        }

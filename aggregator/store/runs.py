@@ -15,9 +15,18 @@ from aggregator.store.records import RunInfo, RunTotals
 class RunsMixin(StoreBase):
     def start_run(self, sources: Iterable[str], *, now: datetime) -> int:
         with self.session() as s:
-            run = CrawlRun(started_at=now, sources=list(sources), status="running", pages_fetched=0,
-                           articles_new=0, articles_updated=0, duplicates=0, not_articles=0, errors=0,
-                           failures={})
+            run = CrawlRun(
+                started_at=now,
+                sources=list(sources),
+                status="running",
+                pages_fetched=0,
+                articles_new=0,
+                articles_updated=0,
+                duplicates=0,
+                not_articles=0,
+                errors=0,
+                failures={},
+            )
             s.add(run)
             s.flush()
             return run.id
@@ -41,10 +50,22 @@ class RunsMixin(StoreBase):
         """The latest runs, newest first."""
         with self.session() as s:
             runs = s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit))
-            return [RunInfo(id=r.id, started_at=r.started_at, finished_at=r.finished_at, status=r.status,
-                            sources=tuple(r.sources),
-                            totals=RunTotals(pages_fetched=r.pages_fetched, new=r.articles_new,
-                                             updated=r.articles_updated, duplicates=r.duplicates,
-                                             not_articles=r.not_articles, errors=r.errors,
-                                             failures=dict(r.failures or {})))
-                    for r in runs]
+            return [
+                RunInfo(
+                    id=r.id,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    status=r.status,
+                    sources=tuple(r.sources),
+                    totals=RunTotals(
+                        pages_fetched=r.pages_fetched,
+                        new=r.articles_new,
+                        updated=r.articles_updated,
+                        duplicates=r.duplicates,
+                        not_articles=r.not_articles,
+                        errors=r.errors,
+                        failures=dict(r.failures or {}),
+                    ),
+                )
+                for r in runs
+            ]

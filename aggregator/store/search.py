@@ -40,7 +40,10 @@ def index_rows(conn: Connection, rows: list[IndexRow], *, replace: list[int]) ->
         if replace:
             cursor.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(i,) for i in replace])
         cursor.executemany(
-            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     finally:
         cursor.close()
 
@@ -48,8 +51,10 @@ def index_rows(conn: Connection, rows: list[IndexRow], *, replace: list[int]) ->
 def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
     clauses = []
     if query.tag:
-        clauses.append("a.id IN (SELECT at.article_id FROM article_tags at JOIN tags t ON t.id = at.tag_id"
-                       " WHERE t.name = :tag)")
+        clauses.append(
+            "a.id IN (SELECT at.article_id FROM article_tags at JOIN tags t ON t.id = at.tag_id"
+            " WHERE t.name = :tag)"
+        )
         params["tag"] = fold_tag(query.tag)
     if query.source:
         clauses.append("s.name = :source")
@@ -83,12 +88,13 @@ def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
         )
     # The text column, not a snippet: making one re-reads each row, so it is made for the hits shown.
     return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -bm25(articles_fts, " + weights + "),"
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -bm25(articles_fts, "
+        + weights
+        + "),"
         " a.story_id"
         " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
         " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE articles_fts MATCH :q" + filters +
-        " ORDER BY bm25(articles_fts, " + weights + ") LIMIT :n"
+        " WHERE articles_fts MATCH :q" + filters + " ORDER BY bm25(articles_fts, " + weights + ") LIMIT :n"
     )
 
 
@@ -99,8 +105,9 @@ def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
         " ts_rank_cd(a.search_vector, q), a.story_id"
         " FROM articles a CROSS JOIN websearch_to_tsquery('english', :q) q"
         " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE a.search_vector @@ q" + _filters(query, params) +
-        " ORDER BY ts_rank_cd(a.search_vector, q) DESC, a.id LIMIT :n"
+        " WHERE a.search_vector @@ q"
+        + _filters(query, params)
+        + " ORDER BY ts_rank_cd(a.search_vector, q) DESC, a.id LIMIT :n"
     )
 
 
@@ -128,16 +135,22 @@ class SearchMixin(StoreBase):
             if "fts5" in reason or "syntax" in reason:
                 raise InvalidQuery(query.text, reason) from exc
             raise
-        return [SearchRow(article_id, url, title, source, _utc(published), body or "", float(score), story_id)
-                for article_id, url, title, source, published, body, score, story_id in rows]
+        return [
+            SearchRow(article_id, url, title, source, _utc(published), body or "", float(score), story_id)
+            for article_id, url, title, source, published, body, score, story_id in rows
+        ]
 
     def reindex(self) -> int:
         """Rebuild the full-text index from the articles table (a repair; writes keep it current)."""
         with self.session() as s:
             if self.dialect == "sqlite":
                 s.execute(text("DELETE FROM articles_fts"))
-                s.execute(text("INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
-                               " SELECT id, title, subtitle, text, tags_text, section FROM articles"))
+                s.execute(
+                    text(
+                        "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+                        " SELECT id, title, subtitle, text, tags_text, section FROM articles"
+                    )
+                )
             else:
                 s.execute(text("REINDEX INDEX ix_articles_search_vector"))
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0

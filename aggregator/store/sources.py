@@ -22,19 +22,37 @@ DEFAULT_INTERVAL = 3600
 
 def _info(src: Source, article_count: int) -> SourceInfo:
     return SourceInfo(
-        name=src.name, kind=SourceKind(src.kind), url=src.url, interval_seconds=src.interval_seconds,
-        enabled=src.enabled, tags=tuple(src.tags), disabled_reason=src.disabled_reason,
-        last_success_at=src.last_success_at, last_error=src.last_error, next_due_at=src.next_due_at,
-        article_count=article_count, etag=src.etag, last_modified=src.last_modified,
-        error_count=src.error_count, delay=src.delay, concurrency=src.concurrency,
+        name=src.name,
+        kind=SourceKind(src.kind),
+        url=src.url,
+        interval_seconds=src.interval_seconds,
+        enabled=src.enabled,
+        tags=tuple(src.tags),
+        disabled_reason=src.disabled_reason,
+        last_success_at=src.last_success_at,
+        last_error=src.last_error,
+        next_due_at=src.next_due_at,
+        article_count=article_count,
+        etag=src.etag,
+        last_modified=src.last_modified,
+        error_count=src.error_count,
+        delay=src.delay,
+        concurrency=src.concurrency,
     )
 
 
 class SourcesMixin(StoreBase):
     def add_source(
-        self, name: str, kind: str, url: str, *, now: datetime,
-        interval_seconds: int = DEFAULT_INTERVAL, tags: Iterable[str] = (),
-        delay: float | None = None, concurrency: int | None = None,
+        self,
+        name: str,
+        kind: str,
+        url: str,
+        *,
+        now: datetime,
+        interval_seconds: int = DEFAULT_INTERVAL,
+        tags: Iterable[str] = (),
+        delay: float | None = None,
+        concurrency: int | None = None,
     ) -> SourceInfo:
         """Add a source, due at once. Raises SourceNameTaken or SourceExists (its URL is known)."""
         if kind not in tuple(SourceKind):
@@ -46,9 +64,21 @@ class SourcesMixin(StoreBase):
                 holder = s.scalar(select(Source.name).where(Source.url == url).limit(1))
                 if holder is not None:
                     raise SourceExists(url, holder)
-                s.add(Source(name=name, kind=str(kind), url=url, interval_seconds=interval_seconds,
-                             enabled=True, tags=list(tags), error_count=0, created_at=now,
-                             next_due_at=now, delay=delay, concurrency=concurrency))
+                s.add(
+                    Source(
+                        name=name,
+                        kind=str(kind),
+                        url=url,
+                        interval_seconds=interval_seconds,
+                        enabled=True,
+                        tags=list(tags),
+                        error_count=0,
+                        created_at=now,
+                        next_due_at=now,
+                        delay=delay,
+                        concurrency=concurrency,
+                    )
+                )
         except IntegrityError as exc:
             raise SourceNameTaken(name) from exc
         return self.get_source(name)
@@ -90,12 +120,18 @@ class SourcesMixin(StoreBase):
     def due_sources(self, now: datetime) -> list[SourceInfo]:
         """Enabled sources whose next due time has come."""
         with self.session() as s:
-            names = list(s.scalars(select(Source.name).where(
-                Source.enabled.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))))
+            names = list(
+                s.scalars(
+                    select(Source.name).where(
+                        Source.enabled.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now)
+                    )
+                )
+            )
         return self.list_sources(names) if names else []
 
-    def sources_to_crawl(self, *, names: Iterable[str] = (), everything: bool = False,
-                         now: datetime) -> list[SourceInfo]:
+    def sources_to_crawl(
+        self, *, names: Iterable[str] = (), everything: bool = False, now: datetime
+    ) -> list[SourceInfo]:
         """The named sources (enabled or not), else every enabled one with ``everything``, else
         the due ones: what ``aggregator crawl`` visits."""
         names = list(names)
@@ -111,7 +147,12 @@ class SourcesMixin(StoreBase):
             return s.scalar(select(func.min(Source.next_due_at)).where(Source.enabled.is_(True)))
 
     def record_source_success(
-        self, name: str, *, now: datetime, etag: str | None = None, last_modified: str | None = None,
+        self,
+        name: str,
+        *,
+        now: datetime,
+        etag: str | None = None,
+        last_modified: str | None = None,
         jitter: float | None = None,
     ) -> None:
         """The source was read: keep its validators, clear its errors, schedule the next read
@@ -125,19 +166,27 @@ class SourcesMixin(StoreBase):
                 src.etag = etag
             if last_modified is not None:
                 src.last_modified = last_modified
-            src.next_due_at = next_due(now, timedelta(seconds=src.interval_seconds),
-                                       jitter=random_jitter() if jitter is None else jitter)
+            src.next_due_at = next_due(
+                now,
+                timedelta(seconds=src.interval_seconds),
+                jitter=random_jitter() if jitter is None else jitter,
+            )
 
-    def record_source_error(self, name: str, message: str, *, now: datetime,
-                            retry_after: int | None = None) -> None:
+    def record_source_error(
+        self, name: str, message: str, *, now: datetime, retry_after: int | None = None
+    ) -> None:
         """The source failed: back off (a server's Retry-After wins); see aggregator.due."""
         with self.session() as s:
             src = self._source(s, name)
             src.last_error = message
             src.last_error_at = now
             src.error_count += 1
-            src.next_due_at = next_due(now, timedelta(seconds=src.interval_seconds), src.error_count,
-                                       timedelta(seconds=retry_after) if retry_after is not None else None)
+            src.next_due_at = next_due(
+                now,
+                timedelta(seconds=src.interval_seconds),
+                src.error_count,
+                timedelta(seconds=retry_after) if retry_after is not None else None,
+            )
 
     def move_source(self, name: str, url: str) -> None:
         """A permanent redirect: the source lives at ``url`` from now on."""

@@ -29,17 +29,28 @@ class StoriesMixin(StoreBase):
         oldest first: two queries, whatever the number of stories."""
         with self.session() as s:
             size = func.count(ArticleRow.id)
-            sizes = s.execute(select(ArticleRow.story_id, size).where(ArticleRow.story_id.is_not(None))
-                              .group_by(ArticleRow.story_id).having(size >= min_size)
-                              .order_by(size.desc(), ArticleRow.story_id)).all()
+            sizes = s.execute(
+                select(ArticleRow.story_id, size)
+                .where(ArticleRow.story_id.is_not(None))
+                .group_by(ArticleRow.story_id)
+                .having(size >= min_size)
+                .order_by(size.desc(), ArticleRow.story_id)
+            ).all()
             order = [story_id for story_id, _ in sizes if story_id is not None]
             members: dict[int, list[StoryMember]] = {story_id: [] for story_id in order}
             rows = s.execute(
                 select(ArticleRow.story_id, ArticleRow.canonical_url, Source.name, ArticleRow.site_name)
                 .outerjoin(Source, Source.id == ArticleRow.source_id)
-                .where(ArticleRow.story_id.in_(select(ArticleRow.story_id).where(ArticleRow.story_id.is_not(None))
-                                               .group_by(ArticleRow.story_id).having(size >= min_size)))
-                .order_by(ArticleRow.id))
+                .where(
+                    ArticleRow.story_id.in_(
+                        select(ArticleRow.story_id)
+                        .where(ArticleRow.story_id.is_not(None))
+                        .group_by(ArticleRow.story_id)
+                        .having(size >= min_size)
+                    )
+                )
+                .order_by(ArticleRow.id)
+            )
             for story_id, url, source, site_name in rows:
                 if story_id is not None:
                     members[story_id].append(StoryMember(url, source, site_name))
@@ -47,4 +58,6 @@ class StoriesMixin(StoreBase):
 
     def story_index(self) -> dict[int, list[str]]:
         """story id -> canonical URLs of its articles (oldest first), for stories of 2 or more."""
-        return {story.story_id: [m.canonical_url for m in story.members] for story in self.stories(min_size=2)}
+        return {
+            story.story_id: [m.canonical_url for m in story.members] for story in self.stories(min_size=2)
+        }

@@ -61,9 +61,16 @@ def test_feed_spider_follows_entries_once_without_tracking() -> None:
 
 def test_source_failures_become_outcomes() -> None:
     spider = make(FeedSpider)
-    for status, headers in ((410, {}), (429, {"Retry-After": "7200"}), (503, {"Retry-After": "soon"}), (500, {})):
+    for status, headers in (
+        (410, {}),
+        (429, {"Retry-After": "7200"}),
+        (503, {"Retry-After": "soon"}),
+        (500, {}),
+    ):
         request = spider.feed_request(SourceRef(name=None, kind=SourceKind.FEED, url=f"{BASE}/{status}.xml"))
-        failure = Failure(HttpError(HtmlResponse(request.url, status=status, headers=headers, request=request), ""))
+        failure = Failure(
+            HttpError(HtmlResponse(request.url, status=status, headers=headers, request=request), "")
+        )
         failure.request = request  # type: ignore[attr-defined]  # as Scrapy sets it
         spider.source_failed(failure)
     assert spider.session.close("finished").sources == {
@@ -79,8 +86,11 @@ def test_sitemap_spider_index_then_urlset() -> None:
     source = SourceRef(name=None, kind=SourceKind.SITEMAP, url=f"{BASE}/sitemap_index.xml")
     index = XmlResponse(url=source.url, body=body("sitemap_index.xml"), request=Request(source.url))
     children = list(spider.parse_sitemap(index, source=source, depth=0))
-    assert [r.url for r in children] == [f"{BASE}/sitemaps/articles-2026.xml", f"{BASE}/sitemaps/articles-archive.xml",
-                                         f"{BASE}/sitemaps/sections.xml"]
+    assert [r.url for r in children] == [
+        f"{BASE}/sitemaps/articles-2026.xml",
+        f"{BASE}/sitemaps/articles-archive.xml",
+        f"{BASE}/sitemaps/sections.xml",
+    ]
     urlset = XmlResponse(url=children[1].url, body=body("sitemaps/articles-archive.xml"))
     pages = list(spider.parse_sitemap(urlset, source=source, depth=1))
     assert [r.url for r in pages] == [f"{BASE}/aerospace/2020/06/japan-space-policy.html"]
@@ -90,7 +100,9 @@ def test_article_callback_yields_article_and_skips_listing() -> None:
     spider = make(FeedSpider)
     source = SourceRef(name="wire", kind=SourceKind.FEED, url="x", tags=("Industry",))
     path = "energy/2026/10/hydrogen-pipeline-conversion.html"
-    response = HtmlResponse(url=f"{BASE}/{path}", body=body(path), headers={"Content-Type": "text/html; charset=utf-8"})
+    response = HtmlResponse(
+        url=f"{BASE}/{path}", body=body(path), headers={"Content-Type": "text/html; charset=utf-8"}
+    )
     [article] = collect(spider.parse_article(response, found=Found(url=response.url, source=source)))
     assert isinstance(article, Article)
     assert article.source == "wire"
