@@ -7,6 +7,7 @@ what it found as the records below; this module holds the decisions, from bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -70,25 +71,39 @@ class DiscoveryFailed:
 Discovery = Discovered | BrokenFeed | DiscoveryFailed
 
 
-def classify_document(body: bytes, url: str, content_type: str | None = None) -> str:
-    """ "feed", "sitemap", "html", or "unknown"."""
+class DocumentKind(StrEnum):
+    """What a fetched document is, as far as discovery cares."""
+
+    FEED = "feed"
+    SITEMAP = "sitemap"
+    HTML = "html"
+    UNKNOWN = "unknown"
+
+    @property
+    def source_kind(self) -> SourceKind | None:
+        """The kind of source this document is, if it is one."""
+        return {DocumentKind.FEED: SourceKind.FEED, DocumentKind.SITEMAP: SourceKind.SITEMAP}.get(self)
+
+
+def classify_document(body: bytes, url: str, content_type: str | None = None) -> DocumentKind:
+    """A feed, a sitemap, an HTML page, or something else."""
     if not body.strip() or looks_binary(body):
-        return "unknown"
+        return DocumentKind.UNKNOWN
     try:
         parse_sitemap(body, url)
-        return "sitemap"
+        return DocumentKind.SITEMAP
     except SourceError:
         pass
     try:
         feed = parse_feed(body, url, content_type=content_type)
         if feed.version or feed.entries:
-            return "feed"
+            return DocumentKind.FEED
     except SourceError:
         pass
     head = body[:2048].lower()
     if b"<html" in head or b"<!doctype html" in head or (content_type or "").startswith("text/html"):
-        return "html"
-    return "unknown"
+        return DocumentKind.HTML
+    return DocumentKind.UNKNOWN
 
 
 def _tree(body: bytes, content_type: str | None) -> HtmlElement | None:

@@ -49,7 +49,7 @@ class FeedEntry:
     content_html: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedFeed:
     url: str
     title: str = ""

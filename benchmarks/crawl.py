@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aggregator.devserver import serve
+from aggregator.workers import descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = [
@@ -159,18 +160,6 @@ def pss_mb(pid: int) -> float:
     """Proportional set size: a page shared by n processes counts 1/n in each (the fork server's
     workers share most of their memory with it), so the sum over processes is what they use."""
     return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
-
-
-def descendants(pid: int) -> list[int]:
-    """pid's child processes, theirs, and so on (our crawl's fork server, workers and writer)."""
-    found = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found += [int(child), *descendants(int(child))]
-    except OSError:
-        pass
-    return found
 
 
 @dataclass

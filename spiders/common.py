@@ -37,7 +37,7 @@ from aggregator.workers import ChunkedPool, WorkerCrashed, start_pool
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Found:
     """A link to an article page, with what the listing document said about it."""
 

@@ -21,6 +21,7 @@ from aggregator.discover import (
     Discovered,
     Discovery,
     DiscoveryFailed,
+    DocumentKind,
     classify_document,
     feed_links,
     site_root,
@@ -61,10 +62,10 @@ class DiscoverSpider(Spider):
     def parse_start(self, response: Response) -> Iterator[Any]:
         content_type = header(response, "Content-Type") or None
         kind = classify_document(response.body, response.url, content_type)
-        if kind in ("feed", "sitemap"):
-            yield from self._found(SourceKind(kind), response.url, self._title(response, kind))
+        if kind.source_kind is not None:
+            yield from self._found(kind.source_kind, response.url, self._title(response, kind.source_kind))
             return
-        links = feed_links(response.body, response.url, content_type) if kind == "html" else []
+        links = feed_links(response.body, response.url, content_type) if kind == DocumentKind.HTML else []
         root = site_root(response.url)
         candidates = links or [root + p for p in COMMON_FEED_PATHS]
         for url in candidates:
@@ -72,7 +73,7 @@ class DiscoverSpider(Spider):
                 url,
                 callback=self.parse_candidate,
                 errback=self.failed,
-                cb_kwargs={"expect": "feed"},
+                cb_kwargs={"expect": SourceKind.FEED},
                 meta={"announced": bool(links)},
             )
         yield Request(
@@ -88,14 +89,17 @@ class DiscoverSpider(Spider):
         root = site_root(response.url)
         for url in listed or [root + p for p in COMMON_SITEMAP_PATHS]:
             yield Request(
-                url, callback=self.parse_candidate, errback=self.failed, cb_kwargs={"expect": "sitemap"}
+                url,
+                callback=self.parse_candidate,
+                errback=self.failed,
+                cb_kwargs={"expect": SourceKind.SITEMAP},
             )
 
-    def parse_candidate(self, response: Response, expect: str) -> Iterator[Discovery]:
+    def parse_candidate(self, response: Response, expect: SourceKind) -> Iterator[Discovery]:
         content_type = header(response, "Content-Type") or None
         kind = classify_document(response.body, response.url, content_type)
-        if kind == expect:
-            yield from self._found(SourceKind(kind), response.url, self._title(response, kind))
+        if kind.source_kind == expect:
+            yield from self._found(expect, response.url, self._title(response, expect))
         elif response.meta.get("announced"):
             try:
                 parse_feed(response.body, response.url, content_type=content_type)
@@ -105,8 +109,8 @@ class DiscoverSpider(Spider):
             yield BrokenFeed(response.url, reason)
 
     @staticmethod
-    def _title(response: Response, kind: str) -> str:
-        if kind != "feed":
+    def _title(response: Response, kind: SourceKind) -> str:
+        if kind != SourceKind.FEED:
             return ""
         try:
             return parse_feed(response.body, response.url).title

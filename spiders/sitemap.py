@@ -14,7 +14,7 @@ from scrapy.http import Response
 from aggregator.errors import SourceError
 from aggregator.model import SourceKind, SourceRef
 from aggregator.outcomes import Skip
-from aggregator.sitemaps import parse_sitemap
+from aggregator.sitemaps import SitemapKind, parse_sitemap
 from spiders.common import Found, StandaloneSpider
 from spiders.feed import SourceDocuments
 
@@ -55,7 +55,7 @@ class SitemapMixin(SourceDocuments):
             return
         if depth == 0:
             self.source_read(source, response)
-        if sitemap.kind == "sitemapindex":
+        if sitemap.kind == SitemapKind.INDEX:
             if depth >= MAX_SITEMAP_DEPTH:
                 return
             for entry in sitemap.entries:
