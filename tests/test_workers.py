@@ -96,5 +96,5 @@ def test_a_package_main_is_never_preloaded(monkeypatch: pytest.MonkeyPatch) -> N
     main.__spec__ = types.SimpleNamespace(name="pytest.__main__")  # type: ignore[assignment]
     monkeypatch.setitem(sys.modules, "__main__", main)
     assert _main_module() == []
-    main.__spec__ = types.SimpleNamespace(name="aggregator.cli")  # type: ignore[assignment]
-    assert _main_module() == ["aggregator.cli"]
+    main.__spec__ = types.SimpleNamespace(name="aggregator.scheduler")  # type: ignore[assignment]
+    assert _main_module() == ["aggregator.scheduler"]

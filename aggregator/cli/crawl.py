@@ -67,6 +67,7 @@ def report_rows(report: CrawlReport, *, stored_before: int) -> list[tuple[str, i
         ("already stored (not fetched)", report.already_stored),
         ("forbidden by robots.txt", report.ignored),
         ("not articles (skipped)", report.not_articles),
+        ("sources unchanged (304)", report.not_modified),
         ("page errors", report.page_errors),
         ("source errors", report.source_errors),
         ("articles in database", stored_before + report.new),

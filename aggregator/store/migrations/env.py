@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection the repository hands over, or on a URL."""
+"""Alembic environment: runs on the connection the store hands over, or on a URL."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Search: tags_text on articles, a change log for incremental exports, the full-text index.
 
-SQLite gets an FTS5 table (rowid = article id) that the repository keeps in step with every
+SQLite gets an FTS5 table (rowid = article id) that the store keeps in step with every
 article write; PostgreSQL gets a generated, weighted tsvector column with a GIN index.
 
 Revision ID: 0003
