@@ -27,6 +27,8 @@ class PageType(StrEnum):
     LISTING = "listing"
     ERROR = "error"
     EMPTY = "empty"
+    #: Not a web page at all: JSON, CSS, a feed, a PDF... (see aggregator.extract.decode.sniff_non_html)
+    NOT_HTML = "not_html"
 
 
 # The names aggregator.extract (and its tests) use for the page types.
@@ -34,6 +36,7 @@ ARTICLE = PageType.ARTICLE
 LISTING = PageType.LISTING
 ERROR_PAGE = PageType.ERROR
 EMPTY = PageType.EMPTY
+NOT_HTML = PageType.NOT_HTML
 PAGE_TYPES = tuple(PageType)
 
 
@@ -112,6 +115,9 @@ class Article:
     #: A TextOrigin value: "page" when the text was extracted from the page, "feed" when it came
     #: from the feed entry.
     text_origin: str = TextOrigin.PAGE
+    #: Which stage of the extraction cascade produced the text (aggregator.extract.cascade.STAGES:
+    #: "dom", "jsonld", "relaxed", "fallback"); "" when there is no text or it came from a feed.
+    text_stage: str = ""
     content_hash: str = ""
     story_id: int | None = None
     #: MinHash LSH band keys of the normalized text (see aggregator.dedupe.story_signature), set by

@@ -16,7 +16,7 @@ from enum import StrEnum
 from lxml import etree
 
 from aggregator.errors import SourceError
-from aggregator.extract.metadata import parse_date
+from aggregator.extract.dates import parse_date
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the limit the sitemaps protocol itself sets
 

@@ -52,14 +52,18 @@ def test_extract_a_directory(tmp_path: Path) -> None:
     one_line_error(result, f"cannot read {tmp_path}: it is a directory")
 
 
-@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n\x00\x00binary", b""], ids=["binary", "empty"])
-def test_extract_without_text_exits_4(tmp_path: Path, data: bytes) -> None:
+@pytest.mark.parametrize(
+    ("data", "page_type"),
+    [(b"\x89PNG\r\n\x1a\n\x00\x00binary", "not_html"), (b"", "empty")],
+    ids=["binary", "empty"],
+)
+def test_extract_without_text_exits_4(tmp_path: Path, data: bytes, page_type: str) -> None:
     page = tmp_path / "page.html"
     page.write_bytes(data)
     result = invoke("extract", str(page))
     assert result.code == 4
     assert json.loads(result.stdout)["text"] == ""
-    assert result.stderr == f"aggregator: {page}: no article text found (empty page)\n"
+    assert result.stderr == f"aggregator: {page}: no article text found ({page_type} page)\n"
 
 
 def test_sources_add_list_remove(db_url: str) -> None:

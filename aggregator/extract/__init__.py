@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from urllib.parse import urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from aggregator.extract.content import clean_tree, extract_paragraphs
+from aggregator.extract.cascade import extract_body
 from aggregator.extract.dateline import drop_trailing_boilerplate, split_dateline
-from aggregator.extract.decode import decode_html, looks_binary
+from aggregator.extract.decode import decode_html, sniff_non_html
 from aggregator.extract.metadata import extract_metadata
 from aggregator.extract.pagetype import classify_page
 from aggregator.extract.rules import furniture_rules, rules_for_host
-from aggregator.extract.text import clean_whitespace, count_words, strip_control
-from aggregator.model import EMPTY, Article
+from aggregator.extract.text import count_words, strip_control
+from aggregator.model import EMPTY, NOT_HTML, Article
 
 __all__ = ["MAX_HTML_CHARS", "content_hash", "extract_article"]
 
@@ -37,7 +38,13 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
+#: An XML declaration (XHTML pages): lxml refuses one in a decoded string, and the bytes are
+#: already decoded by then, so it only has to go.
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
 def _parse(text: str) -> lxml_html.HtmlElement | None:
+    text = _XML_DECLARATION.sub("", text, count=1)
     if not text.strip():
         return None
     try:
@@ -59,7 +66,8 @@ def extract_article(
         content_type: the HTTP Content-Type header, when known, for its charset.
     """
     article = Article(url=url, canonical_url=url, page_type=EMPTY)
-    if isinstance(html, bytes) and looks_binary(html):
+    if sniff_non_html(html) is not None:
+        article.page_type = NOT_HTML
         return article
     text = strip_control(decode_html(html, content_type))
     if len(text) > MAX_HTML_CHARS:
@@ -71,17 +79,11 @@ def extract_article(
     host = urlsplit(url).hostname or ""
     site = rules_for_host(host) if host else None
     md = extract_metadata(tree, url, site)
-    clean_tree(tree, furniture_rules(), site)
-    paragraphs = extract_paragraphs(tree, site)
-
-    if md.article_body:
-        ld_words = count_words(md.article_body)
-        dom_words = sum(count_words(p) for p in paragraphs)
-        # Structured bodies are often truncated teasers; they win only when clearly fuller.
-        if ld_words >= 80 and ld_words > 1.5 * dom_words:
-            body = md.article_body.replace("\r", "")
-            parts = [clean_whitespace(p) for p in body.split("\n")]
-            paragraphs = [p for p in parts if p and not furniture_rules().is_furniture(p)]
+    body = extract_body(
+        tree, reparse=lambda: _parse(text), html=text, url=url, article_body=md.article_body,
+        rules=furniture_rules(), site=site,
+    )
+    paragraphs = body.paragraphs
 
     # The title is metadata; a copy of it inside the body is furniture. (Not so the dek: a meta
     # description is often the first paragraph itself.)
@@ -109,6 +111,7 @@ def extract_article(
     article.dateline = dateline
     article.language = md.language
     article.text = body_text
+    article.text_stage = body.stage if body_text else ""
     article.word_count = words
     article.image_url = md.image_url
     article.site_name = md.site_name

@@ -27,6 +27,11 @@ _NEVER_TEXT = (
 #: around the article): removed unless they hold most of the page's paragraph text.
 _USUALLY_FURNITURE = ("form", "nav", "footer", "aside", "header", "figure", "figcaption", "dialog",
                       "menu", "label")
+#: Of those, the ones seen wrapping a whole article (ASP.NET pages are one <form>).
+_MAY_WRAP_ARTICLE = ("form", "header")
+_ALL_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+#: Paragraph score (see _score_candidates) from which a layout-named block counts as prose.
+_PROSE = 10.0
 #: A block holding more than this share of the page's paragraph text is never furniture.
 _MAIN_SHARE = 0.4
 _KEEP_ALWAYS = {"html", "body", "article", "main"}
@@ -79,8 +84,11 @@ def _attr_words(el: HtmlElement) -> tuple[set[str], set[str]]:
     return {name.lower() for name in raw}, words
 
 
-def _is_hidden(el: HtmlElement) -> bool:
+def _is_hidden(el: HtmlElement, hidden_classes: frozenset[str]) -> bool:
     if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    classes = el.get("class")
+    if classes and not hidden_classes.isdisjoint(classes.lower().split()):
         return True
     style = (el.get("style") or "").replace(" ", "").lower()
     return "display:none" in style or "visibility:hidden" in style
@@ -101,15 +109,32 @@ def _drop(el: HtmlElement) -> None:
     parent.remove(el)
 
 
-def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None) -> None:
-    """Remove, in place, everything that is never article text."""
+def clean_tree(
+    tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None, *, relaxed: bool = False
+) -> int:
+    """Remove, in place, everything that is never article text; return the page's prose evidence.
+
+    Relaxed (the cascade's second try) stops after the first round and reads <noscript>.
+
+    In three rounds: what is never text (scripts, hidden blocks) and blocks named for furniture
+    that can hold prose (comments, cookie notices, related stories); then the densest block of
+    text left is found, before layout names are read; then furniture tags (nav, footer, aside…)
+    and layout-named blocks go, except that block and every block around it. Wrappers named
+    "widget Blog", "has-sidebar" or "header-default" hold the article on real sites, and no
+    name rule can know that; where the text is can.
+    """
     etree.strip_elements(tree, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    if relaxed:
+        # A page that writes its article into <noscript> for browsers without JavaScript
+        # (Blogger's newer themes) is read there.
+        etree.strip_tags(tree, "noscript")
     for el in list(tree.iter(*_NEVER_TEXT)):
         _drop(el)
     weight = _paragraph_weight(tree)
     total = weight.get(tree, 0)
+    protected: set[HtmlElement] = set()
 
-    def holds_main_text(el: HtmlElement) -> bool:
+    def holds_most_text(el: HtmlElement) -> bool:
         if total == 0 or weight.get(el, 0) <= _MAIN_SHARE * total:
             return False
         # A grid of teasers (a linked heading over every paragraph) can outweigh a short
@@ -117,30 +142,78 @@ def clean_tree(tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None)
         headings = len(el.xpath(".//h2[.//a]|.//h3[.//a]|.//h4[.//a]"))
         return headings < max(3, len(el.xpath(".//p")) // 2)
 
+    def holds_main_text(el: HtmlElement) -> bool:
+        return el in protected or holds_most_text(el)
+
+    def sweep(tokens: frozenset[str], hidden: bool, prose: dict[HtmlElement, float] | None = None) -> None:
+        doomed = []
+        for el in tree.iter():
+            if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS or holds_main_text(el):
+                continue
+            if hidden and _is_hidden(el, rules.hidden_classes):
+                doomed.append(el)
+            elif _names_any(el, tokens, rules):
+                # Under a layout name, a heading or a block of real paragraphs is still text:
+                # "article-subheadline", Elementor's text widgets, "headline-with-text".
+                if prose is not None and (el.tag in _ALL_HEADINGS or prose.get(el, 0.0) >= _PROSE):
+                    continue
+                doomed.append(el)
+        for el in doomed:
+            # An ancestor may already be gone; removing a detached subtree is harmless.
+            _drop(el)
+
+    sweep(rules.block_tokens, hidden=True)
+    evidence = prose_evidence(tree)
+    if relaxed:
+        return evidence
+    scores, _, deep = _score_candidates(tree)
+    core = _pick_best(scores) if scores else None
+    if core is not None:
+        protected.update(core.iterancestors())
+        protected.add(core)
     for el in list(tree.iter(*_USUALLY_FURNITURE)):
-        if not holds_main_text(el):
+        # A footer or an aside around the densest text holds a bio or a sidebar essay, not the
+        # story (which is then the shorter text); a form or a header may wrap the whole page.
+        keep = holds_main_text(el) if el.tag in _MAY_WRAP_ARTICLE else holds_most_text(el)
+        if not keep:
             _drop(el)
     if site is not None:
         for selector in site.remove:
             for el in tree.cssselect(selector):
                 _drop(el)
-    doomed = []
-    for el in tree.iter():
-        if not isinstance(el.tag, str) or el.tag in _KEEP_ALWAYS:
-            continue
-        if holds_main_text(el):
-            continue
-        if _is_hidden(el):
-            doomed.append(el)
-            continue
-        names, words = _attr_words(el)
-        if not names or names & rules.keep_tokens:
-            continue
-        if names & rules.block_tokens or words & rules.block_tokens:
-            doomed.append(el)
-    for el in doomed:
-        # An ancestor may already be gone; removing a detached subtree is harmless.
-        _drop(el)
+    sweep(rules.layout_tokens, hidden=False, prose=deep)
+    sweep(rules.media_tokens, hidden=False)
+    return evidence
+
+
+_EVIDENCE_XPATH = (
+    "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header"
+    " or ancestor::form)]"
+)
+
+
+def prose_evidence(tree: HtmlElement) -> int:
+    """Characters of prose the page shows: paragraphs of 40 characters or more, few of them links,
+    outside navigation, headers, footers, asides and forms (comments and the like already gone).
+    """
+    total = 0
+    for p in tree.xpath(_EVIDENCE_XPATH):
+        n = _text_len(p)
+        if n >= 40 and _link_chars(p) < 0.3 * n:
+            total += n
+    return total
+
+
+def _link_chars(el: HtmlElement) -> int:
+    return sum(_text_len(a) for a in el.iter("a"))
+
+
+def _names_any(el: HtmlElement, tokens: frozenset[str], rules: FurnitureRules) -> bool:
+    """True when a class/id/role name of el, or a word of one, is in tokens (keep tokens win)."""
+    names, words = _attr_words(el)
+    if not names or names & rules.keep_tokens:
+        return False
+    return bool(names & tokens or words & tokens)
 
 
 def _paragraph_weight(tree: HtmlElement) -> dict[HtmlElement, int]:
@@ -189,9 +262,23 @@ def _has_block_child(el: HtmlElement) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
 
 
-def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict[HtmlElement, float]]:
-    """(scores with class weights, scores from paragraph content alone)."""
+def _score_candidates(
+    root: HtmlElement,
+) -> tuple[dict[HtmlElement, float], dict[HtmlElement, float], dict[HtmlElement, float]]:
+    """(scores with class weights, scores from paragraph content alone, content of the subtree).
+
+    A paragraph's score goes to its parent and half of it to its grandparent (readability's
+    rule: the body is the paragraphs' nearest common block); the subtree content sums every
+    paragraph below a block however deep, for deciding whether a block holds body text at all.
+    """
     content: dict[HtmlElement, float] = {}
+    deep: dict[HtmlElement, float] = {}
+
+    def add_deep(el: HtmlElement | None, score: float) -> None:
+        while el is not None:
+            deep[el] = deep.get(el, 0.0) + score
+            el = el.getparent()
+
     for el in root.iter():
         tag = el.tag
         if not isinstance(tag, str):
@@ -202,6 +289,7 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
             if len(direct) >= 100:
                 own = float(1 + direct.count(",") + min(len(direct) // 100, 3))
                 content[el] = content.get(el, 0.0) + own
+                add_deep(el, own)
                 parent = el.getparent()
                 if parent is not None:
                     content[parent] = content.get(parent, 0.0) + own / 2
@@ -218,6 +306,7 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
             parent = el.getparent()
             if parent is None:
                 continue
+            add_deep(parent, score)
             for ancestor, share in ((parent, 1.0), (parent.getparent(), 0.5)):
                 if ancestor is None or not isinstance(ancestor.tag, str):
                     continue
@@ -225,7 +314,19 @@ def _score_candidates(root: HtmlElement) -> tuple[dict[HtmlElement, float], dict
     # A promising class name counts in proportion to the text a node really holds, so an empty
     # "content-wrapper" cannot outrank the block of paragraphs next to it.
     scores = {el: c + _class_weight(el) * min(1.0, c / 20) for el, c in content.items()}
-    return scores, content
+    return scores, content, deep
+
+
+def _pick_best(scores: dict[HtmlElement, float]) -> HtmlElement:
+    for el in scores:
+        text_len = len(clean_whitespace(el.text_content()))
+        scores[el] *= 1 - _link_density(el, text_len)
+    return max(scores, key=scores.__getitem__)
+
+
+def _best_candidate(root: HtmlElement) -> HtmlElement | None:
+    scores, _, _ = _score_candidates(root)
+    return _pick_best(scores) if scores else None
 
 
 def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlElement]:
@@ -236,14 +337,11 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             return list(found)
     # itemprop=articleBody weighs heavily in _class_weight but is no override: some pages mark
     # a teaser or a single paragraph with it.
-    scores, content = _score_candidates(root)
+    scores, content, deep = _score_candidates(root)
     if not scores:
         body = root.find(".//body")
         return [body if body is not None else root]
-    for el in scores:
-        text_len = len(clean_whitespace(el.text_content()))
-        scores[el] *= 1 - _link_density(el, text_len)
-    best = max(scores, key=scores.__getitem__)
+    best = _pick_best(scores)
     marked = root.xpath("//*[@itemprop='articleBody']")
     if marked:
         # Structured markup names the body: trust it when it holds about as much text as the
@@ -260,6 +358,10 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
         if _text_len(parent) > 1.02 * best_len:
             break
         best, parent = parent, parent.getparent()
+    if parent is not None and parent.tag not in ("body", "html") and _repeated_unit(parent, deep):
+        # The body is a run of units (one per paragraph and picture: "paragraph_wrapper"), and
+        # the best block is only the text inside one of them: gather the units.
+        best, parent = parent, parent.getparent()
     content.setdefault(best, 0.0)
     if parent is None or parent.tag in ("html",):
         return [best]
@@ -274,13 +376,28 @@ def find_containers(root: HtmlElement, site: SiteRules | None) -> list[HtmlEleme
             continue
         # A body split into several blocks of the same kind (between ads, say) is one body.
         same_kind = sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
-        if sibling in content and (same_kind or content[sibling] >= threshold):
+        # Same-kind blocks join on any paragraph of their own, or on a deeper one of some weight.
+        if (sibling in content and (same_kind or content[sibling] >= threshold)) or (
+            same_kind and deep.get(sibling, 0.0) >= 3
+        ):
             chosen.append(sibling)
         elif sibling.tag in _PARAGRAPH_TAGS or not _has_block_child(sibling):
             text = clean_whitespace(sibling.text_content())
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 chosen.append(sibling)
     return chosen
+
+
+def _repeated_unit(el: HtmlElement, deep: dict[HtmlElement, float]) -> bool:
+    """True when el has a sibling of its own kind (tag and first class) that holds paragraphs."""
+    kind = _first_class(el)
+    parent = el.getparent()
+    if not kind or parent is None:
+        return False
+    return any(
+        s is not el and s.tag == el.tag and _first_class(s) == kind and deep.get(s, 0.0) >= 3
+        for s in parent
+    )
 
 
 def _leaf_text(el: HtmlElement) -> list[str]:

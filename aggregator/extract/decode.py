@@ -6,6 +6,9 @@ detector and make sure nothing here raises on arbitrary bytes.
 
 from __future__ import annotations
 
+import json
+import re
+
 from charset_normalizer import from_bytes
 from w3lib.encoding import html_to_unicode
 
@@ -43,3 +46,47 @@ def decode_html(data: bytes | str, content_type: str | None = None) -> str:
     header = content_type or ""
     _, text = html_to_unicode(header, data, auto_detect_fun=_detect)
     return text
+
+
+_MAGIC_KINDS = ((b"%PDF", "PDF"), (b"\x89PNG", "PNG image"), (b"\xff\xd8\xff", "JPEG image"),
+                (b"GIF8", "GIF image"), (b"PK\x03\x04", "ZIP archive"), (b"\x1f\x8b", "gzip data"))
+#: The root element of an XML document that is no web page.
+_XML_ROOT = re.compile(r"<(?:[\w-]+:)?(rss|feed|RDF|urlset|sitemapindex|opml|svg)\b", re.IGNORECASE)
+_ROOT_KINDS = {"rss": "RSS feed", "feed": "Atom feed", "rdf": "RSS 1.0 feed", "urlset": "sitemap",
+               "sitemapindex": "sitemap index", "opml": "OPML outline", "svg": "SVG image"}
+_TAG = re.compile(r"<(?:[a-zA-Z][\w:-]*|!DOCTYPE|!--)", re.IGNORECASE)
+_CSS_RULE = re.compile(r"[\w\]\)*.#:-]\s*\{[^{}]*:[^{}]*\}")
+
+
+def sniff_non_html(data: bytes | str) -> str | None:
+    """What a document is when it is not a web page ("JSON", "RSS feed", "PDF"...), else None.
+
+    Only the start is read. An HTML fragment without <html> is still HTML; a file with no tag
+    at all is JSON, CSS or plain text; XML whose root is a feed, a sitemap or an SVG is that.
+    """
+    if isinstance(data, bytes):
+        for magic, kind in _MAGIC_KINDS:
+            if data.startswith(magic):
+                return kind
+        if looks_binary(data):
+            return "binary data"
+        head = data[:8192].decode("utf-8", "replace")
+    else:
+        head = data[:8192]
+    head = head.lstrip("\ufeff \t\r\n")
+    if not head:
+        return None  # empty: the caller's "no text", not a kind of document
+    root = _XML_ROOT.search(head[:2048])
+    if root and not re.search(r"<html\b", head[: root.start()], re.IGNORECASE):
+        return _ROOT_KINDS[root.group(1).lower()]
+    if head[0] in "{[":
+        try:
+            json.loads(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+        except ValueError:
+            if head[0] == "{" or head.startswith(('["', "[{")):
+                return "JSON"
+        else:
+            return "JSON"
+    if _TAG.search(head):
+        return None
+    return "CSS" if _CSS_RULE.search(head) else "plain text"

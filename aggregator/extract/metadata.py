@@ -6,6 +6,7 @@ and other <meta>, itemprop microdata, visible markup, the URL) and the first tha
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,12 +15,13 @@ from itertools import chain
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from dateutil import parser as dateutil_parser
 from extruct.jsonld import JsonLdExtractor
 from lxml.html import HtmlElement
 
-from aggregator.extract.rules import SiteRules
-from aggregator.extract.text import clean_whitespace
+from aggregator.extract.authors import clean_authors, site_keys
+from aggregator.extract.dates import parse_date
+from aggregator.extract.rules import SiteRules, furniture_rules
+from aggregator.extract.text import clean_whitespace, count_words
 
 _ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
@@ -27,16 +29,12 @@ _ARTICLE_TYPES = {
     "techarticle", "scholarlyarticle", "liveblogposting", "posting", "socialmediaposting",
 }
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·•»-]\s+")
+#: <meta> names that hold a byline, in order of trust.
+_META_AUTHORS = (
+    "author", "article:author", "article:byline", "parsely-author", "sailthru.author",
+    "dc.creator", "cxenseparse:author", "byl",
+)
 _URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|\b)")
-_BY = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.IGNORECASE)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\|)\s*", re.IGNORECASE)
-_ROLE_WORDS = {
-    "staff", "writer", "reporter", "editor", "correspondent", "contributor", "columnist",
-    "associated", "press", "reuters", "news", "service", "wire", "desk", "team", "updated",
-    "published", "posted", "senior", "chief", "managing", "contributing", "special", "freelance",
-    "photographer", "bureau", "agency", "staffer",
-}
-_NOT_A_NAME = re.compile(r"\d|@|https?:|www\.|\.com\b", re.IGNORECASE)
 
 
 @dataclass
@@ -86,9 +84,15 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {str(v).rsplit("/", 1)[-1].lower() for v in values}
 
 
+def unescape(text: str) -> str:
+    """Text with HTML entities decoded: JSON-LD and double-escaped meta tags carry them raw
+    ("K&uuml;hlt&uuml;rme", "Kohberger&#8217;s")."""
+    return clean_whitespace(html.unescape(text) if "&" in text else text)
+
+
 def _text_of(value: Any) -> str:
     if isinstance(value, str):
-        return clean_whitespace(value)
+        return unescape(value)
     if isinstance(value, dict):
         return _text_of(value.get("name") or value.get("@value") or "")
     if isinstance(value, list) and value:
@@ -100,6 +104,10 @@ def _names(value: Any) -> list[str]:
     if isinstance(value, list):
         return [n for v in value for n in _names(v)]
     if isinstance(value, dict):
+        if not value.get("name"):  # schema.org Person by parts
+            parts = [value.get(k) for k in ("givenName", "familyName")]
+            name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+            return [name] if name else []
         return _names(value.get("name", ""))
     if isinstance(value, str):
         return [value]
@@ -116,30 +124,6 @@ def _meta(tree: HtmlElement) -> dict[str, list[str]]:
     return found
 
 
-#: YYYY-MM-DD, then an optional time: what datetime.fromisoformat reads as dateutil does.
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """Parse a machine-readable or written date; None when it is not a plausible date."""
-    if not value:
-        return None
-    value = value.strip()
-    if not value or len(value) > 80:
-        return None
-    try:
-        # Most pages say it in ISO 8601, which the standard library reads 50 times faster.
-        parsed = datetime.fromisoformat(value) if _ISO_DATE.match(value) else dateutil_parser.parse(value, fuzzy=False)
-    except (ValueError, OverflowError, TypeError):
-        try:
-            parsed = dateutil_parser.parse(value, fuzzy=True)
-        except (ValueError, OverflowError, TypeError):
-            return None
-    if not 1990 <= parsed.year <= 2100:
-        return None
-    return parsed
-
-
 def _first_date(values: Iterable[str | None]) -> datetime | None:
     for v in values:
         d = parse_date(v)
@@ -148,34 +132,30 @@ def _first_date(values: Iterable[str | None]) -> datetime | None:
     return None
 
 
-def clean_authors(values: Iterable[str]) -> list[str]:
-    """Names only: no "By", no roles, no dates, no duplicates."""
-    names: list[str] = []
-    seen: set[str] = set()
-    for raw in values:
-        text = clean_whitespace(_BY.sub("", clean_whitespace(raw)))
-        for part in _AUTHOR_SPLIT.split(text):
-            part = _BY.sub("", part).strip(" .:-–—|")
-            words = part.split()
-            if not words or len(words) > 5 or _NOT_A_NAME.search(part):
-                continue
-            if any(w.lower().strip(".") in _ROLE_WORDS for w in words):
-                continue
-            if not any(w[:1].isupper() for w in words):
-                continue
-            key = part.casefold()
-            if key not in seen:
-                seen.add(key)
-                names.append(part)
-    return names
+#: An entity-type annotation some CMSs append to keywords ("LeBron James PROFESSIONAL_ATHLETE").
+_TYPE_LABEL = re.compile(r"\s+[A-Z]+(?:_[A-Z]+)+\b|\s+PERSON\b|\s+ORGANIZATION\b")
+_MAX_TAG_WORDS = 6
+
+
+def _clean_tag(raw: str) -> str:
+    """A tag as a reader would write it, or "" for what is no tag: paths ("/article"), handles,
+    URLs, numbers, punctuation, sentences."""
+    tag = _TYPE_LABEL.sub("", unescape(raw)).strip(" ,;#\"'.…")
+    if not tag or len(tag) > 60 or len(tag.split()) > _MAX_TAG_WORDS:
+        return ""
+    if tag.startswith(("/", "@")) or "://" in tag or tag.casefold() in ("http", "https"):
+        return ""
+    if not any(c.isalpha() for c in tag):
+        return ""
+    return tag
 
 
 def _dedupe_tags(tags: Iterable[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
-    for tag in tags:
-        tag = clean_whitespace(tag).strip(" ,;#")
-        if tag and len(tag) <= 60 and tag.casefold() not in seen:
+    for raw in tags:
+        tag = _clean_tag(raw)
+        if tag and tag.casefold() not in seen:
             seen.add(tag.casefold())
             out.append(tag)
     return out
@@ -195,21 +175,44 @@ def _select_texts(tree: HtmlElement, selector: str) -> list[str]:
     return [clean_whitespace(el.text_content()) for el in tree.cssselect(selector)]
 
 
-def strip_site_suffix(title: str, site_name: str) -> str:
-    """"Headline | Site" -> "Headline": drop a trailing or leading part that names the site."""
+def strip_site_suffix(title: str, site_name: str, host: str = "") -> str:
+    """"Headline | Site" -> "Headline": drop a leading or trailing part that names the site.
+
+    Only a part that is the site's name (og:site_name, the host, the host's brand: "Golem.de",
+    "FAZ.NET") goes; "Brand in Lichterfelde – Starke Rauchentwicklung" keeps its second clause.
+    """
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
         return title
-    site = site_name.casefold()
-    if site:
-        if parts[-1].casefold() == site or site in parts[-1].casefold():
-            return " - ".join(parts[:-1]) if len(parts) > 2 else parts[0]
-        if parts[0].casefold() == site:
-            return " - ".join(parts[1:])
-    # Without a site name, a short last part after a separator is almost always the site.
-    if len(parts[-1].split()) <= 4 and len(" ".join(parts[:-1]).split()) >= 3:
-        return title[: title.rfind(parts[-1])].rstrip(" |–—:·•»-")
+    site = site_keys(site_name, host)
+
+    def names_site(part: str) -> bool:
+        key = "".join(c for c in part.casefold() if c.isalnum())
+        if not key:
+            return False
+        return key in site or any(len(k) >= 4 and (k in key or key in k) for k in site)
+
+    while len(parts) > 1 and names_site(parts[-1]):
+        title = title[: title.rfind(parts[-1])].rstrip(" |–—:·•»-")
+        parts = parts[:-1]
+    if len(parts) > 1 and names_site(parts[0]):
+        title = title[title.find(parts[1], len(parts[0])):]
     return title
+
+
+def _is_dek(text: str, title: str, site: frozenset[str]) -> bool:
+    """A dek is a sentence about the story: not a label ("Home", "Bei Google Play"), not the
+    title again, not a line about the site ("on NYPost.com", "AccuWeather.com Quick Look")."""
+    if not text or text == title or furniture_rules().is_furniture(text):
+        return False
+    words = count_words(text)
+    if words < 5:
+        return False
+    if words < 10:
+        keys = {"".join(c for c in w.casefold() if c.isalnum()) for w in text.split()}
+        if keys & site or any(len(k) > 4 and k.endswith(("com", "net", "org")) for k in keys):
+            return False
+    return True
 
 
 def _same_site(a: str, b: str) -> bool:
@@ -243,7 +246,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     def m(*keys: str) -> str:
         for key in keys:
             if meta.get(key):
-                return clean_whitespace(meta[key][0])
+                return unescape(meta[key][0])
         return ""
 
     md = Metadata()
@@ -263,7 +266,8 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         or h1
         or title_tag
     )
-    md.title = strip_site_suffix(title, md.site_name)
+    host = urlsplit(url).hostname or ""
+    md.title = strip_site_suffix(title, md.site_name, host)
 
     site_dek = _select_texts(tree, site.dek) if site else []
     dek_xpath = (
@@ -274,26 +278,34 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         " or contains(@class, 'article-summary') or contains(@class, 'deck')"
         " or @itemprop='alternativeHeadline']"
     )
-    md.subtitle = (
-        (site_dek[0] if site_dek else "")
-        or next(_visible(tree, dek_xpath), "")
-        or _text_of(ld.get("alternativeHeadline"))
-        or _text_of(ld.get("description"))
-        or m("og:description", "description", "twitter:description")
+    own = site_keys(md.site_name, host)
+    md.subtitle = next(
+        (
+            d
+            for d in chain(
+                site_dek[:1],
+                _visible(tree, dek_xpath),
+                (_text_of(ld.get("alternativeHeadline")), _text_of(ld.get("description"))),
+                (m("og:description", "description", "twitter:description"),),
+            )
+            if _is_dek(d, md.title, own)
+        ),
+        "",
     )
-    if md.subtitle == md.title:
-        md.subtitle = ""
 
     site_authors = _select_texts(tree, site.authors) if site else []
-    meta_authors = [a for a in meta.get("author", []) + meta.get("article:author", [])
-                    if not a.startswith("http")]
+    meta_authors = [a for key in _META_AUTHORS for a in meta.get(key, []) if not a.startswith("http")]
     byline_xpath = (
         "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline')"
         " or contains(@class, 'author-name')]"
     )
-    md.authors = clean_authors(site_authors) or clean_authors(_names(ld.get("author"))) or (
-        clean_authors(meta_authors) or clean_authors(meta.get("dc.creator", []))
-    ) or clean_authors(list(_visible(tree, byline_xpath))[:3])
+    # The first kind of evidence that names someone wins (the page's own site never does).
+    md.authors = (
+        clean_authors(site_authors, site=own)
+        or clean_authors(_names(ld.get("author")), site=own)
+        or clean_authors(meta_authors, site=own)
+        or clean_authors(list(_visible(tree, byline_xpath))[:3], site=own)
+    )
 
     # Each source is looked at only if the ones before it gave nothing (XPath is the cost).
     md.published = _first_date(chain(
@@ -326,7 +338,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     tag_sources: list[str] = []
     if site and site.tags:
         tag_sources += _select_texts(tree, site.tags)
-    tag_sources += meta.get("article:tag", [])
+    tag_sources += _split_keywords(meta.get("article:tag", []))
     tag_sources += _split_keywords(ld.get("keywords"))
     for kw in meta.get("keywords", []) + meta.get("news_keywords", []):
         tag_sources += _split_keywords(kw)

@@ -31,10 +31,21 @@ class FurnitureRules:
     patterns: tuple[re.Pattern[str], ...]
     block_tokens: frozenset[str]
     keep_tokens: frozenset[str]
+    layout_tokens: frozenset[str] = frozenset()
+    media_tokens: frozenset[str] = frozenset()
     section_headings: frozenset[str] = frozenset()
+    hidden_classes: frozenset[str] = frozenset()
 
     def opens_furniture_section(self, heading: str) -> bool:
         return phrase_key(heading) in self.section_headings
+
+    def _starts_with_prefix(self, key: str) -> bool:
+        """A whole-word prefix: "photo" opens "photo: ap", not "photos à l'appui"."""
+        if not key.startswith(self.prefixes):  # the common case, decided in C
+            return False
+        return any(
+            key.startswith(p) and (len(key) == len(p) or not key[len(p)].isalnum()) for p in self.prefixes
+        )
 
     def is_furniture(self, paragraph: str, extra: frozenset[str] = frozenset()) -> bool:
         """True when a whole paragraph is page furniture rather than article text."""
@@ -43,7 +54,7 @@ class FurnitureRules:
             return True
         if key in self.exact or key in extra:
             return True
-        if len(key.split()) <= self.prefix_max_words and key.startswith(self.prefixes):
+        if len(key.split()) <= self.prefix_max_words and self._starts_with_prefix(key):
             return True
         stripped = paragraph.strip()
         return any(p.search(stripped) for p in self.patterns)
@@ -90,7 +101,10 @@ def furniture_rules() -> FurnitureRules:
         patterns=tuple(re.compile(p, re.IGNORECASE) for p in _strings(data, "patterns", source)),
         block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
         keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
+        layout_tokens=frozenset(t.lower() for t in _strings(data, "layout_tokens", source)),
+        media_tokens=frozenset(t.lower() for t in _strings(data, "media_tokens", source)),
         section_headings=frozenset(phrase_key(p) for p in _strings(data, "section_headings", source)),
+        hidden_classes=frozenset(t.lower() for t in _strings(data, "hidden_classes", source)),
     )
 
 

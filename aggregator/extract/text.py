@@ -16,9 +16,16 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+#: Characters a reader never sees: soft hyphens (hyphenation hints, "Mit\u00adtel\u00adal\u00adter"),
+#: zero-width spaces, word joiners and stray byte-order marks. Searching and deduplicating the
+#: text must not depend on them. (Zero-width joiners and non-joiners stay: Persian and Indic
+#: scripts and emoji sequences need them.)
+_INVISIBLE = str.maketrans("", "", "\u00ad\u200b\u2060\ufeff")
+
+
 def clean_whitespace(text: str) -> str:
-    """Collapse runs of whitespace (non-breaking spaces included) to one space."""
-    text = text.replace("\u200b", "")
+    """Collapse runs of whitespace (non-breaking spaces included) to one space; drop invisibles."""
+    text = text.translate(_INVISIBLE)
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     # str.split() splits on what \s matches (no-break spaces included), in C.

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from aggregator import extract_article
 from aggregator.extract import MAX_HTML_CHARS
+from aggregator.extract.authors import clean_authors, site_keys
 from aggregator.extract.dateline import split_dateline
-from aggregator.extract.metadata import clean_authors, strip_site_suffix
+from aggregator.extract.dates import parse_date
+from aggregator.extract.decode import sniff_non_html
+from aggregator.extract.metadata import strip_site_suffix
 from aggregator.extract.rules import furniture_rules, parse_site_rules
-from aggregator.model import ARTICLE, EMPTY, LISTING
+from aggregator.model import ARTICLE, EMPTY, LISTING, NOT_HTML
 from tests.conftest import SITE, fixture_articles
 
 FURNITURE = ("Print this page", "Stories continue below", "Related Stories", "Share on Facebook",
@@ -103,24 +107,66 @@ def test_offset_dates_are_kept_aware() -> None:
 @pytest.mark.parametrize(("raw", "expected"), [
     (["By Jane Doe, Staff Writer"], ["Jane Doe"]),
     (["By JANE DOE and John Smith"], ["JANE DOE", "John Smith"]),
-    (["Jane Doe | Reuters"], ["Jane Doe"]),
-    (["By The Associated Press"], []),
+    (["Jane Doe | Reuters"], ["Jane Doe", "Reuters"]),
+    (["By The Associated Press"], ["The Associated Press"]),
+    (["Von dpa"], ["dpa"]),
     (["https://example.com/author/jane"], []),
     (["By Ana Ruiz, Bo Chen"], ["Ana Ruiz", "Bo Chen"]),
     (["Updated March 3, 2026"], []),
+    (["Brazil, Rachel"], ["Rachel Brazil"]),
+    (["大渡 美咲"], ["大渡 美咲"]),
+    (["Trine Juncher Jørgensen og Tôrtia Reimer-Johansen"], ["Trine Juncher Jørgensen", "Tôrtia Reimer-Johansen"]),
+    (["Foto: Mads Claus Rasmussen"], []),
+    (["Emma Mackenzie", "(Image: Getty Images)"], ["Emma Mackenzie"]),
+    (["Jane Doe (jd)"], ["Jane Doe"]),
+    (["Jane O&#8217;Neill"], ["Jane O’Neill"]),
+    (["By Jane Doe - 11/18/19 11:04 PM EST"], ["Jane Doe"]),
 ])
 def test_clean_authors(raw: list[str], expected: list[str]) -> None:
     assert clean_authors(raw) == expected
 
 
-@pytest.mark.parametrize(("title", "site", "expected"), [
-    ("Big news today | Trade Daily", "Trade Daily", "Big news today"),
-    ("Trade Daily - Big news today", "Trade Daily", "Big news today"),
-    ("Ports: a long headline about ships - The Wire", "", "Ports: a long headline about ships"),
-    ("A headline with no suffix", "Trade Daily", "A headline with no suffix"),
+def test_the_site_itself_is_never_an_author() -> None:
+    site = site_keys("Trade Daily", "www.tradedaily.example")
+    assert clean_authors(["Trade Daily"], site=site) == []
+    assert clean_authors(["tradedaily.example, Frankfurt, Germany"], site=site) == []
+    assert clean_authors(["Jane Doe, Trade Daily"], site=site) == ["Jane Doe"]
+
+
+@pytest.mark.parametrize(("title", "site", "host", "expected"), [
+    ("Big news today | Trade Daily", "Trade Daily", "", "Big news today"),
+    ("Trade Daily - Big news today", "Trade Daily", "", "Big news today"),
+    ("Ports: a long headline about ships - The Wire", "", "thewire.example", "Ports: a long headline about ships"),
+    ("Fire in a plant – heavy smoke", "", "morgenpost.example", "Fire in a plant – heavy smoke"),
+    ("Patent case: phones to be destroyed | Golem.de", "", "www.golem.de", "Patent case: phones to be destroyed"),
+    ("A headline with no suffix", "Trade Daily", "", "A headline with no suffix"),
 ])
-def test_strip_site_suffix(title: str, site: str, expected: str) -> None:
-    assert strip_site_suffix(title, site) == expected
+def test_strip_site_suffix(title: str, site: str, host: str, expected: str) -> None:
+    assert strip_site_suffix(title, site, host) == expected
+
+
+def test_entities_in_metadata_are_decoded() -> None:
+    head = ('<meta property="og:title" content="R&amp;uuml;ckbau: K&amp;uuml;hlt&amp;uuml;rme">'
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Kohberger&#8217;s lawyers",'
+            ' "description": "Prices rose by &#163;5 a tonne in May"}</script>')
+    got = extract_article(page(head), "https://a.example/x")
+    assert got.title == "Kohberger’s lawyers"
+    assert got.subtitle == "Prices rose by £5 a tonne in May"
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ("Nov 18, 2019 11:34 PM EST", datetime(2019, 11, 18, 23, 34, tzinfo=timezone(timedelta(hours=-5)))),
+    ("18 Nov 2019 11:34 IST", datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
+    ("18 Nov 2019 11:34 AEST", datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=10)))),
+    ("18 Nov 2019 11:34 AMT", datetime(2019, 11, 18, 11, 34)),  # Amazon or Armenia: no zone invented
+    ("18 Nov 2019 11:34 XYZ", datetime(2019, 11, 18, 11, 34)),
+])
+def test_zone_abbreviations(written: str, expected: datetime) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dateutil's UnknownTimezoneWarning must not reach stderr
+        got = parse_date(written)
+    assert got == expected
+    assert (got.utcoffset() if got else None) == expected.utcoffset()
 
 
 @pytest.mark.parametrize(("paragraph", "place", "rest"), [
@@ -152,12 +198,39 @@ def test_site_rules_refuse_a_rule_that_matches_everything() -> None:
         parse_site_rules('domains = ["a.example"]\nbody = "div[["', "badcss.toml")
 
 
-@pytest.mark.parametrize("data", [b"", b"   ", b"\x00\x01\x02\xff\xfe", gzip.compress(b"x" * 1000),
-                                  b"%PDF-1.4 binary", "<html><body></body></html>"])
-def test_empty_or_binary_input_gives_empty_record(data: bytes | str) -> None:
+@pytest.mark.parametrize("data", [b"", b"   ", "<html><body></body></html>"])
+def test_empty_input_gives_empty_record(data: bytes | str) -> None:
     got = extract_article(data, "https://a.example/x")
     assert got.text == ""
     assert got.page_type == EMPTY
+
+
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"\x00\x01\x02\xff\xfe", "binary data"),
+    (gzip.compress(b"x" * 1000), "gzip data"),
+    (b"%PDF-1.4 binary", "PDF"),
+    (b'{"headline": "Ports reopen", "body": "Ships sailed on Monday, as they do."}', "JSON"),
+    (b"[1, 2, 3]", "JSON"),
+    (b"article p { color: #333; margin: 0 auto; }\n.byline { font-size: 12px }", "CSS"),
+    (b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>x</title></channel></rss>', "RSS feed"),
+    (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title></feed>', "Atom feed"),
+    (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>', "sitemap"),
+    (b"Just some words in a text file, no markup at all.", "plain text"),
+])
+def test_non_html_input_is_named_not_read(data: bytes, kind: str) -> None:
+    assert sniff_non_html(data) == kind
+    got = extract_article(data, "https://a.example/x")
+    assert got.text == ""
+    assert got.page_type == NOT_HTML
+
+
+@pytest.mark.parametrize("data", [
+    b"<p>A fragment of HTML is still HTML.</p>",
+    b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>',
+    b"<!DOCTYPE html><title>The feed of the week</title><p>rss and atom</p>",
+])
+def test_html_is_not_mistaken_for_other_documents(data: bytes) -> None:
+    assert sniff_non_html(data) is None
 
 
 def test_charset_from_http_header_beats_guessing() -> None:
@@ -180,3 +253,21 @@ def test_furniture_heading_drops_its_whole_section() -> None:
     assert "teaser" not in got.text
     assert "What happens next" in got.text
     assert got.text.endswith("The regulator will decide in the spring, officials said.")
+
+
+@pytest.mark.parametrize("dek", ["Home", "Bei Google Play", "on Trade Daily", "Read more", "Den Podcast beenden?"])
+def test_labels_are_not_deks(dek: str) -> None:
+    head = f'<meta name="description" content="{dek}"><meta property="og:site_name" content="Trade Daily">'
+    got = extract_article(page(head), "https://tradedaily.example/x")
+    assert got.subtitle == ""
+
+
+@pytest.mark.parametrize(("keywords", "expected"), [
+    ("/article, Ports", ["Ports"]),
+    ("2019, 360, ..., Ports", ["Ports"]),
+    ("LeBron James PROFESSIONAL_ATHLETE SPORTS_FIGURE, https://twitter.com/x", ["LeBron James"]),
+    ("@lll, dass ein Grab-Lieferbote nach Singapur fliegen musste, Shipping", ["Shipping"]),
+])
+def test_junk_tags_are_dropped(keywords: str, expected: list[str]) -> None:
+    got = extract_article(page(f'<meta name="keywords" content="{keywords}">'), "https://a.example/x")
+    assert got.tags == expected
