@@ -187,7 +187,7 @@ class ArticlePages(Spider):
         """
         self.session.page_fetched()
         if not isinstance(response, TextResponse):
-            self.session.not_article(response.url, PageType.EMPTY)  # not text: an image, a PDF...
+            self.session.not_article(response.url, PageType.NOT_HTML)  # not text: an image, a PDF...
             return list(self._entry_fallback(found))
         try:
             article = await self.prepare(response, found)
