@@ -106,7 +106,8 @@ class CrawlSession:
         self._store = store
         self._sink = sink
         self._dedupe = Deduplicator(store) if store is not None else None
-        self._named = {s.name: s for s in sources if s.name is not None}
+        #: Stored sources: only their outcomes are recorded (a URL given on the command line is not).
+        self._named = {s.name for s in sources if s.name is not None}
         self._order = [s.key for s in sources]
         self.batch_size = batch_size
         self._now = now
