@@ -12,7 +12,6 @@ import asyncio
 import multiprocessing
 import os
 import select
-import signal
 import sys
 import threading
 import time
@@ -24,7 +23,8 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 #: Imported once by the fork server, so that every worker forks from it ready to work.
-PRELOAD = ["aggregator.ingest", "aggregator.store.writer"]
+#: aggregator._forkserver first: it makes the workers ignore the signals meant for the crawl.
+PRELOAD = ["aggregator._forkserver", "aggregator.ingest", "aggregator.store.writer"]
 
 
 def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[None]]:
@@ -48,12 +48,7 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
 
 
 def _worker_started(crawl: int) -> None:
-    """A worker leaves stopping to the crawl, and does not outlive it."""
-    # Ctrl-C in a terminal, or systemd stopping a service, signals every process of the crawl at
-    # once; a worker that died of it would take its batch or pages down while the crawl, which
-    # got the same signal, is finishing them. The crawl shuts its pools down when it is done.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """A worker does not outlive its crawl (it ignores the crawl's signals: aggregator._forkserver)."""
     exit_with(crawl)
 
 

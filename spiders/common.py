@@ -9,10 +9,11 @@ crawl``), or makes one from the settings (``scrapy crawl NAME``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -176,7 +177,10 @@ class ArticlePages(Spider):
         if pages is None:
             return prepare_page(*args, **kwargs)
         if self._pool_ready is not None and not self._pool_ready.done():
-            await asyncio.wrap_future(self._pool_ready)
+            # A worker that died while starting broke the pool: the pool finds out when the page
+            # is sent, starts a new one and tries the page again, so only the wait is skipped.
+            with contextlib.suppress(BrokenExecutor, OSError, RuntimeError):
+                await asyncio.wrap_future(self._pool_ready)
         return await pages.submit(*args, **kwargs)
 
     async def parse_article(self, response: Response, found: Found) -> list[Article]:

@@ -98,3 +98,25 @@ def test_a_package_main_is_never_preloaded(monkeypatch: pytest.MonkeyPatch) -> N
     assert _main_module() == []
     main.__spec__ = types.SimpleNamespace(name="aggregator.scheduler")  # type: ignore[assignment]
     assert _main_module() == ["aggregator.scheduler"]
+
+
+def dispositions() -> tuple[bool, bool]:
+    """In a worker: whether SIGINT and SIGTERM are ignored."""
+    import signal
+
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN, signal.getsignal(
+        signal.SIGTERM
+    ) == signal.SIG_IGN
+
+
+def test_workers_ignore_the_crawls_signals_from_their_first_instruction() -> None:
+    """No initializer here: the dispositions come from the fork server (aggregator._forkserver),
+    so there is no moment after the fork when a Ctrl-C to the process group kills a worker."""
+    import multiprocessing
+
+    from aggregator.workers import PRELOAD
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        assert pool.submit(dispositions).result(timeout=60) == (True, True)
