@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint format bench clean
 
 $(BIN)/aggregator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ test: $(BIN)/aggregator
 
 lint: $(BIN)/aggregator
 	$(BIN)/ruff check aggregator spiders tests benchmarks fixtures
+	$(BIN)/ruff format --check aggregator spiders tests benchmarks fixtures
 	$(BIN)/mypy
+
+format: $(BIN)/aggregator
+	$(BIN)/ruff format aggregator spiders tests benchmarks fixtures
+	$(BIN)/ruff check --fix aggregator spiders tests benchmarks fixtures
 
 bench: $(BIN)/aggregator
 	$(BIN)/python benchmarks/extraction.py

@@ -1,15 +1,20 @@
-"""Imported by the crawl's fork server only (see aggregator.workers.PRELOAD), never by the crawl.
+"""Imported by a crawl's fork server only (aggregator.workers.PRELOAD), never by the crawl.
 
-The fork server imports the crawl's main module once (``aggregator.cli``), so that workers forked
-from it need not. multiprocessing still runs that module again in each worker as ``__mp_main__``,
-and runpy warns that it is imported already: harmless here (the module only defines commands),
-but it printed a warning per worker into every crawl's output. The filter is inherited by the
-workers the server forks.
+Every worker the fork server forks inherits these dispositions, so it ignores SIGINT and SIGTERM
+from its first instruction. Ctrl-C in a terminal, or systemd stopping a service, signals every
+process of the crawl at once; a worker that died of it would take its batch or pages down while
+the crawl, which got the same signal, is finishing them. Set in the pool's initializer instead,
+they left a window while each worker started: a Ctrl-C then broke the whole pool (seen in
+tests/test_scheduler.py once it stopped sleeping). The crawl shuts its pools down when it is done,
+and a worker whose crawl is killed exits with it (aggregator.workers.exit_with).
+
+multiprocessing's fork server imports its preload modules before it sets its own handlers, and
+restores the ones it found in each child: those are these.
 """
 
 from __future__ import annotations
 
-import warnings
+import signal
 
-warnings.filterwarnings("ignore", message=r".*found in sys\.modules after import of package",
-                        category=RuntimeWarning, module="runpy")
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -1,77 +1,36 @@
-"""Drive Scrapy from the CLI: build settings, run a spider in-process, report progress and counts.
+"""Drive Scrapy: build settings, run one spider in this process, hand back the crawl's report.
 
-This module and ``pipelines``/``settings`` are the only ones in ``aggregator`` that know Scrapy.
-A Twisted reactor cannot be restarted, so each function here runs one crawl per process.
+Scrapy glue (with ``pipelines`` and ``settings``): the one place that builds a CrawlerProcess.
+Spiders are run by name through Scrapy's spider loader (SPIDER_MODULES), so ``aggregator`` never
+imports ``spiders``; spiders import ``aggregator``, never the other way round. Each crawl gets a
+:class:`~aggregator.session.CrawlSession` built here from the settings' plain values, and its
+:class:`~aggregator.outcomes.CrawlReport` is the result. A Twisted reactor cannot be restarted,
+so each function here runs one crawl per process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 
-from aggregator.errors import InputError
-from aggregator.model import Article
+from aggregator.config import DEFAULT_BATCH_SIZE
+from aggregator.discover import Discovery
+from aggregator.errors import InvalidSetting
+from aggregator.model import Article, SourceRef
+from aggregator.outcomes import CrawlReport
+from aggregator.session import CrawlSession, make_session, run_totals
 from aggregator.store import SourceInfo, Store
-from spiders.common import SourceRef
-from spiders.page import PageSpider
-from spiders.sources import SourcesSpider
 
-
-@dataclass
-class CrawlSummary:
-    pages_fetched: int = 0
-    new: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    aliases: int = 0
-    joined_story: int = 0
-    not_articles: int = 0
-    page_errors: int = 0
-    source_errors: int = 0
-    already_stored: int = 0
-    duplicate_links: int = 0
-    ignored: int = 0
-    not_modified: int = 0
-    requests: int = 0
-    #: The whole run, start-up included.
-    seconds: float = 0.0
-    #: From the spider's start to the last article stored (what benchmarks/crawl.py compares).
-    crawl_seconds: float = 0.0
-    finish_reason: str = ""
-    failed_sources: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_stats(cls, stats: dict[str, Any], seconds: float) -> CrawlSummary:
-        def get(key: str) -> int:
-            return int(stats.get(key, 0) or 0)
-
-        return cls(
-            pages_fetched=get("aggregator/pages_fetched"), new=get("aggregator/new"),
-            updated=get("aggregator/updated"), duplicates=get("aggregator/duplicates"),
-            aliases=get("aggregator/aliases"), joined_story=get("aggregator/joined_story"),
-            not_articles=get("aggregator/not_articles"),
-            page_errors=get("aggregator/page_errors"), source_errors=get("aggregator/source_errors"),
-            already_stored=get("aggregator/already_stored"),
-            duplicate_links=get("aggregator/links_seen_twice"), ignored=get("aggregator/ignored_requests"), not_modified=get("aggregator/not_modified"),
-            requests=get("downloader/request_count"), seconds=round(seconds, 3),
-            finish_reason=str(stats.get("finish_reason", "")),
-        )
-
-
-#: Called as progress(event, crawler) with event "scheduled", "response", "item" or "dropped".
+#: Called with "scheduled", "response", "item" or "dropped" as the crawl goes.
 ProgressHook = Callable[[str], None]
 
 
@@ -81,13 +40,14 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"-s expects NAME=VALUE, got {pair!r}")
+            raise InvalidSetting(pair)
         out[name.strip()] = value
     return out
 
 
-def build_settings(db_url: str | None, overrides: dict[str, str], *, log_level: str = "WARNING",
-                   store: bool = True) -> Settings:
+def build_settings(
+    db_url: str | None, overrides: dict[str, str], *, log_level: str = "WARNING", store: bool = True
+) -> Settings:
     settings = Settings()
     settings.setmodule("aggregator.settings", priority="project")
     # "cmdline" is the only priority above the project settings module.
@@ -95,46 +55,21 @@ def build_settings(db_url: str | None, overrides: dict[str, str], *, log_level: 
     if db_url:
         settings.set("AGGREGATOR_DB", db_url, priority="cmdline")
     if not store:
+        settings.set("AGGREGATOR_DB", None, priority="cmdline")
         settings.set("ITEM_PIPELINES", {"aggregator.pipelines.NormalizePipeline": 100}, priority="cmdline")
     for name, value in overrides.items():
         settings.set(name, value, priority="cmdline")
     return settings
 
 
-def _run(settings: Settings, spider: type[Any], progress: ProgressHook | None,
-         on_item: Callable[[Article], None] | None, **kwargs: Any) -> tuple[CrawlSummary, Crawler]:
-    # The pools' feeder and result threads need the GIL for a moment per page; at Python's
-    # default 5 ms switch interval they wait that long behind the busy download loop, and the
-    # workers idle. 1 ms keeps them fed (benchmarks/crawl.py: 9.0 s -> 8.5 s for 2000 pages).
-    sys.setswitchinterval(0.001)
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(spider)
-
-    def hook(event: str) -> Callable[..., None]:
-        def handler(*args: Any, **kw: Any) -> None:
-            if progress is not None:
-                progress(event)
-        return handler
-
-    opened: list[float] = []
-    crawler.signals.connect(lambda **kw: opened.append(time.monotonic()), signal=signals.spider_opened, weak=False)
-    handlers = [hook(e) for e in ("scheduled", "response", "item", "dropped")]
-    crawler.signals.connect(handlers[0], signal=signals.request_scheduled)
-    crawler.signals.connect(handlers[1], signal=signals.response_received)
-    crawler.signals.connect(handlers[2], signal=signals.item_scraped)
-    crawler.signals.connect(handlers[3], signal=signals.item_dropped)
-    if on_item is not None:
-        def emit(item: Any, **kw: Any) -> None:
-            on_item(item)
-        crawler.signals.connect(emit, signal=signals.item_scraped, weak=False)
-    started = time.monotonic()
-    process.crawl(crawler, **kwargs)
-    process.start()
-    stats = crawler.stats.get_stats() if crawler.stats is not None else {}
-    ended = time.monotonic()
-    summary = CrawlSummary.from_stats(stats, ended - started)
-    summary.crawl_seconds = round(ended - (opened[0] if opened else started), 3)
-    return summary, crawler
+def session_from_settings(settings: BaseSettings, *, sources: Iterable[SourceRef] = ()) -> CrawlSession:
+    """The crawl session the settings describe (AGGREGATOR_DB, _BATCH_SIZE, _STORE_WORKER)."""
+    return make_session(
+        settings.get("AGGREGATOR_DB") or None,
+        batch_size=settings.getint("AGGREGATOR_BATCH_SIZE", DEFAULT_BATCH_SIZE),
+        writer_process=settings.getbool("AGGREGATOR_STORE_WORKER", True),
+        sources=sources,
+    )
 
 
 def politeness_slots(sources: Iterable[SourceInfo]) -> dict[str, dict[str, Any]]:
@@ -156,54 +91,94 @@ def politeness_slots(sources: Iterable[SourceInfo]) -> dict[str, dict[str, Any]]
     return slots
 
 
+def _run(
+    settings: Settings,
+    spider: str,
+    *,
+    progress: ProgressHook | None = None,
+    on_item: Callable[[Any], None] | None = None,
+    **kwargs: Any,
+) -> Crawler:
+    """Run the spider named ``spider`` to its end in this process."""
+    # The pools' feeder and result threads need the GIL for a moment per page; at Python's
+    # default 5 ms switch interval they wait that long behind the busy download loop, and the
+    # workers idle. 1 ms keeps them fed (benchmarks/crawl.py: 9.0 s -> 8.5 s for 2000 pages).
+    sys.setswitchinterval(0.001)
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(spider)
+    if progress is not None:
+        for event, signal in (
+            ("scheduled", signals.request_scheduled),
+            ("response", signals.response_received),
+            ("item", signals.item_scraped),
+            ("dropped", signals.item_dropped),
+        ):
+            crawler.signals.connect(_progress_handler(progress, event), signal=signal, weak=False)
+    if on_item is not None:
+
+        def emit(item: Any, **kw: Any) -> None:
+            on_item(item)
+
+        crawler.signals.connect(emit, signal=signals.item_scraped, weak=False)
+    process.crawl(crawler, **kwargs)
+    process.start()
+    return crawler
+
+
+def _progress_handler(progress: ProgressHook, event: str) -> Callable[..., None]:
+    def handler(*args: Any, **kwargs: Any) -> None:
+        progress(event)
+
+    return handler
+
+
+def _with_run_facts(report: CrawlReport, crawler: Crawler | None, started: float) -> CrawlReport:
+    """The report with what only the process running Scrapy knows: requests sent, wall time."""
+    stats = crawler.stats.get_stats() if crawler is not None and crawler.stats is not None else {}
+    return dataclasses.replace(
+        report,
+        requests=int(stats.get("downloader/request_count", 0) or 0),
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
 def crawl_sources(
-    db_url: str, sources: list[SourceInfo], overrides: dict[str, str], *,
-    progress: ProgressHook | None = None, log_level: str = "WARNING",
-) -> CrawlSummary:
+    db_url: str,
+    sources: list[SourceInfo],
+    overrides: dict[str, str],
+    *,
+    progress: ProgressHook | None = None,
+    log_level: str = "WARNING",
+) -> CrawlReport:
     """Crawl the given stored sources into the database and record the run."""
-    store = Store(db_url)
-    run_id = store.start_run([s.name for s in sources], now=datetime.now(UTC))
-    refs = [SourceRef(name=s.name, kind=s.kind, url=s.url, tags=tuple(s.tags), etag=s.etag,
-                      last_modified=s.last_modified, last_success=s.last_success_at) for s in sources]
+    started = time.monotonic()
+    refs = [s.as_ref() for s in sources]
     settings = build_settings(db_url, overrides, log_level=log_level)
     slots = politeness_slots(sources)
     if slots and "DOWNLOAD_SLOTS" not in overrides:
         settings.set("DOWNLOAD_SLOTS", slots, priority="cmdline")
-    status = "failed"
+    with Store(db_url) as store:
+        run_id = store.start_run([s.name for s in sources], now=datetime.now(UTC))
+    session = session_from_settings(settings, sources=refs)
+    crawler: Crawler | None = None
     try:
-        summary, _ = _run(settings, SourcesSpider, progress, None, sources=refs)
-        status = "finished" if summary.finish_reason == "finished" else summary.finish_reason or "failed"
+        crawler = _run(settings, "sources", progress=progress, sources=refs, session=session)
     finally:
-        after = {s.name: s for s in store.list_sources()}
-        now = datetime.now(UTC)
-        failed = []
-        for source in sources:
-            current = after.get(source.name)
-            if current is None:
-                continue
-            if current.error_count > source.error_count:
-                failed.append(source.name)
-            elif source.kind in ("page", "site"):
-                store.record_source_success(source.name, now=now)
-        counts: Counter[str] = Counter()
-        if status != "failed":
-            counts.update(pages_fetched=summary.pages_fetched, new=summary.new, updated=summary.updated,
-                          duplicates=summary.duplicates, not_articles=summary.not_articles,
-                          errors=summary.page_errors + summary.source_errors)
-        store.finish_run(run_id, counts, status=status, now=now)
-        store.close()
-    summary.failed_sources = failed
-    return summary
+        report = session.close("failed")  # the spider closed it already, unless the crawl broke
+        status = report.finish_reason if report.finish_reason else "failed"
+        with Store(db_url) as store:
+            store.finish_run(run_id, run_totals(report), status=status, now=datetime.now(UTC))
+    return _with_run_facts(report, crawler, started)
 
 
-def discover(url: str, *, overrides: dict[str, str] | None = None, log_level: str = "WARNING") -> list[dict[str, str]]:
+def discover(
+    url: str, *, overrides: dict[str, str] | None = None, log_level: str = "WARNING"
+) -> list[Discovery]:
     """Fetch URL through Scrapy and report what sources it is or offers (see spiders/discover.py)."""
-    from spiders.discover import DiscoverSpider
-
-    found: list[dict[str, str]] = []
+    found: list[Discovery] = []
     settings = build_settings(None, overrides or {}, log_level=log_level, store=False)
     settings.set("ITEM_PIPELINES", {}, priority="cmdline")
-    _run(settings, DiscoverSpider, None, found.append, url=url)  # type: ignore[arg-type]
+    _run(settings, "discover", on_item=found.append, url=url)
     return found
 
 
@@ -212,18 +187,29 @@ INLINE_FETCH = 20
 
 
 def fetch_urls(
-    urls: list[str], *, db_url: str | None, store: bool, on_item: Callable[[Article], None],
-    overrides: dict[str, str] | None = None, log_level: str = "WARNING",
-) -> CrawlSummary:
+    urls: list[str],
+    *,
+    db_url: str | None,
+    store: bool,
+    on_item: Callable[[Article], None],
+    overrides: dict[str, str] | None = None,
+    log_level: str = "WARNING",
+) -> CrawlReport:
     """Download pages through Scrapy and hand each Article to ``on_item``; store them if asked.
 
     A handful of pages is extracted and stored inline: starting worker processes (a second for
     the fork server's imports) would cost more than it saves.
     """
+    started = time.monotonic()
     overrides = dict(overrides or {})
     if len(urls) <= INLINE_FETCH:
         overrides.setdefault("AGGREGATOR_EXTRACT_WORKERS", "0")
         overrides.setdefault("AGGREGATOR_STORE_WORKER", "False")
     settings = build_settings(db_url, overrides, log_level=log_level, store=store)
-    summary, _ = _run(settings, PageSpider, None, on_item, urls=urls)
-    return summary
+    session = session_from_settings(settings)
+    crawler: Crawler | None = None
+    try:
+        crawler = _run(settings, "page", on_item=on_item, urls=urls, session=session)
+    finally:
+        report = session.close("failed")
+    return _with_run_facts(report, crawler, started)

@@ -56,15 +56,52 @@ _TOKEN = re.compile(r"\w+")
 #: US and UK spellings meet here, so "co-operation"/"cooperation" and "defence"/"defense" shingle
 #: alike. Only shingles see this; the stored text keeps the outlet's spelling.
 _SPELLING = (
-    (re.compile(r"(?<=\w)isation$"), "ization"), (re.compile(r"(?<=\w{3})ise([ds]?)$"), r"ize\1"),
-    (re.compile(r"(?<=\w{3})ising$"), "izing"), (re.compile(r"(?<=\w{2})our$"), "or"),
-    (re.compile(r"(?<=\w{2})ours$"), "ors"), (re.compile(r"(?<=\w)ence$"), "ense"),
-    (re.compile(r"(?<=\w)tre$"), "ter"), (re.compile(r"(?<=\w)tres$"), "ters"),
-    (re.compile(r"(?<=\w)lled$"), "led"), (re.compile(r"(?<=\w)lling$"), "ling"),
+    (re.compile(r"(?<=\w)isation$"), "ization"),
+    (re.compile(r"(?<=\w{3})ise([ds]?)$"), r"ize\1"),
+    (re.compile(r"(?<=\w{3})ising$"), "izing"),
+    (re.compile(r"(?<=\w{2})our$"), "or"),
+    (re.compile(r"(?<=\w{2})ours$"), "ors"),
+    (re.compile(r"(?<=\w)ence$"), "ense"),
+    (re.compile(r"(?<=\w)tre$"), "ter"),
+    (re.compile(r"(?<=\w)tres$"), "ters"),
+    (re.compile(r"(?<=\w)lled$"), "led"),
+    (re.compile(r"(?<=\w)lling$"), "ling"),
 )
 #: Weekday and month names: one outlet writes "Monday", another "June 29".
 _DATE_WORDS = frozenset(
-    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ]
 )
 
 
@@ -117,8 +154,9 @@ def _minhash(hashes: list[int]) -> MinHash:
     from datasketch import MinHash
 
     template = _template()
-    m = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int, permutations=template.permutations,
-                scheme=template.scheme)
+    m = MinHash(
+        num_perm=NUM_PERM, seed=7, hashfunc=int, permutations=template.permutations, scheme=template.scheme
+    )
     m.update_batch(hashes)
     return m
 

@@ -1,7 +1,13 @@
-"""What a URL is, and what feeds and sitemaps a site offers (no network: the spider fetches)."""
+"""What a URL is, and what feeds and sitemaps a site offers (no network: the spider fetches).
+
+``aggregator sources add URL`` fetches URL through Scrapy (spiders/discover.py), which reports
+what it found as the records below; this module holds the decisions, from bytes.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -10,35 +16,94 @@ from lxml.html import HtmlElement, document_fromstring
 from aggregator.errors import SourceError
 from aggregator.extract.decode import decode_html, looks_binary
 from aggregator.feeds import parse_feed
+from aggregator.model import SourceKind
 from aggregator.sitemaps import parse_sitemap
 
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
-              "application/rdf+xml", "text/xml", "application/xml")
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+    "application/rdf+xml",
+    "text/xml",
+    "application/xml",
+)
 #: Paths where sites commonly publish feeds, probed when a page links none.
-COMMON_FEED_PATHS = ("/feed", "/rss.xml", "/atom.xml", "/feed.xml", "/feed.json", "/index.xml", "/rss",
-                     "/feeds/rss.xml", "/feeds/atom.xml")
+COMMON_FEED_PATHS = (
+    "/feed",
+    "/rss.xml",
+    "/atom.xml",
+    "/feed.xml",
+    "/feed.json",
+    "/index.xml",
+    "/rss",
+    "/feeds/rss.xml",
+    "/feeds/atom.xml",
+)
 COMMON_SITEMAP_PATHS = ("/sitemap.xml", "/sitemap_index.xml")
 
 
-def classify_document(body: bytes, url: str, content_type: str | None = None) -> str:
-    """"feed", "sitemap", "html", or "unknown"."""
+@dataclass(frozen=True)
+class Discovered:
+    """A source found: the URL itself, or a feed or sitemap its site offers."""
+
+    kind: SourceKind
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class BrokenFeed:
+    """A feed the page announces (``<link rel="alternate">``) that cannot be read."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DiscoveryFailed:
+    """The URL itself could not be fetched."""
+
+    url: str
+    reason: str
+
+
+Discovery = Discovered | BrokenFeed | DiscoveryFailed
+
+
+class DocumentKind(StrEnum):
+    """What a fetched document is, as far as discovery cares."""
+
+    FEED = "feed"
+    SITEMAP = "sitemap"
+    HTML = "html"
+    UNKNOWN = "unknown"
+
+    @property
+    def source_kind(self) -> SourceKind | None:
+        """The kind of source this document is, if it is one."""
+        return {DocumentKind.FEED: SourceKind.FEED, DocumentKind.SITEMAP: SourceKind.SITEMAP}.get(self)
+
+
+def classify_document(body: bytes, url: str, content_type: str | None = None) -> DocumentKind:
+    """A feed, a sitemap, an HTML page, or something else."""
     if not body.strip() or looks_binary(body):
-        return "unknown"
+        return DocumentKind.UNKNOWN
     try:
         parse_sitemap(body, url)
-        return "sitemap"
+        return DocumentKind.SITEMAP
     except SourceError:
         pass
     try:
         feed = parse_feed(body, url, content_type=content_type)
         if feed.version or feed.entries:
-            return "feed"
+            return DocumentKind.FEED
     except SourceError:
         pass
     head = body[:2048].lower()
     if b"<html" in head or b"<!doctype html" in head or (content_type or "").startswith("text/html"):
-        return "html"
-    return "unknown"
+        return DocumentKind.HTML
+    return DocumentKind.UNKNOWN
 
 
 def _tree(body: bytes, content_type: str | None) -> HtmlElement | None:

@@ -14,14 +14,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import IO, Any
+from enum import StrEnum
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from aggregator.model import Article
-from aggregator.store import Store
-from aggregator.store.repository import doc_id
+from aggregator.store.records import ChangeAction, doc_id
 
-FORMATS = ("jsonl", "opensearch", "meilisearch")
+if TYPE_CHECKING:
+    from aggregator.store import Store
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    #: OpenSearch/Elasticsearch ``_bulk`` NDJSON.
+    OPENSEARCH = "opensearch"
+    #: Meilisearch NDJSON documents (tombstones for its delete-batch route).
+    MEILISEARCH = "meilisearch"
+
+
 INDEX_NAME = "articles"
+#: Articles loaded per query while exporting.
 BATCH = 500
 
 
@@ -33,60 +45,83 @@ def document(article_id: int, article: Article, aliases: list[str], story_urls: 
     return record
 
 
-#: One change to send: (action "upsert" or "delete", doc id, document or None, change seq).
-Change = tuple[str, str, dict[str, Any] | None, int]
+class Document(NamedTuple):
+    """One change to send: an upsert with its document, or a delete (document None)."""
+
+    action: ChangeAction
+    doc_id: str
+    document: dict[str, Any] | None
+    seq: int
 
 
-def changed_documents(store: Store, since: int) -> tuple[Iterator[Change], int]:
+def changed_documents(store: Store, since: int) -> tuple[Iterator[Document], int]:
     """(iterator of changes after ``since``, in sequence order; next cursor)."""
     changes, cursor = store.changes_since(since)
     members = store.story_index()
 
-    def generate() -> Iterator[Change]:
+    def generate() -> Iterator[Document]:
         for start in range(0, len(changes), BATCH):
             chunk = changes[start : start + BATCH]
-            loaded = store.articles_by_id([i for action, i, _, _ in chunk if action == "upsert"])
-            for action, article_id, did, seq in chunk:
-                if action == "upsert" and article_id in loaded:
-                    article, aliases = loaded[article_id]
-                    others = [u for u in members.get(article.story_id or -1, []) if u != article.canonical_url]
-                    yield "upsert", did, document(article_id, article, aliases, others), seq
+            loaded = store.articles_by_id([c.article_id for c in chunk if c.action == ChangeAction.UPSERT])
+            for change in chunk:
+                if change.action == ChangeAction.UPSERT and change.article_id in loaded:
+                    article, aliases = loaded[change.article_id]
+                    others = [
+                        u for u in members.get(article.story_id or -1, []) if u != article.canonical_url
+                    ]
+                    yield Document(
+                        ChangeAction.UPSERT,
+                        change.doc_id,
+                        document(change.article_id, article, aliases, others),
+                        change.seq,
+                    )
                 else:
-                    yield "delete", did, None, seq
+                    yield Document(ChangeAction.DELETE, change.doc_id, None, change.seq)
 
     return generate(), cursor
 
 
-def write_changes(store: Store, out: IO[str], *, fmt: str = "jsonl", since: int = 0,
-                  one_per_story: bool = False) -> tuple[int, int]:
+def write_changes(
+    store: Store,
+    out: IO[str],
+    *,
+    fmt: ExportFormat = ExportFormat.JSONL,
+    since: int = 0,
+    one_per_story: bool = False,
+) -> tuple[int, int]:
     """Write what changed after ``since`` in ``fmt``; return (documents written, next cursor)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}")
     docs, cursor = changed_documents(store, since)
     first_of_story = {urls[0] for urls in store.story_index().values()} if one_per_story else set()
     count = 0
-    for action, did, doc, _ in docs:
-        if one_per_story and doc is not None and doc["story_urls"] and doc["canonical_url"] not in first_of_story:
+    for doc in docs:
+        body = doc.document
+        if (
+            one_per_story
+            and body is not None
+            and body["story_urls"]
+            and body["canonical_url"] not in first_of_story
+        ):
             continue
-        out.write(_render(fmt, action, did, doc))
+        out.write(render(fmt, doc))
         count += 1
     return count, cursor
 
 
-def render(fmt: str, action: str, did: str, doc: dict[str, Any] | None) -> str:
+def render(fmt: ExportFormat, doc: Document, *, index: str = INDEX_NAME) -> str:
     """One change in an export format (two lines for an OpenSearch index action)."""
-    return _render(fmt, action, did, doc)
 
-
-def _render(fmt: str, action: str, did: str, doc: dict[str, Any] | None) -> str:
     def line(obj: dict[str, Any]) -> str:
         return json.dumps(obj, ensure_ascii=False) + "\n"
 
-    if fmt == "opensearch":
-        if doc is None:
-            return line({"delete": {"_index": INDEX_NAME, "_id": did}})
-        body = {k: v for k, v in doc.items() if k != "id"}
-        return line({"index": {"_index": INDEX_NAME, "_id": did}}) + line(body)
-    if doc is None:
-        return line({"id": did, "deleted": True} if fmt == "jsonl" else {"id": did, "_delete": True})
-    return line(doc)
+    if fmt == ExportFormat.OPENSEARCH:
+        if doc.document is None:
+            return line({"delete": {"_index": index, "_id": doc.doc_id}})
+        body = {k: v for k, v in doc.document.items() if k != "id"}
+        return line({"index": {"_index": index, "_id": doc.doc_id}}) + line(body)
+    if doc.document is None:
+        return line(
+            {"id": doc.doc_id, "deleted": True}
+            if fmt == ExportFormat.JSONL
+            else {"id": doc.doc_id, "_delete": True}
+        )
+    return line(doc.document)

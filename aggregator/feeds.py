@@ -9,7 +9,6 @@ its origin ("page" or "feed").
 from __future__ import annotations
 
 import calendar
-import dataclasses
 import json
 import logging
 import re
@@ -28,7 +27,7 @@ from aggregator.errors import SourceError
 from aggregator.extract.content import clean_tree, extract_paragraphs
 from aggregator.extract.rules import furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
-from aggregator.model import ARTICLE, Article
+from aggregator.model import Article, PageType, Tag, TagOrigin, TextOrigin, merge_tags
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_FEED_BYTES = 10 * 1024 * 1024
 
 
-@dataclass
+@dataclass(frozen=True)
 class FeedEntry:
     link: str
     title: str = ""
@@ -50,7 +49,7 @@ class FeedEntry:
     content_html: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedFeed:
     url: str
     title: str = ""
@@ -123,7 +122,7 @@ def strip_doctype(data: bytes) -> tuple[bytes, bool]:
     if match is None:
         return data, False
     declared = b"<!ENTITY" in match.group(0).upper()
-    return data[: match.start()] + data[match.end():], declared
+    return data[: match.start()] + data[match.end() :], declared
 
 
 _BENIGN = ("NonXMLContentType", "CharacterEncodingOverride")
@@ -150,8 +149,7 @@ def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> Par
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False,
-                              resolve_relative_uris=True)
+    parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
     problem = ""
     exc = parsed.get("bozo_exception")
     # A missing or generic Content-Type, or an encoding the document overrides, is not ill-formed.
@@ -164,9 +162,14 @@ def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> Par
     entries = [e for e in (_entry(raw, url) for raw in parsed.entries) if e is not None]
     if problem:
         logger.info("feed %s is ill-formed (%s); read %d entries", url, problem, len(entries))
-    return ParsedFeed(url=url, title=clean_whitespace(parsed.feed.get("title", "")),
-                      link=parsed.feed.get("link", ""), version=version, entries=entries,
-                      problem=problem)
+    return ParsedFeed(
+        url=url,
+        title=clean_whitespace(parsed.feed.get("title", "")),
+        link=parsed.feed.get("link", ""),
+        version=version,
+        entries=entries,
+        problem=problem,
+    )
 
 
 def _json_date(value: Any) -> datetime | None:
@@ -196,47 +199,53 @@ def parse_json_feed(data: bytes, url: str) -> ParsedFeed:
     for item in items:
         if not isinstance(item, dict):
             continue
-        link = item.get("url") or item.get("external_url") or (
-            item.get("id") if str(item.get("id", "")).startswith(("http://", "https://")) else "")
+        link = (
+            item.get("url")
+            or item.get("external_url")
+            or (item.get("id") if str(item.get("id", "")).startswith(("http://", "https://")) else "")
+        )
         if not isinstance(link, str) or not link:
             continue
         authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-        names = [a.get("name", "") for a in (authors or feed_authors) if isinstance(a, dict) and a.get("name")]
+        names = [
+            a.get("name", "") for a in (authors or feed_authors) if isinstance(a, dict) and a.get("name")
+        ]
         tags = [t for t in item.get("tags", []) if isinstance(t, str) and t.strip()]
         content = item.get("content_html") or ""
         if not content and isinstance(item.get("content_text"), str):
             content = "".join(f"<p>{html_escape(p)}</p>" for p in item["content_text"].split("\n\n"))
         published = _json_date(item.get("date_published"))
         updated = _json_date(item.get("date_modified"))
-        entries.append(FeedEntry(
-            link=urljoin(url, link), title=clean_whitespace(str(item.get("title", ""))), id=str(item.get("id", "")),
-            published=published, updated=updated if updated != published else None,
-            authors=[clean_whitespace(n) for n in names], tags=[clean_whitespace(t) for t in tags],
-            summary=str(item.get("summary", "") or ""), content_html=str(content),
-        ))
-    return ParsedFeed(url=url, title=clean_whitespace(str(doc.get("title", ""))),
-                      link=str(doc.get("home_page_url", "")), version="json" + version.rsplit("/", 1)[-1],
-                      entries=entries)
+        entries.append(
+            FeedEntry(
+                link=urljoin(url, link),
+                title=clean_whitespace(str(item.get("title", ""))),
+                id=str(item.get("id", "")),
+                published=published,
+                updated=updated if updated != published else None,
+                authors=[clean_whitespace(n) for n in names],
+                tags=[clean_whitespace(t) for t in tags],
+                summary=str(item.get("summary", "") or ""),
+                content_html=str(content),
+            )
+        )
+    return ParsedFeed(
+        url=url,
+        title=clean_whitespace(str(doc.get("title", ""))),
+        link=str(doc.get("home_page_url", "")),
+        version="json" + version.rsplit("/", 1)[-1],
+        entries=entries,
+    )
 
 
 def merge_entry(article: Article, entry: FeedEntry) -> Article:
     """Fill what the page lacks from its feed entry (see the module docstring for the rule)."""
-    tags = list(article.tags)
-    origins = dict(article.tag_origins) or {t: "page" for t in tags}
-    seen = {t.casefold() for t in tags}
-    for tag in entry.tags:
-        if tag.casefold() not in seen:
-            seen.add(tag.casefold())
-            tags.append(tag)
-            origins[tag] = "feed"
-    return dataclasses.replace(
-        article,
+    return article.with_tags(
+        merge_tags(article.tag_list(), (Tag(t, TagOrigin.FEED) for t in entry.tags)),
         title=article.title or entry.title,
         authors=article.authors or list(entry.authors),
         published=article.published or entry.published,
         updated=article.updated or entry.updated,
-        tags=tags,
-        tag_origins=origins,
     )
 
 
@@ -252,9 +261,17 @@ def article_from_entry(entry: FeedEntry, *, source: str | None = None) -> Articl
         except (etree.ParserError, ValueError):  # unparsable HTML in a feed: keep it as plain text
             paragraphs = [clean_whitespace(html)]
     text = "\n\n".join(paragraphs)
-    return Article(
-        url=entry.link, canonical_url=entry.link, source=source, title=entry.title,
-        authors=list(entry.authors), published=entry.published, updated=entry.updated,
-        tags=list(entry.tags), tag_origins={t: "feed" for t in entry.tags}, text=text,
-        word_count=count_words(text), page_type=ARTICLE if text else "empty", text_origin="feed",
+    article = Article(
+        url=entry.link,
+        canonical_url=entry.link,
+        source=source,
+        title=entry.title,
+        authors=list(entry.authors),
+        published=entry.published,
+        updated=entry.updated,
+        text=text,
+        word_count=count_words(text),
+        page_type=PageType.ARTICLE if text else PageType.EMPTY,
+        text_origin=TextOrigin.FEED,
     )
+    return article.with_tags(Tag(t, TagOrigin.FEED) for t in entry.tags)

@@ -9,7 +9,15 @@ from xml.etree import ElementTree as ET
 from aggregator.model import Article
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-FORMATS = ("atom", "jsonfeed")
+
+
+def planet_title(
+    *, tag: str | None = None, source: str | None = None, query: str | None = None
+) -> tuple[str, str]:
+    """(title, Atom id) of a feed of the articles with this tag, from this source, matching this query."""
+    what = " ".join(f"{k} {v}" for k, v in (("tag", tag), ("source", source), ("query", query)) if v)
+    title = f"Industry news: {what}" if what else "Industry news"
+    return title, f"urn:aggregator:{what or 'all'}".replace(" ", ":")
 
 
 def _when(article: Article, now: datetime) -> datetime:
@@ -24,7 +32,9 @@ def atom(articles: list[Article], *, title: str, feed_id: str, now: datetime | N
     ET.SubElement(root, f"{{{ATOM_NS}}}id").text = feed_id
     newest = max((_when(a, now) for a in articles), default=now)
     ET.SubElement(root, f"{{{ATOM_NS}}}updated").text = newest.isoformat()
-    ET.SubElement(ET.SubElement(root, f"{{{ATOM_NS}}}author"), f"{{{ATOM_NS}}}name").text = "industry-news-aggregator"
+    ET.SubElement(
+        ET.SubElement(root, f"{{{ATOM_NS}}}author"), f"{{{ATOM_NS}}}name"
+    ).text = "industry-news-aggregator"
     for a in articles:
         entry = ET.SubElement(root, f"{{{ATOM_NS}}}entry")
         ET.SubElement(entry, f"{{{ATOM_NS}}}title").text = a.title or a.canonical_url
@@ -47,8 +57,13 @@ def jsonfeed(articles: list[Article], *, title: str, now: datetime | None = None
     now = now or datetime.now(UTC)
     items = []
     for a in articles:
-        item: dict[str, object] = {"id": a.canonical_url, "url": a.canonical_url, "title": a.title,
-                                   "content_text": a.text, "date_published": (a.published or now).isoformat()}
+        item: dict[str, object] = {
+            "id": a.canonical_url,
+            "url": a.canonical_url,
+            "title": a.title,
+            "content_text": a.text,
+            "date_published": (a.published or now).isoformat(),
+        }
         if a.updated:
             item["date_modified"] = a.updated.isoformat()
         if a.subtitle:

@@ -8,32 +8,29 @@ the loop only waits for the finished record.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
 
 from aggregator.extract import extract_article
 from aggregator.feeds import FeedEntry, merge_entry
-from aggregator.model import Article
+from aggregator.model import Article, Tag, merge_tags
 from aggregator.normalize import normalize_article
 
 
-def add_tags(article: Article, source: str | None, tags: Iterable[tuple[str, str]]) -> Article:
-    """The article from ``source`` with extra (tag, origin) pairs; a tag it has already keeps its origin."""
-    names = list(article.tags)
-    origins = dict(article.tag_origins) or {t: "page" for t in names}
-    seen = {t.casefold() for t in names}
-    for tag, origin in tags:
-        if tag.casefold() not in seen:
-            seen.add(tag.casefold())
-            names.append(tag)
-            origins[tag] = origin
-    return dataclasses.replace(article, source=source, tags=names, tag_origins=origins)
+def add_tags(article: Article, source: str | None, tags: Iterable[Tag]) -> Article:
+    """The article from ``source`` with extra tags; a tag it has already keeps its origin."""
+    return article.with_tags(merge_tags(article.tag_list(), tags), source=source)
 
 
 def prepare_page(
-    body: bytes, url: str, *, content_type: str | None, entry: FeedEntry | None, source: str | None,
-    tags: list[tuple[str, str]], now: datetime,
+    body: bytes,
+    url: str,
+    *,
+    content_type: str | None,
+    entry: FeedEntry | None,
+    source: str | None,
+    tags: list[Tag],
+    now: datetime,
 ) -> Article:
     """Extract a page; an article is then merged with its feed entry, tagged and normalized.
 

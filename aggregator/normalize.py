@@ -6,13 +6,10 @@ unchanged page normalizes to exactly the same record and the same content hash.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import tomllib
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
 import ftfy
@@ -21,7 +18,8 @@ from w3lib.url import canonicalize_url, url_query_cleaner
 from aggregator.dedupe import story_signature
 from aggregator.extract import content_hash
 from aggregator.extract.text import count_words
-from aggregator.model import Article
+from aggregator.model import Article, Tag, merge_tags
+from aggregator.tags import fold_tag, package_data
 
 #: Dates this far past "now" are clock skew; later ones are errors and are dropped.
 FUTURE_SKEW = timedelta(hours=26)
@@ -31,16 +29,12 @@ _SPACES = re.compile(r"[ \t\f\v\xa0\u2000-\u200b\u202f\u205f\u3000]+")
 _BLANKS = re.compile(r"\n{3,}")
 
 
-def _data(name: str) -> str:
-    return resources.files("aggregator").joinpath("data", name).read_text("utf-8")
-
-
 @cache
 def tracking_params() -> tuple[frozenset[str], tuple[str, ...]]:
     """(exact names, prefixes) of tracking query parameters, from the data file."""
     names: set[str] = set()
     prefixes: list[str] = []
-    for line in _data("tracking_params.txt").splitlines():
+    for line in package_data("tracking_params.txt").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -49,17 +43,6 @@ def tracking_params() -> tuple[frozenset[str], tuple[str, ...]]:
         else:
             names.add(line.lower())
     return frozenset(names), tuple(prefixes)
-
-
-@cache
-def tag_synonyms() -> dict[str, str]:
-    """variant (case-folded) -> canonical tag."""
-    mapping: dict[str, str] = {}
-    for canonical, variants in tomllib.loads(_data("tag_synonyms.toml")).items():
-        mapping[canonical.casefold()] = canonical
-        for variant in variants:
-            mapping[variant.casefold()] = canonical
-    return mapping
 
 
 def canonical_url(url: str) -> str:
@@ -72,7 +55,8 @@ def canonical_url(url: str) -> str:
     names, prefixes = tracking_params()
     if parts.query:
         keep = [
-            pair for pair in parts.query.split("&")
+            pair
+            for pair in parts.query.split("&")
             if pair and not _is_tracking(pair.split("=", 1)[0], names, prefixes)
         ]
         url = urlunsplit(parts._replace(query="&".join(keep)))
@@ -82,7 +66,7 @@ def canonical_url(url: str) -> str:
     port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(parts.scheme)) else None
     for prefix in ("m.", "mobile.", "amp."):
         if host.startswith(prefix) and host.count(".") >= 2:
-            host = host[len(prefix):]
+            host = host[len(prefix) :]
     netloc = f"{host}:{port}" if port else host
     path = _AMP_PATH.sub(lambda m: m.group("slash") or "", parts.path) or "/"
     return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
@@ -141,30 +125,18 @@ def to_utc(value: datetime | None, *, now: datetime) -> datetime | None:
     return value
 
 
-def fold_tag(tag: str) -> str:
-    """The stored form of a tag: trimmed, spaces collapsed, case-folded, synonyms merged."""
-    folded = " ".join(tag.replace("_", " ").split()).strip(" #,;.").casefold()
-    return tag_synonyms().get(folded, folded)
-
-
 def normalize_article(article: Article, *, now: datetime) -> Article:
     """Return a normalized copy; the input is not changed.
 
     The copy carries its fingerprints too (content hash, story band keys): they are functions of
     the normalized text, and computing them here puts them wherever normalization runs.
     """
-    tags: list[str] = []
-    origins: dict[str, str] = {}
-    for tag in article.tags:
-        folded = fold_tag(tag)
-        if folded and folded not in origins:
-            tags.append(folded)
-            origins[folded] = article.tag_origins.get(tag, "page")
+    tags = merge_tags([], (Tag(fold_tag(t.name), t.origin) for t in article.tag_list()))
     text = clean_text(article.text)
     published = to_utc(article.published, now=now)
     updated = to_utc(article.updated, now=now)
-    return dataclasses.replace(
-        article,
+    return article.with_tags(
+        tags,
         url=article.url.strip(),
         canonical_url=canonical_url(article.canonical_url or article.url),
         title=clean_line(article.title),
@@ -172,8 +144,6 @@ def normalize_article(article: Article, *, now: datetime) -> Article:
         authors=[clean_line(a) for a in article.authors if clean_line(a)],
         section=clean_line(article.section),
         dateline=clean_line(article.dateline),
-        tags=tags,
-        tag_origins=origins,
         published=published,
         updated=updated if updated is None or published is None or updated >= published else None,
         language=article.language.strip().lower(),

@@ -16,13 +16,22 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import AggregatorError
-from aggregator.export import INDEX_NAME, Change, changed_documents, render
-from aggregator.store import Store
+from aggregator.export import INDEX_NAME, Document, ExportFormat, changed_documents, render
+from aggregator.store.records import ChangeAction
 
-KINDS = ("opensearch", "meilisearch")
+if TYPE_CHECKING:
+    from aggregator.store import Store
+
+
+class Engine(StrEnum):
+    OPENSEARCH = "opensearch"
+    MEILISEARCH = "meilisearch"
+
+
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_S = 30.0
 TASK_POLLS = 100
@@ -30,6 +39,11 @@ TASK_POLLS = 100
 
 class PushError(AggregatorError):
     """The engine could not be reached or kept refusing after retries."""
+
+    def __init__(self, request: str, reason: str) -> None:
+        super().__init__(f"{request}: {reason}")
+        self.request = request
+        self.reason = reason
 
 
 @dataclass
@@ -53,7 +67,9 @@ class Http:
         url = self.base.rstrip("/") + path
         delay = 0.5
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+            req = urllib.request.Request(
+                url, data=body, method=method, headers={"Content-Type": content_type}
+            )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     payload = resp.read()
@@ -61,23 +77,21 @@ class Http:
             except urllib.error.HTTPError as exc:
                 if exc.code not in (429, 502, 503, 504) or attempt == MAX_ATTEMPTS:
                     detail = exc.read()[:300].decode("utf-8", "replace")
-                    raise PushError(f"{method} {url}: HTTP {exc.code} {detail}") from exc
+                    raise PushError(f"{method} {url}", f"HTTP {exc.code} {detail}") from exc
                 retry_after = exc.headers.get("Retry-After")
                 wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if attempt == MAX_ATTEMPTS:
-                    raise PushError(f"{method} {url}: {getattr(exc, 'reason', exc)}") from exc
+                    raise PushError(f"{method} {url}", str(getattr(exc, "reason", exc))) from exc
                 wait = delay
             self.sleep(min(wait, MAX_BACKOFF_S))
             delay = min(delay * 2, MAX_BACKOFF_S)
-        raise PushError(f"{method} {url}: gave up")  # pragma: no cover - the loop always returns or raises
+        raise PushError(f"{method} {url}", "gave up")  # pragma: no cover - the loop always returns or raises
 
 
-def _opensearch_batch(http: Http, batch: list[Change], index: str) -> list[tuple[int, str]]:
+def _opensearch_batch(http: Http, batch: list[Document], index: str) -> list[tuple[int, str]]:
     """Send one _bulk request; return (position, reason) of each refused document."""
-    body = "".join(render("opensearch", action, did, doc) for action, did, doc, _ in batch)
-    if index != INDEX_NAME:
-        body = body.replace(f'"_index": "{INDEX_NAME}"', f'"_index": "{index}"')
+    body = "".join(render(ExportFormat.OPENSEARCH, doc, index=index) for doc in batch)
     reply = http.request("POST", "/_bulk", body.encode("utf-8"), "application/x-ndjson")
     refused = []
     items = reply.get("items", [])
@@ -110,38 +124,52 @@ def _meili_wait(http: Http, reply: Any) -> str | None:
     return f"task {uid} did not finish"
 
 
-def _meilisearch_batch(http: Http, batch: list[Change], index: str) -> list[tuple[int, str]]:
+def _meilisearch_batch(http: Http, batch: list[Document], index: str) -> list[tuple[int, str]]:
     """Upserts and deletes of one batch; Meilisearch tasks succeed or fail whole."""
-    upserts = [(i, doc) for i, (action, _, doc, _) in enumerate(batch) if action == "upsert" and doc]
-    deletes = [(i, did) for i, (action, did, _, _) in enumerate(batch) if action == "delete"]
+    upserts = [(i, d.document) for i, d in enumerate(batch) if d.action == ChangeAction.UPSERT and d.document]
+    deletes = [(i, d.doc_id) for i, d in enumerate(batch) if d.action == ChangeAction.DELETE]
     refused: list[tuple[int, str]] = []
     if upserts:
-        reply = http.request("POST", f"/indexes/{index}/documents?primaryKey=id",
-                             json.dumps([d for _, d in upserts]).encode("utf-8"), "application/json")
+        reply = http.request(
+            "POST",
+            f"/indexes/{index}/documents?primaryKey=id",
+            json.dumps([d for _, d in upserts]).encode("utf-8"),
+            "application/json",
+        )
         error = _meili_wait(http, reply)
         if error:
             refused += [(i, error) for i, _ in upserts]
     if deletes:
-        reply = http.request("POST", f"/indexes/{index}/documents/delete-batch",
-                             json.dumps([d for _, d in deletes]).encode("utf-8"), "application/json")
+        reply = http.request(
+            "POST",
+            f"/indexes/{index}/documents/delete-batch",
+            json.dumps([d for _, d in deletes]).encode("utf-8"),
+            "application/json",
+        )
         error = _meili_wait(http, reply)
         if error:
             refused += [(i, error) for i, _ in deletes]
     return sorted(refused)
 
 
-def push(store: Store, kind: str, url: str, *, index: str = INDEX_NAME, batch_size: int = 500,
-         name: str | None = None, sleep: Callable[[float], None] = time.sleep) -> PushResult:
+def push(
+    store: Store,
+    kind: Engine,
+    url: str,
+    *,
+    index: str = INDEX_NAME,
+    batch_size: int = 500,
+    name: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PushResult:
     """Send everything that changed since this target's cursor; see the module docstring."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown engine kind {kind!r}")
     target = name or f"{kind}:{url.rstrip('/')}/{index}"
-    start = store.push_cursor(target, kind, url)
+    start = store.push_cursor(target, str(kind), url)
     changes, newest = changed_documents(store, start)
     http = Http(url, sleep=sleep)
-    send = _opensearch_batch if kind == "opensearch" else _meilisearch_batch
+    send = _opensearch_batch if kind == Engine.OPENSEARCH else _meilisearch_batch
     result = PushResult(cursor=start)
-    batch: list[Change] = []
+    batch: list[Document] = []
     pending = list(changes)
     try:
         for offset in range(0, len(pending), batch_size):
@@ -149,17 +177,21 @@ def push(store: Store, kind: str, url: str, *, index: str = INDEX_NAME, batch_si
             result.sent += len(batch)
             refused = send(http, batch, index)
             for position, reason in refused:
-                result.failures.append((batch[position][1], reason))
+                result.failures.append((batch[position].doc_id, reason))
             first_bad = refused[0][0] if refused else len(batch)
             result.acknowledged += first_bad
             if first_bad:
-                result.cursor = batch[first_bad - 1][3]
+                result.cursor = batch[first_bad - 1].seq
             if refused:
                 break
         else:
             result.cursor = newest
     except PushError as exc:
         result.error = str(exc)
-    store.record_push(target, result.cursor, error=result.error or (
-        f"{len(result.failures)} document(s) refused" if result.failures else None), now=datetime.now(UTC))
+    store.record_push(
+        target,
+        result.cursor,
+        error=result.error or (f"{len(result.failures)} document(s) refused" if result.failures else None),
+        now=datetime.now(UTC),
+    )
     return result

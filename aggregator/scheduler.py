@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
+from aggregator.outcomes import CrawlReport
 from aggregator.store import Store
 
 logger = logging.getLogger("aggregator.scheduler")
@@ -53,8 +54,11 @@ class Scheduler:
         self.signals_received += 1
         name = signal.Signals(signum).name
         if self.signals_received == 1:
-            logger.info("received %s: finishing the articles in flight, then stopping", name,
-                        extra={"event": "stopping"})
+            logger.info(
+                "received %s: finishing the articles in flight, then stopping",
+                name,
+                extra={"event": "stopping"},
+            )
             if self.child is not None and self.child.poll() is None:
                 self.child.send_signal(signal.SIGTERM)
         else:
@@ -63,32 +67,30 @@ class Scheduler:
                 self.child.kill()
 
     def run(self, *, once: bool = False) -> int:
-        store = Store(self.db_url)
-        store.acquire_lock(LOCK_NAME, self.owner, now=self.clock(), stale_after=STALE_AFTER)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        logger.info("scheduler started (%s)", self.owner, extra={"event": "started", "db": self.db_url})
-        try:
-            while not self.signals_received:
-                due = store.due_sources(self.clock())
-                if due:
-                    self._crawl(store, [s.name for s in due])
-                if once or self.signals_received:
-                    break
-                self._sleep(store, self._seconds_until_due(store))
-        finally:
-            store.release_lock(LOCK_NAME, self.owner)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            logger.info("scheduler stopped", extra={"event": "stopped"})
-            store.close()
+        with Store(self.db_url) as store:
+            store.acquire_lock(LOCK_NAME, self.owner, now=self.clock(), stale_after=STALE_AFTER)
+            previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+            logger.info("scheduler started (%s)", self.owner, extra={"event": "started", "db": self.db_url})
+            try:
+                while not self.signals_received:
+                    due = store.due_sources(self.clock())
+                    if due:
+                        self._crawl(store, [s.name for s in due])
+                    if once or self.signals_received:
+                        break
+                    self._sleep(store, self._seconds_until_due(store))
+            finally:
+                store.release_lock(LOCK_NAME, self.owner)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                logger.info("scheduler stopped", extra={"event": "stopped"})
         return 0
 
     def _seconds_until_due(self, store: Store) -> float:
-        now = self.clock()
-        upcoming = [s.next_due_at for s in store.list_sources() if s.enabled and s.next_due_at]
-        if not upcoming:
+        first = store.next_due_at()
+        if first is None:
             return self.poll
-        return max(1.0, min(self.poll, (min(upcoming) - now).total_seconds()))
+        return max(1.0, min(self.poll, (first - self.clock()).total_seconds()))
 
     def _sleep(self, store: Store, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -105,7 +107,7 @@ class Scheduler:
             self.signals_received = max(self.signals_received, 1)
 
     def _crawl(self, store: Store, names: list[str]) -> None:
-        cmd = [sys.executable, "-m", "aggregator.cli", "--db", self.db_url, "crawl", "--json", "--no-progress"]
+        cmd = [sys.executable, "-m", "aggregator", "--db", self.db_url, "crawl", "--json", "--no-progress"]
         for name in names:
             cmd += ["--source", name]
         for override in self.overrides:
@@ -122,8 +124,11 @@ class Scheduler:
             if self.signals_received and stop_asked_at is None:
                 stop_asked_at = time.monotonic()
             if stop_asked_at is not None and time.monotonic() - stop_asked_at > self.grace:
-                logger.warning("crawl did not stop within %.0f s; killing it", self.grace,
-                               extra={"event": "crawl_killed"})
+                logger.warning(
+                    "crawl did not stop within %.0f s; killing it",
+                    self.grace,
+                    extra={"event": "crawl_killed"},
+                )
                 self.child.kill()
             if time.monotonic() - last_beat >= HEARTBEAT_S:
                 self._heartbeat(store)
@@ -131,26 +136,27 @@ class Scheduler:
         out = self.child.stdout.read() if self.child.stdout else b""
         code = self.child.returncode
         self.child = None
-        summary = {}
-        for line in out.decode("utf-8", "replace").splitlines()[::-1]:
-            try:
-                summary = json.loads(line)
-                break
-            except json.JSONDecodeError:
-                continue
-        logger.info("crawl finished (exit %s) in %.1f s: %s new, %s updated, %s failed source(s)", code,
-                    time.monotonic() - started, summary.get("new", "?"), summary.get("updated", "?"),
-                    len(summary.get("failed_sources", [])),
-                    extra={"event": "crawl_finished", "exit_code": code, "summary": summary})
+        report = _last_report(out.decode("utf-8", "replace"))
+        seconds = time.monotonic() - started
+        line = report.log_line() if report is not None else "no report (the crawl printed none)"
+        logger.info(
+            "crawl finished (exit %s) in %.1f s: %s",
+            code,
+            seconds,
+            line,
+            extra={
+                "event": "crawl_finished",
+                "exit_code": code,
+                "summary": report.to_dict() if report is not None else {},
+            },
+        )
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log line: time, level, logger, message and the event's fields."""
-
-    _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        data = {"ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(), "level": record.levelname,
-                "logger": record.name, "message": record.getMessage()}
-        data.update({k: v for k, v in record.__dict__.items() if k not in self._STANDARD})
-        return json.dumps(data, default=str, ensure_ascii=False)
+def _last_report(output: str) -> CrawlReport | None:
+    """The crawl's report: the last JSON line its ``crawl --json`` printed."""
+    for line in output.splitlines()[::-1]:
+        try:
+            return CrawlReport.from_dict(json.loads(line))
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError):
+            continue
+    return None

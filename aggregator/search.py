@@ -1,31 +1,25 @@
-"""Full-text search over stored articles: SQLite FTS5 by default, PostgreSQL tsvector by URL.
+"""Search over stored articles: the query and hit records, one hit per story, snippets.
 
-Ranking is BM25 (SQLite) or ts_rank_cd (PostgreSQL) with field weights title > dek > tags >
-section > text. By default a story carried by several outlets is one hit: the best-ranked copy,
-with the other copies listed.
+The SQL (FTS5 on SQLite, a weighted tsvector on PostgreSQL) is the store's
+(aggregator/store/search.py); this module asks it for ranked rows and shapes them. By default a
+story carried by several outlets is one hit: the best-ranked copy, with the other copies listed.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from aggregator.errors import InvalidQuery
+from aggregator.model import isoformat
 
-from aggregator.errors import InputError
-from aggregator.normalize import fold_tag
-from aggregator.store import Store
-
-#: bm25() weights, in the FTS5 column order: title, subtitle, text, tags, section.
-BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0, 2.0)
 #: Rows read per hit wanted, so that collapsing copies of one story still fills the page.
 OVERFETCH = 5
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchQuery:
     text: str
     tag: str | None = None
@@ -36,6 +30,20 @@ class SearchQuery:
     until: datetime | None = None
     limit: int = 10
     all_copies: bool = False
+
+
+class SearchRow(NamedTuple):
+    """A ranked match as the store returns it."""
+
+    article_id: int
+    canonical_url: str
+    title: str
+    source: str | None
+    published: datetime | None
+    #: The article's text (SQLite) or the engine's snippet (PostgreSQL).
+    body: str
+    score: float
+    story_id: int | None
 
 
 @dataclass
@@ -53,108 +61,52 @@ class SearchHit:
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        data["published"] = self.published.isoformat() if self.published else None
+        data["published"] = isoformat(self.published)
         return data
 
 
-def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
-    clauses = []
-    if query.tag:
-        clauses.append("a.id IN (SELECT at.article_id FROM article_tags at JOIN tags t ON t.id = at.tag_id"
-                       " WHERE t.name = :tag)")
-        params["tag"] = fold_tag(query.tag)
-    if query.source:
-        clauses.append("s.name = :source")
-        params["source"] = query.source
-    if query.section:
-        clauses.append("lower(a.section) = lower(:section)")
-        params["section"] = query.section
-    if query.language:
-        clauses.append("a.language = :language")
-        params["language"] = query.language.lower()
-    if query.since:
-        clauses.append("a.published >= :since")
-        params["since"] = query.since
-    if query.until:
-        clauses.append("a.published < :until")
-        params["until"] = query.until
-    return "".join(f" AND {c}" for c in clauses)
+class SearchableStore(Protocol):
+    """What search needs of the store (aggregator.store.Store)."""
+
+    dialect: str
+
+    def search_rows(self, query: SearchQuery, *, limit: int) -> list[SearchRow]:
+        """The best matches; raises InvalidQuery when the engine rejects the query."""
 
 
-def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    filters = _filters(query, params)
-    if not filters:
-        # Rank inside the FTS table and join only the top rows: joining every match first made a
-        # two-word query at 100k articles 9x slower (benchmarks/search.py).
-        return (
-            "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -f.score, a.story_id"
-            " FROM (SELECT rowid, bm25(articles_fts, " + weights + ") AS score FROM articles_fts"
-            " WHERE articles_fts MATCH :q ORDER BY score LIMIT :n) f"
-            " JOIN articles a ON a.id = f.rowid LEFT JOIN sources s ON s.id = a.source_id ORDER BY f.score"
-        )
-    # No snippet here: it re-reads each row's text, so it is computed for the final hits only.
-    return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -bm25(articles_fts, " + weights + "),"
-        " a.story_id"
-        " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
-        " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE articles_fts MATCH :q" + filters +
-        " ORDER BY bm25(articles_fts, " + weights + ") LIMIT :n"
-    )
-
-
-def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
-    return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published,"
-        " ts_headline('english', a.text, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=10'),"
-        " ts_rank_cd(a.search_vector, q), a.story_id"
-        " FROM articles a CROSS JOIN websearch_to_tsquery('english', :q) q"
-        " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE a.search_vector @@ q" + _filters(query, params) +
-        " ORDER BY ts_rank_cd(a.search_vector, q) DESC, a.id LIMIT :n"
-    )
-
-
-def search(store: Store, query: SearchQuery) -> list[SearchHit]:
-    """Run a query; raises InputError (with the reason) when the query syntax is rejected."""
+def search(store: SearchableStore, query: SearchQuery) -> list[SearchHit]:
+    """Run a query; raises InvalidQuery (with the reason) when it is empty or its syntax is rejected."""
     if not query.text.strip():
-        raise InputError("search: the query is empty")
-    params: dict[str, Any] = {"q": query.text, "n": query.limit * (1 if query.all_copies else OVERFETCH)}
-    dialect = store.engine.dialect.name
-    sql = _sqlite_sql(query, params) if dialect == "sqlite" else _postgres_sql(query, params)
-    try:
-        with store.session() as s:
-            rows = s.execute(text(sql), params).all()
-    except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
-        if "fts5" in reason or "syntax" in reason:
-            raise InputError(
-                f"search: cannot read the query {query.text!r} ({reason}); put words with punctuation "
-                'in double quotes, e.g. "U.S." tariffs'
-            ) from exc
-        raise
+        raise InvalidQuery(query.text, "the query is empty")
+    rows = store.search_rows(query, limit=query.limit * (1 if query.all_copies else OVERFETCH))
     hits: list[SearchHit] = []
     by_story: dict[int, SearchHit] = {}
-    terms = query_terms(query.text)
-    for article_id, url, title, source, published, snippet, score, story_id in rows:
-        if isinstance(published, str):
-            published = datetime.fromisoformat(published)
-        if published is not None and published.tzinfo is None:
-            published = published.replace(tzinfo=UTC)
-        hit = SearchHit(article_id, url, title, source, published, snippet or "", float(score), story_id)
-        if not query.all_copies and story_id is not None:
-            first = by_story.get(story_id)
+    for row in rows:
+        hit = SearchHit(
+            row.article_id,
+            row.canonical_url,
+            row.title,
+            row.source,
+            row.published,
+            row.body,
+            row.score,
+            row.story_id,
+        )
+        if not query.all_copies and row.story_id is not None:
+            first = by_story.get(row.story_id)
             if first is not None:
-                first.other_copies.append(url)
+                first.other_copies.append(row.canonical_url)
                 continue
-            by_story[story_id] = hit
+            by_story[row.story_id] = hit
         hits.append(hit)
     hits = hits[: query.limit]
+    terms = query_terms(query.text)
     for hit in hits:
         # SQLite rows carry the text (snippets are made here, for the hits shown); PostgreSQL
         # rows carry ts_headline's snippet already.
-        hit.snippet = make_snippet(hit.snippet, terms) if dialect == "sqlite" else " ".join(hit.snippet.split())
+        hit.snippet = (
+            make_snippet(hit.snippet, terms) if store.dialect == "sqlite" else " ".join(hit.snippet.split())
+        )
     return hits
 
 
@@ -180,7 +132,7 @@ def make_snippet(body: str, terms: list[str], words: int = SNIPPET_WORDS) -> str
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in stems) + r")\w*", re.IGNORECASE)
     found = pattern.search(body)
     position = found.start() if found else 0
-    before = body[:position].split()[-(words // 3):] if position else []
+    before = body[:position].split()[-(words // 3) :] if position else []
     after = body[position:].split()[: words - len(before)]
     window = " ".join(before + after)
     lead = "…" if position and len(body[:position].split()) > len(before) else ""

@@ -11,6 +11,7 @@ import io
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from lxml import etree
 
@@ -20,7 +21,7 @@ from aggregator.extract.dates import parse_date
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the limit the sitemaps protocol itself sets
 
 
-@dataclass
+@dataclass(frozen=True)
 class SitemapEntry:
     loc: str
     lastmod: datetime | None = None
@@ -30,11 +31,17 @@ class SitemapEntry:
     keywords: list[str] = field(default_factory=list)
 
 
-@dataclass
+class SitemapKind(StrEnum):
+    """A sitemap's root element: it lists article URLs, or more sitemaps."""
+
+    URLSET = "urlset"
+    INDEX = "sitemapindex"
+
+
+@dataclass(frozen=True)
 class ParsedSitemap:
     url: str
-    #: "urlset" (article URLs) or "sitemapindex" (more sitemaps).
-    kind: str
+    kind: SitemapKind
     entries: list[SitemapEntry] = field(default_factory=list)
 
 
@@ -60,33 +67,38 @@ def parse_sitemap(data: bytes, url: str) -> ParsedSitemap:
     if len(data) > MAX_SITEMAP_BYTES:
         raise SourceError(url, f"sitemap is over {MAX_SITEMAP_BYTES} bytes")
     parser_events = etree.iterparse(
-        io.BytesIO(data), events=("start", "end"), recover=True, resolve_entities=False,
-        no_network=True, remove_comments=True, remove_pis=True, huge_tree=False,
+        io.BytesIO(data),
+        events=("start", "end"),
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=False,
     )
-    kind = ""
-    result = ParsedSitemap(url=url, kind="")
+    kind: SitemapKind | None = None
+    entries: list[SitemapEntry] = []
     try:
         for event, el in parser_events:
             name = _local(el.tag)
             if event == "start":
-                if not kind:
-                    kind = name
-                    if kind not in ("urlset", "sitemapindex"):
-                        raise SourceError(url, f"not a sitemap (root element <{kind}>)")
+                if kind is None:
+                    if name not in tuple(SitemapKind):
+                        raise SourceError(url, f"not a sitemap (root element <{name}>)")
+                    kind = SitemapKind(name)
                 continue
             if name not in ("url", "sitemap"):
                 continue
             entry = _entry(el)
             if entry is not None:
-                result.entries.append(entry)
+                entries.append(entry)
             el.clear()
     except etree.XMLSyntaxError as exc:
-        if not kind:
+        if kind is None:
             raise SourceError(url, f"not a sitemap ({exc})") from exc
-    if not kind:
+    if kind is None:
         raise SourceError(url, "not a sitemap (empty document)")
-    result.kind = kind
-    return result
+    return ParsedSitemap(url=url, kind=kind, entries=entries)
 
 
 def _entry(el: etree._Element) -> SitemapEntry | None:
@@ -105,7 +117,9 @@ def _entry(el: etree._Element) -> SitemapEntry | None:
     if not fields.get("loc"):
         return None
     return SitemapEntry(
-        loc=fields["loc"], lastmod=parse_date(fields.get("lastmod")),
-        news_title=fields.get("title", ""), news_published=parse_date(fields.get("publication_date")),
+        loc=fields["loc"],
+        lastmod=parse_date(fields.get("lastmod")),
+        news_title=fields.get("title", ""),
+        news_published=parse_date(fields.get("publication_date")),
         keywords=keywords,
     )

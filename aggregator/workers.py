@@ -12,7 +12,6 @@ import asyncio
 import multiprocessing
 import os
 import select
-import signal
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 #: Imported once by the fork server, so that every worker forks from it ready to work.
+#: aggregator._forkserver first: it makes the workers ignore the signals meant for the crawl.
 PRELOAD = ["aggregator._forkserver", "aggregator.ingest", "aggregator.store.writer"]
 
 
@@ -37,20 +37,18 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*PRELOAD, *_main_module()])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_started,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_started, initargs=(os.getpid(),)
+    )
     ready: Future[None] = Future()
-    threading.Thread(target=_start_workers, args=(pool, workers, ready), name=f"{name}-start", daemon=True).start()
+    threading.Thread(
+        target=_start_workers, args=(pool, workers, ready), name=f"{name}-start", daemon=True
+    ).start()
     return pool, ready
 
 
 def _worker_started(crawl: int) -> None:
-    """A worker leaves stopping to the crawl, and does not outlive it."""
-    # Ctrl-C in a terminal, or systemd stopping a service, signals every process of the crawl at
-    # once; a worker that died of it would take its batch or pages down while the crawl, which
-    # got the same signal, is finishing them. The crawl shuts its pools down when it is done.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """A worker does not outlive its crawl (it ignores the crawl's signals: aggregator._forkserver)."""
     exit_with(crawl)
 
 
@@ -62,6 +60,7 @@ def exit_with(pid: int) -> None:
     fork server lives on while they do). An unattended scheduler would collect them by the
     hundred. A thread waits on the crawl's pidfd and ends the worker when the crawl ends.
     """
+
     def watch() -> None:
         try:
             fd = os.pidfd_open(pid)
@@ -86,9 +85,9 @@ def _alive(pid: int) -> bool:
 
 
 def _main_module() -> list[str]:
-    """The main module by name, as each worker would import it (``python -m aggregator.cli``),
-    except a package's ``__main__`` (``python -m pytest``): multiprocessing skips those too, and
-    importing one runs the program."""
+    """The main module by name, as each worker would import it (``python -m some.module``),
+    except a package's ``__main__`` (``python -m aggregator``, ``python -m pytest``):
+    multiprocessing skips those too, and importing one runs the program."""
     spec = getattr(sys.modules["__main__"], "__spec__", None)
     name = spec.name if spec is not None else None
     return [name] if name and name != "__main__" and not name.endswith(".__main__") else []
@@ -106,7 +105,9 @@ def _start_workers(pool: ProcessPoolExecutor, workers: int, ready: Future[None])
             ready.set_exception(BrokenExecutor("worker processes did not start"))
 
 
-def run_calls(fn: Callable[..., T], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[tuple[bool, Any]]:
+def run_calls(
+    fn: Callable[..., T], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+) -> list[tuple[bool, Any]]:
     """Run ``fn`` on each (args, kwargs) in a worker: (True, result) or (False, the exception),
     so one failing call does not fail the others of its chunk."""
     out: list[tuple[bool, Any]] = []
@@ -135,7 +136,9 @@ class ChunkedPool(Generic[T]):
     culprit and fails with :class:`WorkerCrashed`.
     """
 
-    def __init__(self, fn: Callable[..., T], start: Callable[[], ProcessPoolExecutor], *, chunk: int = 8) -> None:
+    def __init__(
+        self, fn: Callable[..., T], start: Callable[[], ProcessPoolExecutor], *, chunk: int = 8
+    ) -> None:
         self._fn = fn
         self._start = start
         self._pool = start()
@@ -218,8 +221,12 @@ class ChunkedPool(Generic[T]):
         if self._trying is not None and calls == [self._trying]:
             self._trying = None
             self.crashed += 1
-            calls[0].fail(WorkerCrashed("the worker process died while working on it alone"
-                                        " (killed, out of memory, or a crash in native code)"))
+            calls[0].fail(
+                WorkerCrashed(
+                    "the worker process died while working on it alone"
+                    " (killed, out of memory, or a crash in native code)"
+                )
+            )
         else:
             self._suspects.extend(calls)
         self._try_next_suspect()
@@ -239,7 +246,6 @@ class _Call(Generic[T]):
         self.args = args
         self.kwargs = kwargs
         self.future = future
-        self.retries = 0
 
     def succeed(self, value: T) -> None:
         if not self.future.done():
@@ -248,3 +254,16 @@ class _Call(Generic[T]):
     def fail(self, exc: BaseException) -> None:
         if not self.future.done():
             self.future.set_exception(exc)
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ``pid``'s children, theirs, and so on (a crawl's fork server, workers and writer)."""
+    found = []
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/children") as children:
+                for child in children.read().split():
+                    found += [int(child), *descendants(int(child))]
+    except OSError:  # gone meanwhile, or not Linux
+        pass
+    return found

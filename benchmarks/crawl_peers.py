@@ -53,8 +53,14 @@ def main() -> None:
     process.crawl(crawler, sitemap=sitemap)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
-    print(json.dumps({"pages": stats.get("response_received_count", 0) - 1,
-                      "seconds": stats.get("elapsed_time_seconds", 0.0)}))
+    print(
+        json.dumps(
+            {
+                "pages": stats.get("response_received_count", 0) - 1,
+                "seconds": stats.get("elapsed_time_seconds", 0.0),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
-"""What every spider shares: the source a request belongs to, and turning a page into an Article."""
+"""What every spider shares: links to article pages, turning a page into an Article, and
+telling the crawl session what happened to each source and page.
+
+Spiders never touch the store: they report to ``self.session`` (aggregator.session), which
+decides, counts and records. A spider gets its session from the crawl runner (``aggregator
+crawl``), or makes one from the settings (``scrapy crawl NAME``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -19,39 +26,19 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from aggregator.crawl import session_from_settings
 from aggregator.feeds import FeedEntry, article_from_entry
 from aggregator.ingest import add_tags, prepare_page
-from aggregator.model import Article
+from aggregator.model import Article, PageType, SourceKind, SourceRef, Tag, TagOrigin
 from aggregator.normalize import canonical_url
+from aggregator.outcomes import Skip
+from aggregator.session import CrawlSession
 from aggregator.workers import ChunkedPool, WorkerCrashed, start_pool
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SourceRef:
-    """A source as a spider needs it (built from the database, or from ``-a url=``)."""
-
-    name: str | None
-    kind: str
-    url: str
-    tags: tuple[str, ...] = ()
-    etag: str | None = None
-    last_modified: str | None = None
-    #: When this source was last read successfully; sitemap entries not modified since are skipped.
-    last_success: datetime | None = None
-
-    def conditional_headers(self) -> dict[str, str]:
-        """If-None-Match / If-Modified-Since from the last successful fetch (a 304 costs nothing)."""
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
-
-
-@dataclass
 class Found:
     """A link to an article page, with what the listing document said about it."""
 
@@ -65,6 +52,21 @@ def header(response: Response, name: str) -> str:
     """A response header as text ("" when absent)."""
     value = response.headers.get(name)
     return value.decode("latin-1") if value else ""
+
+
+def describe_failure(failure: Failure) -> str:
+    """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message."""
+    if isinstance(failure.value, HttpError):
+        status = failure.value.response.status
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        return f"HTTP {status} {phrase}".strip()
+    return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+
+
+def failed_request(failure: Failure) -> Request:
+    """The request a download failure is about (Scrapy sets it on the Failure it hands errbacks)."""
+    request: Request = failure.request  # type: ignore[attr-defined]  # an attribute Scrapy adds
+    return request
 
 
 def split_urls(url: str | None, urls: str | list[str] | None) -> list[str]:
@@ -84,13 +86,23 @@ class ArticlePages(Spider):
 
     #: Yield pages that are not articles too (marked by page_type); the pipelines drop them.
     keep_non_articles = False
+    session: CrawlSession
     #: Canonical URLs requested in this crawl, so a page listed by both a feed and a sitemap
     #: is fetched once even when the two links differ only in tracking parameters.
     _requested: set[str]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, session: CrawlSession, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.session = session
         self._requested = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        if kwargs.get("session") is None:
+            kwargs["session"] = session_from_settings(crawler.settings)
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.extraction_pool()  # the workers start while the first listings download
+        return spider
 
     def known_urls(self, urls: list[str]) -> set[str]:
         """Which of these canonical URLs are stored already (those are not downloaded again)."""
@@ -105,30 +117,23 @@ class ArticlePages(Spider):
         for item in found:
             key = canonical_url(item.url)
             if key in self._requested or key in fresh:
-                self._stat("aggregator/links_seen_twice")
+                self.session.skipped(Skip.DUPLICATE_LINK)
                 continue
             fresh[key] = item
         self._requested.update(fresh)
         known = self.known_urls(list(fresh)) if fresh else set()
         if known:
-            self._stat("aggregator/already_stored", len(known))
-        return [Request(key, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"found": item})
-                for key, item in fresh.items() if key not in known]
-
-    def _stat(self, key: str, count: int = 1) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(key, count)
+            self.session.skipped(Skip.ALREADY_STORED, len(known))
+        return [
+            Request(key, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"found": item})
+            for key, item in fresh.items()
+            if key not in known
+        ]
 
     _pages: ChunkedPool[Article] | None = None
     _pool_checked = False
     #: Done when the pool's workers are up (see extraction_pool).
     _pool_ready: Future[None] | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.extraction_pool()  # the workers start while the first listings download
-        return spider
 
     def extraction_pool(self) -> ChunkedPool[Article] | None:
         """Worker processes that prepare pages (AGGREGATOR_EXTRACT_WORKERS; 0 works inline).
@@ -140,6 +145,7 @@ class ArticlePages(Spider):
             self._pool_checked = True
             workers = self.crawler.settings.getint("AGGREGATOR_EXTRACT_WORKERS", os.cpu_count() or 1)
             if workers > 0:
+
                 def start() -> ProcessPoolExecutor:
                     pool, self._pool_ready = start_pool(workers, "extraction")
                     return pool
@@ -148,20 +154,33 @@ class ArticlePages(Spider):
         return self._pages
 
     def closed(self, reason: str) -> None:
+        """The crawl is over: stop the workers, close the session, show its report as stats."""
         if self._pages is not None:
             self._pages.shutdown()
+        report = self.session.close(reason)
+        if self.crawler.stats is not None:
+            for key, value in report.counts().items():
+                self.crawler.stats.set_value(f"aggregator/{key}", value)
 
     async def prepare(self, response: TextResponse, found: Found) -> Article:
         """The page as a normalized Article (see aggregator.ingest), prepared in the pool."""
         content_type = header(response, "Content-Type") or None
         args = (response.body, response.url)
-        kwargs: dict[str, Any] = {"content_type": content_type, "entry": found.entry, "source": found.source.name,
-                                  "tags": self._added_tags(found), "now": datetime.now(UTC)}
+        kwargs: dict[str, Any] = {
+            "content_type": content_type,
+            "entry": found.entry,
+            "source": found.source.name,
+            "tags": self._added_tags(found),
+            "now": datetime.now(UTC),
+        }
         pages = self.extraction_pool()
         if pages is None:
             return prepare_page(*args, **kwargs)
         if self._pool_ready is not None and not self._pool_ready.done():
-            await asyncio.wrap_future(self._pool_ready)
+            # A worker that died while starting broke the pool: the pool finds out when the page
+            # is sent, starts a new one and tries the page again, so only the wait is skipped.
+            with contextlib.suppress(BrokenExecutor, OSError, RuntimeError):
+                await asyncio.wrap_future(self._pool_ready)
         return await pages.submit(*args, **kwargs)
 
     async def parse_article(self, response: Response, found: Found) -> list[Article]:
@@ -170,45 +189,32 @@ class ArticlePages(Spider):
         A coroutine returning a list, not an async generator: Scrapy runs a list through its
         spider middlewares' plain path, which costs a fraction of the asynchronous one.
         """
-        self._stat("aggregator/pages_fetched")
+        self.session.page_fetched()
         if not isinstance(response, TextResponse):
-            logger.info("skipped %s: not a text page (%s)", response.url,
-                        header(response, "Content-Type"))
-            self._stat("aggregator/not_articles")
+            self.session.not_article(response.url, PageType.NOT_HTML)  # not text: an image, a PDF...
             return list(self._entry_fallback(found))
         try:
             article = await self.prepare(response, found)
         except WorkerCrashed as exc:
-            # Counted: the crawl then marks no source done, so the page is tried again next time.
-            logger.error("could not extract %s: %s", response.url, exc)
-            self._stat("aggregator/page_errors")
-            self._stat("aggregator/worker_crashes")
+            # Our failure, not the publisher's: no source is marked done, so the page comes again.
+            self.session.page_failed(response.url, str(exc), retry=True)
             return list(self._entry_fallback(found))
         if article.is_article:
             return [article]
-        logger.info("skipped %s: %s page, not an article", response.url, article.page_type)
-        self._stat("aggregator/not_articles")
+        self.session.not_article(response.url, article.page_type)
         items = [self._finish(article, found)] if self.keep_non_articles and found.entry is None else []
         return items + list(self._entry_fallback(found))
 
-    def describe_failure(self, failure: Failure) -> str:
-        """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message."""
-        if isinstance(failure.value, HttpError):
-            status = failure.value.response.status
-            return f"HTTP {status} {HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ''}".strip()
-        return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
-
     def article_failed(self, failure: Failure) -> Iterator[Article]:
-        request = failure.request  # type: ignore[attr-defined]
+        request = failed_request(failure)
         found: Found = request.cb_kwargs["found"]
         # HttpError subclasses IgnoreRequest: a 404 is a failed page (feed content may stand in),
         # while robots.txt's IgnoreRequest means the page must be neither fetched nor stored.
         if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
             logger.info("not fetching %s: %s", request.url, failure.getErrorMessage())
-            self._stat("aggregator/ignored_requests")
+            self.session.skipped(Skip.FORBIDDEN)
             return
-        logger.warning("could not fetch %s: %s", request.url, self.describe_failure(failure))
-        self._stat("aggregator/page_errors")
+        self.session.page_failed(request.url, describe_failure(failure))
         yield from self._entry_fallback(found)
 
     def _entry_fallback(self, found: Found) -> Iterator[Article]:
@@ -217,12 +223,14 @@ class ArticlePages(Spider):
             return
         article = article_from_entry(found.entry)
         if article.text:
-            self._stat("aggregator/from_feed_content")
+            self.session.entry_content_used(found.url)
             yield self._finish(article, found)
 
     @staticmethod
-    def _added_tags(found: Found) -> list[tuple[str, str]]:
-        return [(t, "feed") for t in found.extra_tags] + [(t, "source") for t in found.source.tags]
+    def _added_tags(found: Found) -> list[Tag]:
+        return [Tag(t, TagOrigin.FEED) for t in found.extra_tags] + [
+            Tag(t, TagOrigin.SOURCE) for t in found.source.tags
+        ]
 
     def _finish(self, article: Article, found: Found) -> Article:
         return add_tags(article, found.source.name, self._added_tags(found))
@@ -232,17 +240,25 @@ class StandaloneSpider(ArticlePages):
     """A spider run on URLs given on the command line: ``scrapy crawl NAME -a url=... [-a source=...]``."""
 
     #: What the given URLs are.
-    source_kind: ClassVar[str] = "page"
+    source_kind: ClassVar[SourceKind] = SourceKind.PAGE
 
-    def __init__(self, url: str | None = None, urls: str | list[str] | None = None,
-                 source: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        urls: str | list[str] | None = None,
+        source: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.start_sources = [SourceRef(name=source, kind=self.source_kind, url=u) for u in split_urls(url, urls)]
+        self.start_sources = [
+            SourceRef(name=source, kind=self.source_kind, url=u) for u in split_urls(url, urls)
+        ]
 
     def requests_for(self, source: SourceRef) -> list[Request]:
         raise NotImplementedError
 
     async def start(self) -> AsyncIterator[Any]:
+        self.session.begin()
         for source in self.start_sources:
             for request in self.requests_for(source):
                 yield request

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from scrapy import Request
 
-from spiders.common import ArticlePages, Found, SourceRef, StandaloneSpider
+from aggregator.model import SourceRef
+from spiders.common import ArticlePages, Found, StandaloneSpider
 
 
 class PageMixin(ArticlePages):

@@ -1,4 +1,5 @@
-"""Shared fixtures: the fixture site on loopback HTTP, real SQLite files, the CLI in a subprocess."""
+"""Shared fixtures: the fixture site on loopback HTTP, real SQLite files, the CLI in-process or in
+a subprocess (a crawl needs a fresh Twisted reactor, and signals need a real process)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from aggregator.cli import cli as aggregator_cli
 from aggregator.devserver import SiteServer, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,16 +84,25 @@ class Result:
 
 
 def run_cli(*args: str, db: str | None = None, stdin: bytes | None = None, timeout: float = 120) -> Result:
-    """Run ``aggregator`` in a subprocess (a Scrapy crawl needs a fresh reactor per run)."""
-    cmd = [sys.executable, "-m", "aggregator.cli"]
+    """Run ``aggregator`` in a subprocess: for crawls (a Twisted reactor runs once per process)."""
+    cmd = [sys.executable, "-m", "aggregator"]
     if db:
         cmd += ["--db", db]
     env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
-    proc = subprocess.run([*cmd, *args], input=stdin, capture_output=True, timeout=timeout, cwd=ROOT, env=env,
-                          check=False)
+    proc = subprocess.run(
+        [*cmd, *args], input=stdin, capture_output=True, timeout=timeout, cwd=ROOT, env=env, check=False
+    )
     return Result(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
 
 
-@pytest.fixture
-def cli() -> Any:
-    return run_cli
+def invoke(*args: str, db: str | None = None, stdin: bytes | None = None) -> Result:
+    """Run ``aggregator`` in this process with click's runner: what needs no crawl."""
+    runner = CliRunner()
+    result = runner.invoke(
+        aggregator_cli,
+        [*(["--db", db] if db else []), *args],
+        input=stdin,
+        env={"AGGREGATOR_DB": None, "COLUMNS": "200"},
+        catch_exceptions=False,
+    )
+    return Result(result.exit_code, result.stdout, result.stderr)

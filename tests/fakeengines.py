@@ -83,8 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _task(self) -> None:
         uid = len(self.server.tasks) + 1
         status = "failed" if self.server.fail_tasks else "succeeded"
-        self.server.tasks[uid] = {"uid": uid, "status": status,
-                                  "error": {"message": "invalid document"} if self.server.fail_tasks else None}
+        self.server.tasks[uid] = {
+            "uid": uid,
+            "status": status,
+            "error": {"message": "invalid document"} if self.server.fail_tasks else None,
+        }
         self._reply(202, {"taskUid": uid, "status": "enqueued"})
 
     def _bulk(self, body: str) -> None:
@@ -98,8 +101,15 @@ class _Handler(BaseHTTPRequestHandler):
                 i += 2
                 if did in self.server.refuse:
                     errors = True
-                    items.append({"index": {"_id": did, "status": 400,
-                                            "error": {"type": "mapper_parsing_exception", "reason": "bad field"}}})
+                    items.append(
+                        {
+                            "index": {
+                                "_id": did,
+                                "status": 400,
+                                "error": {"type": "mapper_parsing_exception", "reason": "bad field"},
+                            }
+                        }
+                    )
                 else:
                     self.server.docs[did] = doc
                     items.append({"index": {"_id": did, "status": 201, "result": "created"}})

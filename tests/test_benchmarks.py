@@ -1,4 +1,5 @@
-"""The benchmark scripts still run (at toy sizes). Their targets are judged on real runs, not here."""
+"""The benchmark scripts still run (at toy sizes). Their targets are judged on real runs with
+``--check``, not here; without it a script exits 0 once it has printed its figures."""
 
 from __future__ import annotations
 
@@ -21,9 +22,14 @@ CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("args", "expected"), CASES, ids=[c[0][0].split("/")[1] for c in CASES])
 def test_benchmark_script_runs(args: list[str], expected: str) -> None:
-    if "extraction" in args[0] and not (ROOT.parent / "shared" / "benchmarks" / "extraction" / "dev").exists():
+    if (
+        "extraction" in args[0]
+        and not (ROOT.parent / "shared" / "benchmarks" / "extraction" / "dev").exists()
+    ):
         pytest.skip("../shared/benchmarks is not beside this checkout")
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert expected in proc.stdout

@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: exit codes, one-line errors, JSON output."""
+"""The CLI as a user runs it: exit codes, one-line errors, JSON output. In-process with click's
+runner; only what fetches through Scrapy runs in a subprocess (one reactor per process)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.devserver import SiteServer
-from tests.conftest import PAGES, Result, run_cli
-
-COMMANDS = [[], ["extract"], ["fetch"], ["sources"], ["sources", "add"], ["sources", "list"],
-            ["sources", "import"], ["sources", "export"],
-            ["sources", "remove"], ["crawl"], ["export"], ["stories"], ["search"], ["feed"], ["push"], ["demo"]]
+from aggregator.subscriptions import parse_sources_toml
+from tests.conftest import PAGES, Result, invoke, run_cli
 
 
 def one_line_error(result: Result, needle: str) -> None:
@@ -23,16 +21,13 @@ def one_line_error(result: Result, needle: str) -> None:
     assert needle in lines[0]
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "aggregator")
-def test_every_command_has_help(command: list[str]) -> None:
-    result = run_cli(*command, "--help")
-    assert result.code == 0
-    assert "Usage:" in result.stdout
-
-
 def test_extract_saved_page() -> None:
-    result = run_cli("extract", str(PAGES / "industrywire-japan-space-policy.html"), "--url",
-                     "https://www.industrywire.example/aerospace/2020/06/japan-space-policy.html")
+    result = invoke(
+        "extract",
+        str(PAGES / "industrywire-japan-space-policy.html"),
+        "--url",
+        "https://www.industrywire.example/aerospace/2020/06/japan-space-policy.html",
+    )
     assert result.code == 0
     record = json.loads(result.stdout)
     assert record["title"] == "Japan to boost space co-operation with U.S. in revised policy"
@@ -40,65 +35,172 @@ def test_extract_saved_page() -> None:
 
 
 def test_extract_from_stdin() -> None:
-    result = run_cli("extract", "-", "--compact", stdin=(PAGES / "cp1252-retail.html").read_bytes())
+    result = invoke("extract", "-", "--compact", stdin=(PAGES / "cp1252-retail.html").read_bytes())
     assert result.code == 0
     assert json.loads(result.stdout)["authors"] == ["Renée Dubois"]
 
 
 def test_extract_missing_file(tmp_path: Path) -> None:
-    result = run_cli("extract", str(tmp_path / "nope.html"))
+    result = invoke("extract", str(tmp_path / "nope.html"))
     assert result.code == 1
     one_line_error(result, "nope.html: No such file or directory")
 
 
-@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n\x00\x00binary", b""], ids=["binary", "empty"])
-def test_extract_without_text_exits_4(tmp_path: Path, data: bytes) -> None:
+def test_extract_a_directory(tmp_path: Path) -> None:
+    result = invoke("extract", str(tmp_path))
+    assert result.code == 1
+    one_line_error(result, f"cannot read {tmp_path}: it is a directory")
+
+
+@pytest.mark.parametrize(
+    ("data", "page_type"),
+    [(b"\x89PNG\r\n\x1a\n\x00\x00binary", "not_html"), (b"", "empty")],
+    ids=["binary", "empty"],
+)
+def test_extract_without_text_exits_4(tmp_path: Path, data: bytes, page_type: str) -> None:
     page = tmp_path / "page.html"
     page.write_bytes(data)
-    result = run_cli("extract", str(page))
+    result = invoke("extract", str(page))
     assert result.code == 4
     assert json.loads(result.stdout)["text"] == ""
-    assert "no article text found" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr == f"aggregator: {page}: no article text found ({page_type} page)\n"
 
 
 def test_sources_add_list_remove(db_url: str) -> None:
     # --kind: no discovery fetch (which would leave 127.0.0.1)
-    added = run_cli("sources", "add", "https://pub.example/feed.xml", "--kind", "feed", db=db_url)
+    added = invoke("sources", "add", "https://pub.example/feed.xml", "--kind", "feed", db=db_url)
     assert added.code == 0
-    assert "added feed source 'pub.example/feed.xml'" in added.stdout
-    assert run_cli("sources", "add", "https://pub.example/sitemap.xml", "--name", "sm", "--kind", "sitemap",
-                   db=db_url).code == 0
-    listed = run_cli("sources", "list", "--json", db=db_url)
+    assert added.stdout == "added feed source 'pub.example/feed.xml': https://pub.example/feed.xml\n"
+    assert (
+        invoke(
+            "sources",
+            "add",
+            "https://pub.example/sitemap.xml",
+            "--name",
+            "sm",
+            "--kind",
+            "sitemap",
+            db=db_url,
+        ).code
+        == 0
+    )
+    listed = invoke("sources", "list", "--json", db=db_url)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [(r["name"], r["kind"], r["article_count"]) for r in rows] == [("pub.example/feed.xml", "feed", 0),
-                                                                          ("sm", "sitemap", 0)]
-    duplicate = run_cli("sources", "add", "https://pub.example/other.xml", "--name", "sm", "--kind", "sitemap",
-                        db=db_url)
+    assert [(r["name"], r["kind"], r["article_count"]) for r in rows] == [
+        ("pub.example/feed.xml", "feed", 0),
+        ("sm", "sitemap", 0),
+    ]
+    table = invoke("sources", "list", db=db_url)
+    assert "pub.example/feed.xml" in table.stdout
+    assert "sitemap" in table.stdout
+    duplicate = invoke(
+        "sources", "add", "https://pub.example/other.xml", "--name", "sm", "--kind", "sitemap", db=db_url
+    )
     assert duplicate.code == 1
     one_line_error(duplicate, "a source named 'sm' exists already")
-    assert run_cli("sources", "remove", "sm", db=db_url).code == 0
-    missing = run_cli("sources", "remove", "sm", db=db_url)
+    again = invoke("sources", "add", "https://pub.example/sitemap.xml", "--kind", "sitemap", db=db_url)
+    assert (again.code, again.stdout) == (0, "already a source: https://pub.example/sitemap.xml\n")
+    assert invoke("sources", "remove", "sm", db=db_url).stdout == "removed source 'sm'\n"
+    missing = invoke("sources", "remove", "sm", db=db_url)
     assert missing.code == 1
     one_line_error(missing, "no source named 'sm'")
 
 
+def test_sources_list_when_empty(db_url: str) -> None:
+    assert (
+        invoke("sources", "list", db=db_url).stdout
+        == "no sources yet; add one with: aggregator sources add URL\n"
+    )
+
+
 def test_sources_add_rejects_non_http(db_url: str) -> None:
-    result = run_cli("sources", "add", "ftp://pub.example/feed", db=db_url)
+    result = invoke("sources", "add", "ftp://pub.example/feed", db=db_url)
     assert result.code == 1
-    one_line_error(result, "not an http(s) URL")
+    one_line_error(result, "not an http(s) URL: 'ftp://pub.example/feed'")
+
+
+def test_sources_export_toml_reads_back(db_url: str, tmp_path: Path) -> None:
+    invoke(
+        "sources",
+        "add",
+        "https://pub.example/feed.xml",
+        "--kind",
+        "feed",
+        "--name",
+        'Quote "and" ünïcode',
+        "--tag",
+        "Energy",
+        "--tag",
+        "grid",
+        "--interval",
+        "1800",
+        db=db_url,
+    )
+    invoke("sources", "add", "https://pub.example/sitemap.xml", "--kind", "sitemap", db=db_url)
+    target = tmp_path / "sources.toml"
+    assert invoke("sources", "export", "--format", "toml", "-o", str(target), db=db_url).code == 0
+    specs = parse_sources_toml(target.read_text("utf-8"), str(target))
+    assert [(s.name, s.kind, s.url, s.tags, s.interval_seconds) for s in specs] == [
+        ('Quote "and" ünïcode', "feed", "https://pub.example/feed.xml", ["Energy", "grid"], 1800),
+        ("pub.example/sitemap.xml", "sitemap", "https://pub.example/sitemap.xml", [], 3600),
+    ]
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert (
+        invoke("sources", "import", str(target), db=other).stdout
+        == f"imported {target}: 2 added, 0 already known\n"
+    )
 
 
 def test_crawl_unknown_source(db_url: str) -> None:
-    result = run_cli("crawl", "--source", "ghost", db=db_url)
+    result = invoke("crawl", "--source", "ghost", db=db_url)
     assert result.code == 1
     one_line_error(result, "no source named 'ghost'")
 
 
 def test_bad_setting_override(db_url: str) -> None:
-    result = run_cli("crawl", "--all", "-s", "NOEQUALS", db=db_url)
+    result = invoke("crawl", "--all", "-s", "NOEQUALS", db=db_url)
     assert result.code == 1
-    one_line_error(result, "-s expects NAME=VALUE")
+    one_line_error(result, "-s expects NAME=VALUE, got 'NOEQUALS'")
+
+
+def test_crawl_with_nothing_due(db_url: str) -> None:
+    result = invoke("crawl", db=db_url)
+    assert (result.code, result.stderr) == (
+        0,
+        "nothing to crawl: no source is due (use --all or --source NAME)\n",
+    )
+
+
+def test_search_rejects_a_bad_date_and_a_bad_query(db_url: str) -> None:
+    one_line_error(
+        invoke("search", "ports", "--since", "last week", db=db_url),
+        "not an ISO date: 'last week' (use YYYY-MM-DD)",
+    )
+    one_line_error(invoke("search", "U.S. ports", db=db_url), "search: cannot read the query 'U.S. ports'")
+    usage = invoke("search", db=db_url)
+    assert usage.code == 2
+    assert "a QUERY is needed (or --reindex)" in usage.stderr
+
+
+def test_status_of_an_empty_database(db_url: str) -> None:
+    status = json.loads(invoke("status", "--json", db=db_url).stdout)
+    assert status == {"scheduler": None, "runs": [], "failing": [], "next_due": [], "articles": 0}
+    assert invoke("status", db=db_url).stdout.startswith("scheduler: not running; 0 articles stored\n")
+
+
+def test_export_to_file_on_empty_database(db_url: str, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    result = invoke("export", "-o", str(target), db=db_url)
+    assert result.code == 0
+    assert target.read_text() == ""
+    assert result.stderr == f"wrote 0 documents to {target}; next cursor: 0\n"
+
+
+def test_debug_shows_the_traceback(db_url: str) -> None:
+    from aggregator.errors import SourceNotFound
+
+    with pytest.raises(SourceNotFound):
+        invoke("--debug", "sources", "remove", "ghost", db=db_url)
 
 
 def test_fetch_prints_json_lines(fixture_site: SiteServer) -> None:
@@ -114,13 +216,4 @@ def test_fetch_prints_json_lines(fixture_site: SiteServer) -> None:
 def test_fetch_unreachable_fails(tmp_path: Path) -> None:
     result = run_cli("fetch", "http://127.0.0.1:9/nothing-listens-here", "-s", "RETRY_ENABLED=False")
     assert result.code == 1
-    assert "1 of 1 URLs could not be fetched" in result.stderr
-
-
-def test_export_to_file_on_empty_database(db_url: str, tmp_path: Path) -> None:
-    target = tmp_path / "out.jsonl"
-    result = run_cli("export", "-o", str(target), db=db_url)
-    assert result.code == 0
-    assert target.read_text() == ""
-    assert "wrote 0 documents to " in result.stderr
-    assert "next cursor: 0" in result.stderr
+    assert "1 of 1 URLs could not be fetched or read (1 download errors)" in result.stderr

@@ -10,8 +10,19 @@ import pytest
 from aggregator.devserver import SiteServer
 from tests.conftest import fixture_articles, run_cli
 
-FURNITURE = ("Print this page", "Stories continue below", "Related Stories", "Share on", "Advertisement",
-             "Sign up for our", "Read more", "We use cookies", "Most read", "Accept cookies", "Staff Writer")
+FURNITURE = (
+    "Print this page",
+    "Stories continue below",
+    "Related Stories",
+    "Share on",
+    "Advertisement",
+    "Sign up for our",
+    "Read more",
+    "We use cookies",
+    "Most read",
+    "Accept cookies",
+    "Staff Writer",
+)
 NO_THROTTLE = ("-s", "AUTOTHROTTLE_ENABLED=False")
 
 
@@ -55,14 +66,30 @@ def test_crawl_fixture_site(site_server: SiteServer, backend: str, request: pyte
         assert record["text"] == "\n\n".join(article["paragraphs"])
         for phrase in FURNITURE:
             assert phrase not in record["text"]
-    assert stored["/aerospace/2020/06/japan-space-policy.html"]["tags"] == ["aerospace", "cooperation", "japan", "us"]
-    assert stored["/energy/2026/10/nuclear-uprate-approval.html"]["tags"] == ["energy", "nuclear", "regulation"]
+    assert stored["/aerospace/2020/06/japan-space-policy.html"]["tags"] == [
+        "aerospace",
+        "cooperation",
+        "japan",
+        "us",
+    ]
+    assert stored["/energy/2026/10/nuclear-uprate-approval.html"]["tags"] == [
+        "energy",
+        "nuclear",
+        "regulation",
+    ]
     assert stored["/manufacturing/2026/10/robot-welding-small-shops.html"]["tags"] == [
-        "manufacturing", "robotics", "automation", "welding"]
-    assert {r["source"] for r in records} <= {base.removeprefix("http://") + p for p in
-                                              ("/feeds-rss.xml", "/feeds-atom.xml", "/sitemap_index.xml")}
+        "manufacturing",
+        "robotics",
+        "automation",
+        "welding",
+    ]
+    assert {r["source"] for r in records} <= {
+        base.removeprefix("http://") + p for p in ("/feeds-rss.xml", "/feeds-atom.xml", "/sitemap_index.xml")
+    }
 
-    sources = [json.loads(line) for line in run_cli("sources", "list", "--json", db=db_url).stdout.splitlines()]
+    sources = [
+        json.loads(line) for line in run_cli("sources", "list", "--json", db=db_url).stdout.splitlines()
+    ]
     assert sum(s["article_count"] for s in sources) == 31
     assert all(s["last_success_at"] and s["etag"] for s in sources)
 
@@ -92,7 +119,10 @@ def test_broken_source_does_not_stop_the_crawl(site_server: SiteServer, db_url: 
     assert summary["new"] == 10
     assert sorted(summary["failed_sources"]) == ["gone", "html-as-feed"]
     assert "2 source(s) failed" in result.stderr
-    sources = {s["name"]: s for s in map(json.loads, run_cli("sources", "list", "--json", db=db_url).stdout.splitlines())}
+    sources = {
+        s["name"]: s
+        for s in map(json.loads, run_cli("sources", "list", "--json", db=db_url).stdout.splitlines())
+    }
     assert sources["html-as-feed"]["last_error"].startswith("not a feed")
     assert sources["gone"]["last_error"] == "HTTP 404 Not Found"
     assert sources["atom"]["last_error"] is None

@@ -65,8 +65,13 @@ PAIRS = json.loads((FIXTURES / "dedupe" / "pairs.json").read_text("utf-8"))
 def test_pair_set_is_large_and_mixed() -> None:
     kinds = {p["kind"] for p in PAIRS}
     assert len(PAIRS) >= 40
-    assert {"first-half-only", "same-event-independent-report", "follow-up-quoting-paragraphs",
-            "update-of-same-url", "combined-edits"} <= kinds
+    assert {
+        "first-half-only",
+        "same-event-independent-report",
+        "follow-up-quoting-paragraphs",
+        "update-of-same-url",
+        "combined-edits",
+    } <= kinds
 
 
 def test_pair_precision_and_recall() -> None:
@@ -85,8 +90,12 @@ def test_lsh_finds_every_same_story_pair_as_a_candidate() -> None:
     """The exact check only sees what the band index proposes: candidates must not be missed."""
     from aggregator.store import Store
 
-    missed = [p["id"] for p in PAIRS if p["same"]
-              and len(set(story_signature(p["a"]).bands) & set(story_signature(p["b"]).bands)) < Store.MIN_BAND_HITS]
+    missed = [
+        p["id"]
+        for p in PAIRS
+        if p["same"]
+        and len(set(story_signature(p["a"]).bands) & set(story_signature(p["b"]).bands)) < Store.MIN_BAND_HITS
+    ]
     assert missed == []
 
 

@@ -29,7 +29,9 @@ def test_rss_entries() -> None:
     assert first.authors == ["Luc Tremblay"]
     assert first.tags == ["manufacturing", "packaging", "recycling"]
     tracked = [e.link for e in feed.entries if "utm_source" in e.link]
-    assert tracked == [f"{BASE}/energy/2026/10/nuclear-uprate-approval.html?utm_source=rss&utm_medium=feed&utm_campaign=daily"]
+    assert tracked == [
+        f"{BASE}/energy/2026/10/nuclear-uprate-approval.html?utm_source=rss&utm_medium=feed&utm_campaign=daily"
+    ]
 
 
 def test_atom_entries_resolve_relative_links() -> None:
@@ -46,9 +48,11 @@ def test_html_is_not_a_feed() -> None:
 
 
 def test_ill_formed_feed_still_yields_entries() -> None:
-    data = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T &amp broken</title>'
-            b"<item><title>One</title><link>http://x.example/1</link></item>"
-            b"<item><title>Two</title><link>http://x.example/2</link></item>")
+    data = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T &amp broken</title>'
+        b"<item><title>One</title><link>http://x.example/1</link></item>"
+        b"<item><title>Two</title><link>http://x.example/2</link></item>"
+    )
     feed = parse_feed(data, "http://x.example/feed")
     assert [e.link for e in feed.entries] == ["http://x.example/1", "http://x.example/2"]
     assert feed.problem
@@ -62,8 +66,12 @@ def test_oversized_feed_is_refused() -> None:
 def test_merge_rule_page_wins_feed_fills() -> None:
     feed = parse_feed(site_file("feeds/rss.xml"), f"{BASE}/feeds/rss.xml")
     entry = feed.entries[0]
-    page = Article(url=entry.link, title="Page title", tags=["Packaging", "bottles"],
-                   tag_origins={"Packaging": "page", "bottles": "page"})
+    page = Article(
+        url=entry.link,
+        title="Page title",
+        tags=["Packaging", "bottles"],
+        tag_origins={"Packaging": "page", "bottles": "page"},
+    )
     merged = merge_entry(page, entry)
     assert merged.title == "Page title"
     assert merged.authors == ["Luc Tremblay"]
@@ -74,11 +82,13 @@ def test_merge_rule_page_wins_feed_fills() -> None:
 
 
 def test_article_from_entry_content() -> None:
-    data = (b'<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
-            b"<channel><title>T</title><item><title>Only in the feed</title><link>http://x.example/1</link>"
-            b"<category>Ports</category><content:encoded><![CDATA[<p>First paragraph of the story.</p>"
-            b"<p>Share this article</p><p>Second paragraph of the story.</p>]]></content:encoded>"
-            b"</item></channel></rss>")
+    data = (
+        b'<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        b"<channel><title>T</title><item><title>Only in the feed</title><link>http://x.example/1</link>"
+        b"<category>Ports</category><content:encoded><![CDATA[<p>First paragraph of the story.</p>"
+        b"<p>Share this article</p><p>Second paragraph of the story.</p>]]></content:encoded>"
+        b"</item></channel></rss>"
+    )
     entry = parse_feed(data, "http://x.example/feed").entries[0]
     article = article_from_entry(entry)
     assert article.text == "First paragraph of the story.\n\nSecond paragraph of the story."
@@ -89,18 +99,31 @@ def test_article_from_entry_content() -> None:
 
 # --- every format, golden pairs ---------------------------------------------------------------
 
-FEED_FILES = sorted(p for p in (FIXTURES / "feeds").iterdir() if p.with_name(p.name + ".expected.json").exists())
+FEED_FILES = sorted(
+    p for p in (FIXTURES / "feeds").iterdir() if p.with_name(p.name + ".expected.json").exists()
+)
 
 
 @pytest.mark.parametrize("path", FEED_FILES, ids=lambda p: p.name)
 def test_feed_formats(path: Path) -> None:
     expected = json.loads(path.with_name(path.name + ".expected.json").read_text("utf-8"))
     feed = parse_feed(path.read_bytes(), "https://feeds.example/" + path.name)
-    got = {"version": feed.version, "title": feed.title, "ill_formed": bool(feed.problem),
-           "entries": [{"link": e.link, "title": e.title,
-                        "published": e.published.isoformat() if e.published else None,
-                        "updated": e.updated.isoformat() if e.updated else None,
-                        "authors": e.authors, "tags": e.tags} for e in feed.entries]}
+    got = {
+        "version": feed.version,
+        "title": feed.title,
+        "ill_formed": bool(feed.problem),
+        "entries": [
+            {
+                "link": e.link,
+                "title": e.title,
+                "published": e.published.isoformat() if e.published else None,
+                "updated": e.updated.isoformat() if e.updated else None,
+                "authors": e.authors,
+                "tags": e.tags,
+            }
+            for e in feed.entries
+        ],
+    }
     assert got == expected
 
 

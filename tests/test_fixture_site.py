@@ -15,10 +15,15 @@ def test_site_is_up_to_date(tmp_path: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.build(tmp_path / "site")
-    built = {p.relative_to(tmp_path / "site"): p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    built = {
+        p.relative_to(tmp_path / "site"): p.read_bytes()
+        for p in (tmp_path / "site").rglob("*")
+        if p.is_file()
+    }
     committed = {p.relative_to(SITE): p.read_bytes() for p in SITE.rglob("*") if p.is_file()}
     assert built.keys() == committed.keys()
     stale = [str(k) for k in built if built[k] != committed[k]]
     assert stale == [], "run: python fixtures/build_site.py"
-    assert (FIXTURES / "pages" / "industrywire-japan-space-policy.html").read_bytes() == \
-        committed[Path("aerospace/2020/06/japan-space-policy.html")]
+    assert (FIXTURES / "pages" / "industrywire-japan-space-policy.html").read_bytes() == committed[
+        Path("aerospace/2020/06/japan-space-policy.html")
+    ]

@@ -5,38 +5,55 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from aggregator.model import Article
-from aggregator.normalize import canonical_url, clean_text, fold_tag, normalize_article, to_utc
+from aggregator.normalize import canonical_url, clean_text, normalize_article, to_utc
+from aggregator.tags import fold_tag
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://Example.com:443/a/b?utm_source=rss&b=2&a=1&fbclid=x#top", "https://example.com/a/b?a=1&b=2"),
-    ("http://example.com:80/story", "http://example.com/story"),
-    ("http://127.0.0.1:8123/a.html?utm_medium=feed&utm_campaign=daily", "http://127.0.0.1:8123/a.html"),
-    ("https://m.example.com/news/story/", "https://example.com/news/story/"),
-    ("https://example.com/news/story/amp/", "https://example.com/news/story/"),
-    ("https://example.com/news/story.amp.html", "https://example.com/news/story.html"),
-    ("https://example.com/news/story?amp=1", "https://example.com/news/story"),
-    ("https://example.com/amplify/x", "https://example.com/amplify/x"),
-    ("https://example.com/search?q=ports&page=2", "https://example.com/search?page=2&q=ports"),
-    ("mailto:x@example.com", "mailto:x@example.com"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://Example.com:443/a/b?utm_source=rss&b=2&a=1&fbclid=x#top",
+            "https://example.com/a/b?a=1&b=2",
+        ),
+        ("http://example.com:80/story", "http://example.com/story"),
+        ("http://127.0.0.1:8123/a.html?utm_medium=feed&utm_campaign=daily", "http://127.0.0.1:8123/a.html"),
+        ("https://m.example.com/news/story/", "https://example.com/news/story/"),
+        ("https://example.com/news/story/amp/", "https://example.com/news/story/"),
+        ("https://example.com/news/story.amp.html", "https://example.com/news/story.html"),
+        ("https://example.com/news/story?amp=1", "https://example.com/news/story"),
+        ("https://example.com/amplify/x", "https://example.com/amplify/x"),
+        ("https://example.com/search?q=ports&page=2", "https://example.com/search?page=2&q=ports"),
+        ("mailto:x@example.com", "mailto:x@example.com"),
+    ],
+)
 def test_canonical_url(url: str, expected: str) -> None:
     assert canonical_url(url) == expected
 
 
-@pytest.mark.parametrize(("tag", "expected"), [
-    ("U.S.", "us"), ("United States", "us"), (" Japan ", "japan"), ("co-operation", "cooperation"),
-    ("Cooperation", "cooperation"), ("Supply   Chain", "supply chain"), ("#AI", "artificial intelligence"),
-])
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("U.S.", "us"),
+        ("United States", "us"),
+        (" Japan ", "japan"),
+        ("co-operation", "cooperation"),
+        ("Cooperation", "cooperation"),
+        ("Supply   Chain", "supply chain"),
+        ("#AI", "artificial intelligence"),
+    ],
+)
 def test_fold_tag(tag: str, expected: str) -> None:
     assert fold_tag(tag) == expected
 
 
 def test_clean_text_repairs_mojibake_and_keeps_typography() -> None:
-    assert clean_text("Caf\u00c3\u00a9 \u201cquoted\u201d\u00a0text\r\n\r\n\r\n\nNext   para") == \
-        "Café “quoted” text\n\nNext para"
+    assert (
+        clean_text("Caf\u00c3\u00a9 \u201cquoted\u201d\u00a0text\r\n\r\n\r\n\nNext   para")
+        == "Café “quoted” text\n\nNext para"
+    )
 
 
 def test_clean_text_is_nfc() -> None:
@@ -44,7 +61,9 @@ def test_clean_text_is_nfc() -> None:
 
 
 def test_to_utc() -> None:
-    assert to_utc(datetime(2026, 1, 1, 9, tzinfo=timezone(timedelta(hours=9))), now=NOW) == datetime(2026, 1, 1, tzinfo=UTC)
+    assert to_utc(datetime(2026, 1, 1, 9, tzinfo=timezone(timedelta(hours=9))), now=NOW) == datetime(
+        2026, 1, 1, tzinfo=UTC
+    )
     assert to_utc(datetime(2026, 1, 1, 9), now=NOW) == datetime(2026, 1, 1, 9, tzinfo=UTC)
     assert to_utc(NOW + timedelta(hours=2), now=NOW) == NOW + timedelta(hours=2)
     assert to_utc(NOW + timedelta(days=30), now=NOW) is None
@@ -52,11 +71,14 @@ def test_to_utc() -> None:
 
 def test_normalize_article() -> None:
     article = Article(
-        url="https://www.example.com/a?utm_source=x", canonical_url="https://www.example.com/a?utm_source=x",
-        title="  Title\u00a0here ", tags=["U.S.", "United States", "Ports"],
+        url="https://www.example.com/a?utm_source=x",
+        canonical_url="https://www.example.com/a?utm_source=x",
+        title="  Title\u00a0here ",
+        tags=["U.S.", "United States", "Ports"],
         tag_origins={"U.S.": "page", "United States": "feed", "Ports": "feed"},
         published=datetime(2026, 3, 1, 10, tzinfo=timezone(timedelta(hours=-5))),
-        updated=datetime(2026, 2, 1, tzinfo=UTC), text="One  two\n\n\n\nthree",
+        updated=datetime(2026, 2, 1, tzinfo=UTC),
+        text="One  two\n\n\n\nthree",
     )
     got = normalize_article(article, now=NOW)
     assert got.canonical_url == "https://www.example.com/a"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from aggregator.model import Article
 from aggregator.normalize import normalize_article
-from aggregator.push import push
+from aggregator.push import Engine, push
 from aggregator.store import Store
 from tests.fakeengines import engine
 
@@ -19,8 +19,9 @@ NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def art(n: int) -> Article:
-    return normalize_article(Article(url=f"https://p.example/{n}", title=f"T{n}", text=f"Story {n} on ports."),
-                             now=NOW)
+    return normalize_article(
+        Article(url=f"https://p.example/{n}", title=f"T{n}", text=f"Story {n} on ports."), now=NOW
+    )
 
 
 def no_sleep(seconds: float) -> None:
@@ -32,15 +33,15 @@ def test_opensearch_push_is_incremental_and_retries_429(db_url: str) -> None:
     store.write_batch([art(i) for i in range(1, 6)], now=NOW)
     with engine("opensearch") as es:
         es.throttle = 2  # the first two requests get 429 + Retry-After
-        first = push(store, "opensearch", es.url, batch_size=2, sleep=no_sleep)
+        first = push(store, Engine.OPENSEARCH, es.url, batch_size=2, sleep=no_sleep)
         assert (first.sent, first.acknowledged, first.failures, first.error) == (5, 5, [], None)
         assert sorted(es.docs) == ["1", "2", "3", "4", "5"]
         assert es.docs["3"]["title"] == "T3"
-        again = push(store, "opensearch", es.url, sleep=no_sleep)
+        again = push(store, Engine.OPENSEARCH, es.url, sleep=no_sleep)
         assert again.sent == 0
         store.delete_article("https://p.example/2", now=NOW)
         store.write_batch([art(6)], now=NOW)
-        third = push(store, "opensearch", es.url, sleep=no_sleep)
+        third = push(store, Engine.OPENSEARCH, es.url, sleep=no_sleep)
         assert third.sent == 2
         assert sorted(es.docs) == ["1", "3", "4", "5", "6"]
 
@@ -50,11 +51,11 @@ def test_cursor_stops_before_a_refused_document(db_url: str) -> None:
     store.write_batch([art(i) for i in range(1, 6)], now=NOW)
     with engine("opensearch") as es:
         es.refuse = {"3"}
-        result = push(store, "opensearch", es.url, batch_size=10, sleep=no_sleep)
+        result = push(store, Engine.OPENSEARCH, es.url, batch_size=10, sleep=no_sleep)
         assert result.failures == [("3", "HTTP 400: bad field")]
         assert result.acknowledged == 2
         es.refuse = set()
-        retry = push(store, "opensearch", es.url, batch_size=10, sleep=no_sleep)
+        retry = push(store, Engine.OPENSEARCH, es.url, batch_size=10, sleep=no_sleep)
         # 3 is sent again, and so are 4 and 5, which came after it.
         assert (retry.sent, retry.failures) == (3, [])
         assert sorted(es.docs) == ["1", "2", "3", "4", "5"]
@@ -63,10 +64,10 @@ def test_cursor_stops_before_a_refused_document(db_url: str) -> None:
 def test_unreachable_engine_keeps_the_cursor(db_url: str) -> None:
     store = Store(db_url)
     store.write_batch([art(1)], now=NOW)
-    result = push(store, "opensearch", "http://127.0.0.1:9", sleep=no_sleep)
+    result = push(store, Engine.OPENSEARCH, "http://127.0.0.1:9", sleep=no_sleep)
     assert result.error is not None
     assert result.cursor == 0
-    assert push(store, "opensearch", "http://127.0.0.1:9", sleep=no_sleep).sent == 1
+    assert push(store, Engine.OPENSEARCH, "http://127.0.0.1:9", sleep=no_sleep).sent == 1
 
 
 def test_meilisearch_push_with_tasks(db_url: str) -> None:
@@ -74,12 +75,12 @@ def test_meilisearch_push_with_tasks(db_url: str) -> None:
     store.write_batch([art(1), art(2)], now=NOW)
     with engine("meilisearch") as meili:
         meili.fail_tasks = True
-        failed = push(store, "meilisearch", meili.url, sleep=no_sleep)
+        failed = push(store, Engine.MEILISEARCH, meili.url, sleep=no_sleep)
         assert [did for did, _ in failed.failures] == ["1", "2"]
         assert failed.cursor == 0
         meili.fail_tasks = False
-        ok = push(store, "meilisearch", meili.url, sleep=no_sleep)
+        ok = push(store, Engine.MEILISEARCH, meili.url, sleep=no_sleep)
         assert (ok.acknowledged, ok.failures) == (2, [])
         store.delete_article("https://p.example/1", now=NOW)
-        assert push(store, "meilisearch", meili.url, sleep=no_sleep).acknowledged == 1
+        assert push(store, Engine.MEILISEARCH, meili.url, sleep=no_sleep).acknowledged == 1
         assert sorted(meili.docs) == ["2"]

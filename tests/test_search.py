@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.errors import InputError
+from aggregator.errors import InvalidQuery
 from aggregator.model import Article
 from aggregator.normalize import normalize_article
 from aggregator.search import SearchQuery, search
@@ -21,15 +21,35 @@ def load(store: Store) -> None:
     """The fixture articles, plus a wire copy of the Japan story from a second outlet."""
     batch = []
     for a in fixture_articles():
-        batch.append(normalize_article(Article(
-            url=f"https://industrywire.example/{a['slug']}", title=a["title"], subtitle=a["dek"],
-            section=a["section"], tags=a["tags"], text="\n\n".join(a["paragraphs"]), language="en",
-            published=datetime.fromisoformat(a["published"])), now=NOW))
+        batch.append(
+            normalize_article(
+                Article(
+                    url=f"https://industrywire.example/{a['slug']}",
+                    title=a["title"],
+                    subtitle=a["dek"],
+                    section=a["section"],
+                    tags=a["tags"],
+                    text="\n\n".join(a["paragraphs"]),
+                    language="en",
+                    published=datetime.fromisoformat(a["published"]),
+                ),
+                now=NOW,
+            )
+        )
     japan = next(a for a in fixture_articles() if a["slug"] == "japan-space-policy")
-    batch.append(normalize_article(Article(
-        url="https://other-outlet.example/japan", title="Japan plans space push with US", section="World",
-        text="\n\n".join(p.replace("co-operat", "cooperat") for p in japan["paragraphs"]), language="en",
-        published=datetime(2020, 6, 29, 18, tzinfo=UTC)), now=NOW))
+    batch.append(
+        normalize_article(
+            Article(
+                url="https://other-outlet.example/japan",
+                title="Japan plans space push with US",
+                section="World",
+                text="\n\n".join(p.replace("co-operat", "cooperat") for p in japan["paragraphs"]),
+                language="en",
+                published=datetime(2020, 6, 29, 18, tzinfo=UTC),
+            ),
+            now=NOW,
+        )
+    )
     store.write_batch(batch, now=NOW)
 
 
@@ -47,8 +67,10 @@ def test_known_article_ranks_first_and_copies_collapse(store: Store) -> None:
     assert hits[0].other_copies == ["https://other-outlet.example/japan"]
     assert "[" in hits[0].snippet
     every = search(store, SearchQuery("lunar mission astronauts", all_copies=True))
-    assert {h.canonical_url for h in every} == {"https://industrywire.example/japan-space-policy",
-                                                "https://other-outlet.example/japan"}
+    assert {h.canonical_url for h in every} == {
+        "https://industrywire.example/japan-space-policy",
+        "https://other-outlet.example/japan",
+    }
 
 
 def test_title_outranks_body(store: Store) -> None:
@@ -58,11 +80,13 @@ def test_title_outranks_body(store: Store) -> None:
 
 def test_phrase_prefix_and_filters(store: Store) -> None:
     assert [h.title for h in search(store, SearchQuery('"floating foundations"'))] == [
-        "Offshore wind auction draws record bids despite higher costs"]
+        "Offshore wind auction draws record bids despite higher costs"
+    ]
     assert {h.title for h in search(store, SearchQuery("hydro*", tag="Energy"))} == {
         "Gas network tests hydrogen in a converted transmission pipeline",
         "Lithium hydroxide refinery wins final permit",
-        "Refinery conversion to renewable diesel runs a year late"}
+        "Refinery conversion to renewable diesel runs a year late",
+    }
     assert search(store, SearchQuery("hydro*", section="Manufacturing")) == []
     since = search(store, SearchQuery("plant", since=datetime(2026, 10, 25, tzinfo=UTC), limit=50))
     assert since
@@ -70,8 +94,12 @@ def test_phrase_prefix_and_filters(store: Store) -> None:
 
 
 def test_rejected_syntax_is_explained(store: Store) -> None:
-    with pytest.raises(InputError, match='put words with punctuation in double quotes'):
+    with pytest.raises(InvalidQuery, match="put words with punctuation in double quotes") as rejected:
         search(store, SearchQuery("U.S. tariffs"))
+    assert rejected.value.query == "U.S. tariffs"
+    assert "syntax error" in rejected.value.reason
+    with pytest.raises(InvalidQuery, match="the query is empty"):
+        search(store, SearchQuery("  "))
     assert search(store, SearchQuery('"U.S." lunar'))
 
 
@@ -104,7 +132,8 @@ def test_postgres_search(postgres_url: str) -> None:
     assert hits[0].canonical_url == "https://industrywire.example/japan-space-policy"
     assert hits[0].other_copies == ["https://other-outlet.example/japan"]
     assert [h.title for h in search(store, SearchQuery('"floating foundations"'))] == [
-        "Offshore wind auction draws record bids despite higher costs"]
+        "Offshore wind auction draws record bids despite higher costs"
+    ]
     assert search(store, SearchQuery("titanium", tag="energy")) == []
     store.close()
 

@@ -17,7 +17,10 @@ def test_sitemap_index() -> None:
     sitemap = parse_sitemap(data, BASE + "/sitemap_index.xml")
     assert sitemap.kind == "sitemapindex"
     assert [e.loc for e in sitemap.entries] == [
-        f"{BASE}/sitemaps/articles-2026.xml", f"{BASE}/sitemaps/articles-archive.xml", f"{BASE}/sitemaps/sections.xml"]
+        f"{BASE}/sitemaps/articles-2026.xml",
+        f"{BASE}/sitemaps/articles-archive.xml",
+        f"{BASE}/sitemaps/sections.xml",
+    ]
 
 
 def test_urlset_gzipped_with_lastmod() -> None:

@@ -63,7 +63,9 @@ def test_a_call_that_kills_its_worker_fails_alone_and_the_pool_is_replaced() -> 
     chunked = ChunkedPool(int_or_die, counted(chunks), chunk=8)
 
     async def crawl_turn() -> list[Any]:
-        first = await asyncio.gather(*[chunked.submit(v) for v in ["1", "die", "3", "4"]], return_exceptions=True)
+        first = await asyncio.gather(
+            *[chunked.submit(v) for v in ["1", "die", "3", "4"]], return_exceptions=True
+        )
         return [*first, await chunked.submit("5")]
 
     try:
@@ -94,5 +96,27 @@ def test_a_package_main_is_never_preloaded(monkeypatch: pytest.MonkeyPatch) -> N
     main.__spec__ = types.SimpleNamespace(name="pytest.__main__")  # type: ignore[assignment]
     monkeypatch.setitem(sys.modules, "__main__", main)
     assert _main_module() == []
-    main.__spec__ = types.SimpleNamespace(name="aggregator.cli")  # type: ignore[assignment]
-    assert _main_module() == ["aggregator.cli"]
+    main.__spec__ = types.SimpleNamespace(name="aggregator.scheduler")  # type: ignore[assignment]
+    assert _main_module() == ["aggregator.scheduler"]
+
+
+def dispositions() -> tuple[bool, bool]:
+    """In a worker: whether SIGINT and SIGTERM are ignored."""
+    import signal
+
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN, signal.getsignal(
+        signal.SIGTERM
+    ) == signal.SIG_IGN
+
+
+def test_workers_ignore_the_crawls_signals_from_their_first_instruction() -> None:
+    """No initializer here: the dispositions come from the fork server (aggregator._forkserver),
+    so there is no moment after the fork when a Ctrl-C to the process group kills a worker."""
+    import multiprocessing
+
+    from aggregator.workers import PRELOAD
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        assert pool.submit(dispositions).result(timeout=60) == (True, True)

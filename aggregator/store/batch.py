@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, cast
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, literal, se
 
 from aggregator.dedupe import same_story, story_shingles, story_signature
 from aggregator.model import Article
+from aggregator.store.base import IN_CHUNK, qmark
 from aggregator.store.models import (
     ArticleAlias,
     ArticleRow,
@@ -31,15 +32,13 @@ from aggregator.store.models import (
     Tag,
     UTCDateTime,
 )
+from aggregator.store.records import Alias, BatchResult, ChangeAction, doc_id
 
 #: Candidates checked exactly per new article, the most band matches first.
 MAX_STORY_CANDIDATES = 5
 #: A real copy (Jaccard >= 0.5) shares about 5 of the 42 bands of a signature; one shared band
 #: is a chance collision (a common lead sentence) and is not worth an exact check.
 MIN_BAND_HITS = 2
-#: Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
-_IN_CHUNK = 2000
-
 #: What the full-text index holds of an article: (id, title, subtitle, text, tags, section).
 IndexRow = tuple[int, str, str, str, str, str]
 
@@ -48,17 +47,6 @@ _BANDS = cast(Table, StoryBand.__table__)
 _TAGS = cast(Table, ArticleTag.__table__)
 _CHANGES = cast(Table, ChangeLog.__table__)
 _ALIASES = cast(Table, ArticleAlias.__table__)
-
-
-@dataclass
-class BatchResult:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    aliases: int = 0
-    #: New articles that joined an existing story (a near-duplicate of a stored article).
-    joined_story: int = 0
-    new_urls: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -71,8 +59,8 @@ class _New:
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
 
 
 def _bands_of(article: Article) -> tuple[int, ...]:
@@ -98,10 +86,12 @@ class BatchTransaction:
         self.index_rows: list[IndexRow] = []
         self.replaced: list[int] = []
 
-    def write(self, articles: list[Article], aliases: Iterable[tuple[str, str]]) -> BatchResult:
+    def write(self, articles: list[Article], aliases: Iterable[Alias]) -> BatchResult:
         new, updates = self._plan(articles)
         source_ids = self._source_ids({a.source for a in articles if a.source is not None})
-        tag_ids = self._tag_ids({t for a in [n.article for n in new] + [a for _, a in updates] for t in a.tags})
+        tag_ids = self._tag_ids(
+            {t for a in [n.article for n in new] + [a for _, a in updates] for t in a.tags}
+        )
         self._assign_stories(new)
         story_ids = self._new_stories(new)
         ids = self._insert(new, story_ids, source_ids)
@@ -123,8 +113,11 @@ class BatchTransaction:
         urls = list(dict.fromkeys(a.canonical_url for a in articles))
         stored: dict[str, tuple[int, str]] = {}
         for part in _chunks(urls):
-            rows = self.conn.execute(select(_ARTICLES.c.canonical_url, _ARTICLES.c.id, _ARTICLES.c.content_hash)
-                                     .where(_ARTICLES.c.canonical_url.in_(part)))
+            rows = self.conn.execute(
+                select(_ARTICLES.c.canonical_url, _ARTICLES.c.id, _ARTICLES.c.content_hash).where(
+                    _ARTICLES.c.canonical_url.in_(part)
+                )
+            )
             stored.update((url, (id_, digest)) for url, id_, digest in rows)
         new: dict[str, _New] = {}
         updates: dict[str, tuple[int, Article]] = {}
@@ -163,16 +156,15 @@ class BatchTransaction:
         ids: dict[str, int] = {name: id_ for name, id_ in self.conn.execute(query)}
         missing = sorted(names - ids.keys())
         if missing:
-            self.conn.exec_driver_sql(self._sql("INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING"),
-                                      [(name,) for name in missing])
+            self.conn.exec_driver_sql(
+                self._sql("INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING"),
+                [(name,) for name in missing],
+            )
             ids.update({name: id_ for name, id_ in self.conn.execute(query)})
         return ids
 
     def _sql(self, statement: str) -> str:
-        """A qmark statement in the driver's own parameter style."""
-        if self.conn.dialect.paramstyle in ("format", "pyformat"):
-            return statement.replace("?", "%s")
-        return statement
+        return qmark(statement, self.conn.dialect.paramstyle)
 
     def _assign_stories(self, new: list[_New]) -> None:
         """Find the story of every new article: a stored one, an earlier one in this batch, or none.
@@ -201,14 +193,17 @@ class BatchTransaction:
                     hits["batch", earlier] += 1
                 batch_by_key[key].append(position)
             # Most shared bands first; stored before batch, older before newer on a tie.
-            ranked = sorted((c for c, n in hits.items() if n >= MIN_BAND_HITS),
-                            key=lambda c: (-hits[c], c[0] != "stored", c[1]))
+            ranked = sorted(
+                (c for c, n in hits.items() if n >= MIN_BAND_HITS),
+                key=lambda c: (-hits[c], c[0] != "stored", c[1]),
+            )
             candidates.append(ranked[:MAX_STORY_CANDIDATES])
         wanted = sorted({i for ranked in candidates for kind, i in ranked if kind == "stored"})
         stored: dict[int, tuple[int | None, str]] = {}
         for part in _chunks(wanted):
-            rows = self.conn.execute(select(_ARTICLES.c.id, _ARTICLES.c.story_id, _ARTICLES.c.text)
-                                     .where(_ARTICLES.c.id.in_(part)))
+            rows = self.conn.execute(
+                select(_ARTICLES.c.id, _ARTICLES.c.story_id, _ARTICLES.c.text).where(_ARTICLES.c.id.in_(part))
+            )
             stored.update((id_, (story_id, text)) for id_, story_id, text in rows)
         for item, ranked in zip(new, candidates, strict=True):
             if not ranked:
@@ -221,7 +216,10 @@ class BatchTransaction:
                         item.story_id = story_id
                         break
                 elif same_story(mine, new[i].article.text):
-                    item.story_id, item.joins = new[i].story_id, new[i].joins if new[i].joins is not None else i
+                    item.story_id, item.joins = (
+                        new[i].story_id,
+                        new[i].joins if new[i].joins is not None else i,
+                    )
                     break
 
     def _new_stories(self, new: list[_New]) -> list[int]:
@@ -229,8 +227,10 @@ class BatchTransaction:
         starters = [p for p, n in enumerate(new) if n.story_id is None and n.joins is None]
         created: dict[int, int] = {}
         if starters:
-            rows = self.conn.execute(insert(Story).returning(Story.id, sort_by_parameter_order=True),
-                                     [{"created_at": self.now}] * len(starters))
+            rows = self.conn.execute(
+                insert(Story).returning(Story.id, sort_by_parameter_order=True),
+                [{"created_at": self.now}] * len(starters),
+            )
             created = dict(zip(starters, rows.scalars(), strict=True))
         joined_stored: set[int] = set()
         out: list[int] = []
@@ -246,31 +246,60 @@ class BatchTransaction:
                 out.append(item.story_id if item.story_id is not None else created[item.joins or 0])
         for story_id in sorted(joined_stored):
             # The story's stored articles gain a copy (their story_urls change): a change each.
-            self.conn.execute(insert(_CHANGES).from_select(
-                ["article_id", "doc_id", "action", "at"],
-                select(_ARTICLES.c.id, _ARTICLES.c.id.cast(_CHANGES.c.doc_id.type), literal("upsert"),
-                       literal(self.now, UTCDateTime()))
-                .where(_ARTICLES.c.story_id == story_id).order_by(_ARTICLES.c.id)))
+            self.conn.execute(
+                insert(_CHANGES).from_select(
+                    ["article_id", "doc_id", "action", "at"],
+                    select(
+                        _ARTICLES.c.id,
+                        _ARTICLES.c.id.cast(_CHANGES.c.doc_id.type),
+                        literal(str(ChangeAction.UPSERT)),
+                        literal(self.now, UTCDateTime()),
+                    )
+                    .where(_ARTICLES.c.story_id == story_id)
+                    .order_by(_ARTICLES.c.id),
+                )
+            )
         return out
 
     def _values(self, article: Article, source_ids: dict[str, int]) -> dict[str, Any]:
         return {
-            "url": article.url, "title": article.title, "subtitle": article.subtitle,
-            "authors": list(article.authors), "published": article.published, "updated": article.updated,
-            "section": article.section, "dateline": article.dateline, "language": article.language,
-            "text": article.text, "word_count": article.word_count, "image_url": article.image_url,
-            "site_name": article.site_name, "text_origin": article.text_origin,
-            "content_hash": article.content_hash, "tags_text": " ".join(article.tags), "changed_at": self.now,
+            "url": article.url,
+            "title": article.title,
+            "subtitle": article.subtitle,
+            "authors": list(article.authors),
+            "published": article.published,
+            "updated": article.updated,
+            "section": article.section,
+            "dateline": article.dateline,
+            "language": article.language,
+            "text": article.text,
+            "word_count": article.word_count,
+            "image_url": article.image_url,
+            "site_name": article.site_name,
+            "text_origin": article.text_origin,
+            "content_hash": article.content_hash,
+            "tags_text": " ".join(article.tags),
+            "changed_at": self.now,
             "source_id": source_ids.get(article.source) if article.source is not None else None,
         }
 
     def _insert(self, new: list[_New], story_ids: list[int], source_ids: dict[str, int]) -> list[int]:
         if not new:
             return []
-        rows = [{**self._values(n.article, source_ids), "canonical_url": n.article.canonical_url,
-                 "first_seen_at": self.now, "story_id": story_id} for n, story_id in zip(new, story_ids, strict=True)]
-        ids = list(self.conn.execute(insert(_ARTICLES).returning(_ARTICLES.c.id, sort_by_parameter_order=True),
-                                     rows).scalars())
+        rows = [
+            {
+                **self._values(n.article, source_ids),
+                "canonical_url": n.article.canonical_url,
+                "first_seen_at": self.now,
+                "story_id": story_id,
+            }
+            for n, story_id in zip(new, story_ids, strict=True)
+        ]
+        ids = list(
+            self.conn.execute(
+                insert(_ARTICLES).returning(_ARTICLES.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+        )
         self.result.new += len(new)
         self.result.new_urls += [n.article.canonical_url for n in new]
         return ids
@@ -291,8 +320,11 @@ class BatchTransaction:
             by_shape[tuple(sorted(row))].append(row)
         for shape, group in by_shape.items():
             columns = [c for c in shape if c != "row_id"]
-            statement = (update(_ARTICLES).where(_ARTICLES.c.id == bindparam("row_id"))
-                         .values({c: bindparam(c) for c in columns}))
+            statement = (
+                update(_ARTICLES)
+                .where(_ARTICLES.c.id == bindparam("row_id"))
+                .values({c: bindparam(c) for c in columns})
+            )
             self.conn.execute(statement, group)
         ids = [id_ for id_, _ in updates]
         self.conn.execute(delete(_BANDS).where(_BANDS.c.article_id.in_(ids)))
@@ -303,37 +335,61 @@ class BatchTransaction:
         """Tags, band keys, change-log entries and index rows of the written articles: one
         executemany per table, on the driver's cursor (SQLAlchemy's per-row layer would cost more
         than the inserts)."""
-        tags = [(id_, tag_ids[name], a.tag_origins.get(name, "page"), position)
-                for id_, a, _ in written for position, name in enumerate(a.tags)]
+        tags = [
+            (id_, tag_ids[tag.name], str(tag.origin), position)
+            for id_, a, _ in written
+            for position, tag in enumerate(a.tag_list())
+        ]
         # In key order: the key index takes them in one pass over its pages, not 84 random ones each.
         bands = sorted((key, id_) for id_, _, keys in written for key in keys)
         if tags:
             self.conn.exec_driver_sql(
-                self._sql("INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (?, ?, ?, ?)"), tags)
+                self._sql(
+                    "INSERT INTO article_tags (article_id, tag_id, origin, position) VALUES (?, ?, ?, ?)"
+                ),
+                tags,
+            )
         if bands:
-            self.conn.exec_driver_sql(self._sql("INSERT INTO story_bands (key, article_id) VALUES (?, ?)"), bands)
+            self.conn.exec_driver_sql(
+                self._sql("INSERT INTO story_bands (key, article_id) VALUES (?, ?)"), bands
+            )
         if written:
-            self.conn.execute(insert(_CHANGES), [{"article_id": id_, "doc_id": str(id_), "action": "upsert",
-                                                  "at": self.now} for id_, _, _ in written])
-        self.index_rows += [(id_, a.title, a.subtitle, a.text, " ".join(a.tags), a.section) for id_, a, _ in written]
+            upsert = str(ChangeAction.UPSERT)
+            self.conn.execute(
+                insert(_CHANGES),
+                [
+                    {"article_id": id_, "doc_id": doc_id(id_), "action": upsert, "at": self.now}
+                    for id_, _, _ in written
+                ],
+            )
+        self.index_rows += [
+            (id_, a.title, a.subtitle, a.text, " ".join(a.tags), a.section) for id_, a, _ in written
+        ]
 
-    def _aliases(self, aliases: list[tuple[str, str]]) -> None:
+    def _aliases(self, aliases: list[Alias]) -> None:
         """Record alias URLs (the same text elsewhere) of articles stored now or before."""
-        aliases = [(alias, target) for alias, target in dict(aliases).items() if alias != target]
+        # The last target an alias URL was seen with wins, as two batches in a row would have it.
+        aliases = [Alias(alias, target) for alias, target in dict(aliases).items() if alias != target]
         if not aliases:
             return
         targets = sorted({t for _, t in aliases})
         ids: dict[str, int] = {}
         for part in _chunks(targets):
-            found = self.conn.execute(select(_ARTICLES.c.canonical_url, _ARTICLES.c.id)
-                                      .where(_ARTICLES.c.canonical_url.in_(part)))
+            found = self.conn.execute(
+                select(_ARTICLES.c.canonical_url, _ARTICLES.c.id).where(_ARTICLES.c.canonical_url.in_(part))
+            )
             ids.update((url, id_) for url, id_ in found)
         urls = [alias for alias, _ in aliases]
         known: set[str] = set()
         for part in _chunks(urls):
-            known.update(self.conn.execute(select(ArticleAlias.url).where(ArticleAlias.url.in_(part))).scalars())
-        rows = [{"url": alias, "article_id": ids[target], "first_seen_at": self.now}
-                for alias, target in aliases if target in ids and alias not in known]
+            known.update(
+                self.conn.execute(select(ArticleAlias.url).where(ArticleAlias.url.in_(part))).scalars()
+            )
+        rows = [
+            {"url": alias, "article_id": ids[target], "first_seen_at": self.now}
+            for alias, target in aliases
+            if target in ids and alias not in known
+        ]
         if rows:
             self.conn.execute(insert(_ALIASES), rows)
             self.result.aliases += len(rows)

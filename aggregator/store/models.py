@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,9 +113,7 @@ class ArticleRow(Base):
     tag_links: Mapped[list[ArticleTag]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="ArticleTag.position"
     )
-    aliases: Mapped[list[ArticleAlias]] = relationship(
-        back_populates="article", cascade="all, delete-orphan"
-    )
+    aliases: Mapped[list[ArticleAlias]] = relationship(back_populates="article", cascade="all, delete-orphan")
 
     __table_args__ = (Index("ix_articles_published", "published"),)
 
@@ -131,7 +140,7 @@ class ChangeLog(Base):
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     article_id: Mapped[int] = mapped_column(Integer, index=True)
     doc_id: Mapped[str] = mapped_column(String(40))
-    #: "upsert" or "delete".
+    #: A store.records.ChangeAction: "upsert" or "delete".
     action: Mapped[str] = mapped_column(String(10))
     at: Mapped[datetime]
 
@@ -168,7 +177,7 @@ class Tag(Base):
 
 
 class ArticleTag(Base):
-    """A tag on an article, with where it came from (page, feed, source, derived)."""
+    """A tag on an article, with where it came from (an aggregator.model.TagOrigin)."""
 
     __tablename__ = "article_tags"
 
@@ -194,6 +203,8 @@ class ArticleAlias(Base):
 
 
 class CrawlRun(Base):
+    """One crawl: the sources it was given, what it did (aggregator.outcomes.CrawlReport)."""
+
     __tablename__ = "crawl_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -207,3 +218,5 @@ class CrawlRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     not_articles: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    #: source name -> why it failed, for the sources that failed in this run.
+    failures: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))

@@ -1,4 +1,4 @@
-"""Batch writes in a process of their own: what a crawl's store pipeline sends its batches to.
+"""Batch writes in a process of their own: the writer process a crawl's session sends batches to.
 
 Writing a batch (dedupe lookups aside) is mostly Python in SQLAlchemy and the driver; in the
 crawl's process it would hold the download loop (and its GIL) for every batch. A single writer
@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from aggregator.model import Article
-from aggregator.store.batch import BatchResult
-from aggregator.store.repository import Store
+from aggregator.store import Alias, BatchResult, Store
 
 #: One Store per database for the life of the process (its engine keeps the connection open).
 _stores: dict[str, Store] = {}
 
 
-def write_batch(db_url: str, articles: list[Article], aliases: list[tuple[str, str]], now: datetime) -> BatchResult:
+def write_batch(db_url: str, articles: list[Article], aliases: list[Alias], now: datetime) -> BatchResult:
     """Store.write_batch on this process's own Store of ``db_url``."""
     store = _stores.get(db_url)
     if store is None:

@@ -76,8 +76,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "article_tags",
-        sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("tag_id", sa.Integer, sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("origin", sa.String(10), nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
@@ -85,8 +86,7 @@ def upgrade() -> None:
     op.create_table(
         "article_aliases",
         sa.Column("url", sa.Text, primary_key=True),
-        sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
         sa.Column("first_seen_at", TS, nullable=False),
     )
     op.create_index("ix_article_aliases_article_id", "article_aliases", ["article_id"])
@@ -107,6 +107,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("crawl_runs", "article_aliases", "article_tags", "tags", "articles", "stories",
-                  "sources"):
+    for table in ("crawl_runs", "article_aliases", "article_tags", "tags", "articles", "stories", "sources"):
         op.drop_table(table)

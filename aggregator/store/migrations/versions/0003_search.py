@@ -1,6 +1,6 @@
 """Search: tags_text on articles, a change log for incremental exports, the full-text index.
 
-SQLite gets an FTS5 table (rowid = article id) that the repository keeps in step with every
+SQLite gets an FTS5 table (rowid = article id) that the store keeps in step with every
 article write; PostgreSQL gets a generated, weighted tsvector column with a GIN index.
 
 Revision ID: 0003
@@ -45,22 +45,30 @@ def upgrade() -> None:
     op.execute(
         "UPDATE articles SET tags_text = coalesce((SELECT group_concat(t.name, ' ') FROM article_tags at"
         " JOIN tags t ON t.id = at.tag_id WHERE at.article_id = articles.id), '')"
-        if dialect == "sqlite" else
-        "UPDATE articles SET tags_text = coalesce((SELECT string_agg(t.name, ' ') FROM article_tags at"
+        if dialect == "sqlite"
+        else "UPDATE articles SET tags_text = coalesce((SELECT string_agg(t.name, ' ') FROM article_tags at"
         " JOIN tags t ON t.id = at.tag_id WHERE at.article_id = articles.id), '')"
     )
     if dialect == "sqlite":
-        op.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, subtitle, text, tags, section,"
-                   " tokenize = 'porter unicode61 remove_diacritics 2')")
-        op.execute("INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
-                   " SELECT id, title, subtitle, text, tags_text, section FROM articles")
+        op.execute(
+            "CREATE VIRTUAL TABLE articles_fts USING fts5(title, subtitle, text, tags, section,"
+            " tokenize = 'porter unicode61 remove_diacritics 2')"
+        )
+        op.execute(
+            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+            " SELECT id, title, subtitle, text, tags_text, section FROM articles"
+        )
     elif dialect == "postgresql":
-        op.execute(f"ALTER TABLE articles ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_VECTOR}) STORED")
+        op.execute(
+            f"ALTER TABLE articles ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_VECTOR}) STORED"
+        )
         op.execute("CREATE INDEX ix_articles_search_vector ON articles USING gin (search_vector)")
     # Every article already stored is a change since cursor 0.
-    op.execute("INSERT INTO change_log (article_id, doc_id, action, at)"
-               " SELECT articles.id, CAST(articles.id AS TEXT), 'upsert', articles.changed_at FROM articles"
-               " ORDER BY articles.id")
+    op.execute(
+        "INSERT INTO change_log (article_id, doc_id, action, at)"
+        " SELECT articles.id, CAST(articles.id AS TEXT), 'upsert', articles.changed_at FROM articles"
+        " ORDER BY articles.id"
+    )
 
 
 def downgrade() -> None:

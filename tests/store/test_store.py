@@ -1,20 +1,21 @@
-"""The repository on real databases: SQLite files, and the local PostgreSQL server."""
+"""The store on real databases: SQLite files, and the local PostgreSQL server."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from aggregator.errors import InputError, StorageError
+from aggregator.errors import SourceExists, SourceNameTaken, SourceNotFound, StorageError, UnknownSourceKind
 from aggregator.model import Article
 from aggregator.normalize import normalize_article
-from aggregator.store import Store
+from aggregator.store import RunTotals, Store
+from aggregator.store.base import alembic_config
 from aggregator.store.models import Base
+from aggregator.store.records import StoryMember
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -22,9 +23,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 def _head() -> str:
     from alembic.script import ScriptDirectory
 
-    from aggregator.store.repository import _alembic_config
-
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
@@ -32,10 +31,14 @@ def _head() -> str:
 HEAD = _head()
 
 
-def article(n: int, text: str | None = None, **kw: object) -> Article:
-    a = Article(url=f"https://pub.example/{n}?utm_source=x", title=f"Story {n}",
-                text=text or f"Body of story number {n}.", tags=["Ports", "U.S."],
-                published=datetime(2026, 11, 1, tzinfo=UTC), **kw)  # type: ignore[arg-type]
+def article(n: int, text: str | None = None) -> Article:
+    a = Article(
+        url=f"https://pub.example/{n}?utm_source=x",
+        title=f"Story {n}",
+        text=text or f"Body of story number {n}.",
+        tags=["Ports", "U.S."],
+        published=datetime(2026, 11, 1, tzinfo=UTC),
+    )
     return normalize_article(a, now=NOW)
 
 
@@ -53,19 +56,21 @@ def test_new_database_is_created_and_migrated(tmp_path: Path) -> None:
 def test_older_schema_is_upgraded_with_its_data(tmp_path: Path) -> None:
     from alembic import command
 
-    from aggregator.store.repository import _alembic_config
-
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
-    cfg = _alembic_config()
+    cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        conn.execute(text("INSERT INTO sources (name, kind, url, interval_seconds, enabled, tags, error_count,"
-                          " created_at) VALUES ('old', 'feed', 'https://x/rss', 60, 1, '[]', 0, '2026-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO sources (name, kind, url, interval_seconds, enabled, tags, error_count,"
+                " created_at) VALUES ('old', 'feed', 'https://x/rss', 60, 1, '[]', 0, '2026-01-01')"
+            )
+        )
     engine.dispose()
-    store = Store(url)
-    assert [s.name for s in store.list_sources()] == ["old"]
+    with Store(url) as store:
+        assert [s.name for s in store.list_sources()] == ["old"]
     with sqlite3.connect(tmp_path / "old.db") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD
         assert conn.execute("SELECT count(*) FROM story_bands").fetchone()[0] == 0
@@ -81,8 +86,11 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
     def shape(engine: object) -> dict[str, set[tuple[str, bool]]]:
         insp = inspect(engine)
         # The FTS5 table and its shadow tables exist only through the migration (raw SQL).
-        return {t: {(c["name"], c["nullable"]) for c in insp.get_columns(t)}
-                for t in insp.get_table_names() if t != "alembic_version" and not t.startswith("articles_fts")}
+        return {
+            t: {(c["name"], c["nullable"]) for c in insp.get_columns(t)}
+            for t in insp.get_table_names()
+            if t != "alembic_version" and not t.startswith("articles_fts")
+        }
 
     assert shape(migrated) == shape(reference)
 
@@ -93,7 +101,9 @@ def test_write_batch_inserts_updates_and_never_duplicates(db_url: str) -> None:
     assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
     again = store.write_batch([article(1), article(2)], now=NOW + timedelta(hours=1))
     assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
-    changed = store.write_batch([article(1, text="A corrected body of story one.")], now=NOW + timedelta(hours=2))
+    changed = store.write_batch(
+        [article(1, text="A corrected body of story one.")], now=NOW + timedelta(hours=2)
+    )
     assert changed.updated == 1
     assert store.count_articles() == 2
     stored = store.get_article("https://pub.example/1")
@@ -109,7 +119,8 @@ def test_aliases_are_recorded_and_exported(db_url: str) -> None:
     store.write_batch([article(1)], [("https://mirror.example/copy", "https://pub.example/1")], now=NOW)
     rows = list(store.iter_articles())
     assert [(a.canonical_url, aliases) for a, aliases in rows] == [
-        ("https://pub.example/1", ["https://mirror.example/copy"])]
+        ("https://pub.example/1", ["https://mirror.example/copy"])
+    ]
 
 
 def test_a_failed_batch_writes_nothing(db_url: str) -> None:
@@ -124,31 +135,58 @@ def test_a_failed_batch_writes_nothing(db_url: str) -> None:
 def test_sources_lifecycle(db_url: str) -> None:
     store = Store(db_url)
     store.add_source("wire", "feed", "https://pub.example/rss", now=NOW, tags=["wire"])
-    with pytest.raises(InputError, match="exists already"):
-        store.add_source("wire", "feed", "https://pub.example/rss", now=NOW)
-    with pytest.raises(InputError, match="unknown source kind"):
+    with pytest.raises(SourceNameTaken, match="a source named 'wire' exists already") as taken:
+        store.add_source("wire", "feed", "https://pub.example/other", now=NOW)
+    assert taken.value.name == "wire"
+    with pytest.raises(SourceExists) as known:
+        store.add_source("wire-again", "feed", "https://pub.example/rss", now=NOW)
+    assert (known.value.url, known.value.name) == ("https://pub.example/rss", "wire")
+    with pytest.raises(UnknownSourceKind, match="unknown source kind 'podcast'"):
         store.add_source("x", "podcast", "https://pub.example/p", now=NOW)
     assert [s.name for s in store.due_sources(NOW)] == ["wire"]
-    store.record_source_success("wire", now=NOW, etag='"abc"', last_modified="Wed, 01 Jan 2026 00:00:00 GMT",
-                                jitter=0)
+    assert store.next_due_at() == NOW
+    store.record_source_success(
+        "wire", now=NOW, etag='"abc"', last_modified="Wed, 01 Jan 2026 00:00:00 GMT", jitter=0
+    )
     assert store.due_sources(NOW + timedelta(minutes=59)) == []
     assert [s.name for s in store.due_sources(NOW + timedelta(hours=1))] == ["wire"]
     store.record_source_error("wire", "HTTP 500", now=NOW)
     info = store.get_source("wire")
     assert (info.last_error, info.error_count, info.etag) == ("HTTP 500", 1, '"abc"')
     assert info.next_due_at == NOW + timedelta(hours=2)  # backoff doubles the interval
+    assert [s.name for s in store.sources_to_crawl(names=["wire"], now=NOW)] == ["wire"]
+    assert store.sources_to_crawl(now=NOW) == []  # not due
+    assert [s.name for s in store.sources_to_crawl(everything=True, now=NOW)] == ["wire"]
     store.remove_source("wire")
-    with pytest.raises(InputError, match="no source named"):
+    with pytest.raises(SourceNotFound, match="no source named 'wire'"):
         store.remove_source("wire")
+    with pytest.raises(SourceNotFound, match="no source named 'ghost'"):
+        store.sources_to_crawl(names=["ghost"], now=NOW)
 
 
-def test_crawl_runs_are_recorded(db_url: str) -> None:
-    store = Store(db_url)
-    run = store.start_run(["wire"], now=NOW)
-    store.finish_run(run, Counter(new=3, pages_fetched=5), status="finished", now=NOW)
-    with store.engine.connect() as conn:
-        row = conn.execute(text("SELECT status, articles_new, pages_fetched FROM crawl_runs")).one()
-    assert tuple(row) == ("finished", 3, 5)
+def test_crawl_runs_are_recorded_with_their_failures(db_url: str) -> None:
+    with Store(db_url) as store:
+        run = store.start_run(["wire", "gone"], now=NOW)
+        store.finish_run(
+            run,
+            RunTotals(new=3, pages_fetched=5, failures={"gone": "HTTP 410 Gone"}),
+            status="finished",
+            now=NOW + timedelta(minutes=1),
+        )
+        [info] = store.recent_runs()
+    assert info.to_dict() == {
+        "id": run,
+        "started_at": NOW.isoformat(),
+        "finished_at": (NOW + timedelta(minutes=1)).isoformat(),
+        "status": "finished",
+        "sources": ["wire", "gone"],
+        "pages_fetched": 5,
+        "new": 3,
+        "updated": 0,
+        "duplicates": 0,
+        "errors": 0,
+        "failures": {"gone": "HTTP 410 Gone"},
+    }
 
 
 def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
@@ -191,26 +229,40 @@ def test_wire_copies_join_one_story_across_store_instances(db_url: str) -> None:
     ap = arts["japan-space-policy"]["paragraphs"]
     other = arts["offshore-wind-auction-results"]["paragraphs"]
     first = Store(db_url)
-    first.write_batch([wire_copy(1, "https://outlet-a.example/japan", ap),
-                       wire_copy(2, "https://outlet-a.example/wind", other)], now=NOW)
+    first.write_batch(
+        [
+            wire_copy(1, "https://outlet-a.example/japan", ap),
+            wire_copy(2, "https://outlet-a.example/wind", other),
+        ],
+        now=NOW,
+    )
     first.close()
     # A second process: a new Store on the same database sees the persisted index.
     second = Store(db_url)
-    result = second.write_batch([
-        wire_copy(3, "https://outlet-b.example/japan-us", [p.replace("co-operat", "cooperat") for p in ap]
-                  + ["Follow Mari Yamaguchi on Twitter."]),
-        wire_copy(4, "https://outlet-c.example/japan-short", ap[:5]),
-    ], now=NOW)
+    result = second.write_batch(
+        [
+            wire_copy(
+                3,
+                "https://outlet-b.example/japan-us",
+                [p.replace("co-operat", "cooperat") for p in ap] + ["Follow Mari Yamaguchi on Twitter."],
+            ),
+            wire_copy(4, "https://outlet-c.example/japan-short", ap[:5]),
+        ],
+        now=NOW,
+    )
     assert result.joined_story == 2
     japan = second.get_article("https://outlet-a.example/japan")
     wind = second.get_article("https://outlet-a.example/wind")
     assert japan is not None
     assert wind is not None
     assert japan.story_id != wind.story_id
-    members = [url for url, _, _ in second.story_members(japan.story_id or 0)]
-    assert members == ["https://outlet-a.example/japan", "https://outlet-b.example/japan-us",
-                       "https://outlet-c.example/japan-short"]
-    assert second.stories() == [(japan.story_id, 3)]
+    [story] = second.stories()
+    assert story.story_id == japan.story_id
+    assert story.members == (
+        StoryMember("https://outlet-a.example/japan", None, ""),
+        StoryMember("https://outlet-b.example/japan-us", None, ""),
+        StoryMember("https://outlet-c.example/japan-short", None, ""),
+    )
     assert second.find_story("\n\n".join(ap[:6])) == japan.story_id
     assert second.find_story("\n\n".join(arts["paper-mill-closure"]["paragraphs"])) is None
 
@@ -220,15 +272,20 @@ def test_copies_inside_one_batch_join_one_story(db_url: str) -> None:
 
     paras = next(a for a in fixture_articles() if a["slug"] == "paper-mill-closure")["paragraphs"]
     store = Store(db_url)
-    result = store.write_batch([wire_copy(1, "https://a.example/mill", paras),
-                                wire_copy(2, "https://b.example/mill", [*paras, "Local reaction followed."])], now=NOW)
+    result = store.write_batch(
+        [
+            wire_copy(1, "https://a.example/mill", paras),
+            wire_copy(2, "https://b.example/mill", [*paras, "Local reaction followed."]),
+        ],
+        now=NOW,
+    )
     assert (result.new, result.joined_story) == (2, 1)
-    [(story_id, size)] = store.stories()
-    assert size == 2
+    [story] = store.stories()
+    assert story.size == 2
     # A third copy in a later batch joins the same story, and the story's first two are re-exported.
     changes_before = store.changes_since(0)[1]
     later = store.write_batch([wire_copy(3, "https://c.example/mill", paras[:6])], now=NOW)
     assert later.joined_story == 1
-    assert store.stories() == [(story_id, 3)]
-    changed = {doc for _, _, doc, _ in store.changes_since(changes_before)[0]}
+    assert [(s.story_id, s.size) for s in store.stories()] == [(story.story_id, 3)]
+    changed = {change.doc_id for change in store.changes_since(changes_before)[0]}
     assert changed == {"1", "2", "3"}

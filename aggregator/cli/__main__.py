@@ -1,0 +1,5 @@
+"""``python -m aggregator.cli``: the command line."""
+
+from aggregator.cli import main
+
+main()

@@ -1,0 +1,181 @@
+"""What every command shares: the top-level group and its options, the per-invocation context,
+one-line errors and exit codes, output helpers.
+
+Imports stay light here (click only): rich, the store and everything else are imported by the
+commands that use them, so ``aggregator --help`` starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
+
+import click
+
+from aggregator import __version__
+from aggregator.config import as_db_url, default_db_url
+from aggregator.errors import AggregatorError, InvalidDate, InvalidURL
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aggregator.store import Store
+
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3
+EXIT_NO_TEXT = 4
+
+
+class Context:
+    """What the top-level options say, for every command of one invocation."""
+
+    def __init__(self, db: str | None, *, debug: bool, verbose: bool) -> None:
+        self.db_url = as_db_url(db) if db else default_db_url()
+        self.debug = debug
+        self.verbose = verbose
+
+    def store(self) -> Store:
+        """The database, opened (and migrated). Use it as ``with ctx.store() as store:``."""
+        from aggregator.store import Store
+
+        return Store(self.db_url)
+
+    @property
+    def log_level(self) -> str:
+        return "DEBUG" if self.debug else ("INFO" if self.verbose else "WARNING")
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    click.echo(f"aggregator: error: {message}", err=True)
+    sys.exit(code)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def json_line(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def when(value: datetime | None) -> str:
+    """A date as tables show it."""
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def check_urls(urls: tuple[str, ...]) -> list[str]:
+    """The URLs, each an absolute http(s) URL, else InvalidURL."""
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidURL(url)
+    return list(urls)
+
+
+def date_option(value: str | None) -> datetime | None:
+    """An ISO date from an option (UTC when it names no zone)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidDate(value) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console for tables and progress (rich is imported when output needs it)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+@contextmanager
+def output(path: str | None) -> Iterator[IO[str]]:
+    """Standard output, or a file written atomically (a reader never sees half a file)."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".export-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Commands(click.Group):
+    """The top-level group: an expected error becomes one line on stderr and exit 1 (with
+    ``--debug``, its traceback), whichever command raised it (in-process runs included)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise
+        except AggregatorError as exc:
+            if ctx.params.get("debug"):
+                raise
+            fail(str(exc))
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    metavar="URL|PATH",
+    envvar="AGGREGATOR_DB",
+    help="Database: an SQLAlchemy URL or an SQLite file path (default: AGGREGATOR_DB, "
+    "else ~/.local/share/aggregator/aggregator.db).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's informational logs.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or one JSON object per event (for log collectors).",
+)
+@click.version_option(__version__, prog_name="aggregator")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str) -> None:
+    """Collect industry news: crawl publishers, extract clean articles, drop duplicates, store them."""
+    ctx.obj = Context(db, debug=debug, verbose=verbose)
+    if debug or log_format == "json":
+        from aggregator.logs import configure
+
+        configure(debug=debug, json_lines=log_format == "json")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI; Ctrl-C exits 130, a closed pipe (``| head``) exits quietly."""
+    try:
+        cli.main(args=argv, prog_name="aggregator", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)

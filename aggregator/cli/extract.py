@@ -1,0 +1,42 @@
+"""``aggregator extract``: the Article of a saved page, no network, no database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from aggregator.cli._base import EXIT_NO_TEXT
+from aggregator.errors import UnreadableFile
+
+
+@click.command()
+@click.argument("path", metavar="PATH|-")
+@click.option("--url", default=None, help="The page's address (resolves links, picks site rules).")
+@click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
+def extract(path: str, url: str | None, compact: bool) -> None:
+    """Print the Article extracted from a saved page (PATH, or - for standard input) as JSON.
+
+    Exits 4 when the page has no article text (the record is still printed).
+    """
+    from aggregator.extract import extract_article
+
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        url = url or "file:///dev/stdin"
+    else:
+        file = Path(path)
+        try:
+            data = file.read_bytes()
+        except IsADirectoryError as exc:
+            raise UnreadableFile(path, "it is a directory") from exc
+        except OSError as exc:
+            raise UnreadableFile(path, exc.strerror or str(exc)) from exc
+        url = url or file.resolve().as_uri()
+    article = extract_article(data, url)
+    click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=None if compact else 2))
+    if not article.text:
+        click.echo(f"aggregator: {path}: no article text found ({article.page_type} page)", err=True)
+        sys.exit(EXIT_NO_TEXT)

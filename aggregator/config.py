@@ -1,0 +1,37 @@
+"""Plain values every layer shares: where the database is, how many articles a batch holds.
+
+Imports nothing from the package (the bottom layer), so the CLI can resolve ``--db`` and a crawl
+its batch size without loading the store, SQLAlchemy or Scrapy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Articles written per database transaction (a commit and the story lookup are per batch: 200
+#: costs the writer a fifth less per article than 50). AGGREGATOR_BATCH_SIZE overrides it.
+DEFAULT_BATCH_SIZE = 200
+
+
+def as_db_url(value: str) -> str:
+    """Accept an SQLAlchemy URL or a plain path to an SQLite file."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def default_db_url() -> str:
+    """``AGGREGATOR_DB`` when set, else an SQLite file in the user's data directory."""
+    env = os.environ.get("AGGREGATOR_DB")
+    if env:
+        return as_db_url(env)
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return as_db_url(str(base / "aggregator" / "aggregator.db"))
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    """The file of an ``sqlite:///`` URL (None for other databases and in-memory SQLite)."""
+    if not db_url.startswith("sqlite:///") or db_url.startswith("sqlite:///:memory:"):
+        return None
+    return Path(db_url.removeprefix("sqlite:///").split("?", 1)[0])

@@ -1,0 +1,156 @@
+"""Full-text search SQL: SQLite FTS5 by default, PostgreSQL's weighted tsvector by URL.
+
+Ranking is BM25 (SQLite) or ts_rank_cd (PostgreSQL) with field weights title > dek > tags >
+section > text. The index tables themselves are made by the migrations (0003); the index is kept
+in step inside every batch transaction (:func:`index_rows`), and :meth:`SearchMixin.reindex`
+rebuilds it as a repair. Collapsing copies of a story and making snippets is aggregator.search's.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from aggregator.errors import InvalidQuery
+from aggregator.search import SearchQuery, SearchRow
+from aggregator.store.base import StoreBase
+from aggregator.store.batch import IndexRow
+from aggregator.store.models import ArticleRow
+from aggregator.tags import fold_tag
+
+#: bm25() weights, in the FTS5 column order: title, subtitle, text, tags, section.
+BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0, 2.0)
+
+
+def index_rows(conn: Connection, rows: list[IndexRow], *, replace: list[int]) -> None:
+    """Keep the SQLite full-text index in step with a batch of written rows, in the batch's
+    transaction (PostgreSQL's tsvector is a generated column and needs nothing).
+
+    ``replace`` are ids of updated rows whose old index entries go first. One executemany per
+    batch: index upkeep costs about what bare FTS5 inserts cost (benchmarks/search.py).
+    """
+    if conn.dialect.name != "sqlite" or not rows:
+        return
+    # The driver's own executemany: SQLAlchemy's statement layer would cost as much as FTS5.
+    cursor = conn.connection.cursor()
+    try:
+        if replace:
+            cursor.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(i,) for i in replace])
+        cursor.executemany(
+            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    finally:
+        cursor.close()
+
+
+def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
+    clauses = []
+    if query.tag:
+        clauses.append(
+            "a.id IN (SELECT at.article_id FROM article_tags at JOIN tags t ON t.id = at.tag_id"
+            " WHERE t.name = :tag)"
+        )
+        params["tag"] = fold_tag(query.tag)
+    if query.source:
+        clauses.append("s.name = :source")
+        params["source"] = query.source
+    if query.section:
+        clauses.append("lower(a.section) = lower(:section)")
+        params["section"] = query.section
+    if query.language:
+        clauses.append("a.language = :language")
+        params["language"] = query.language.lower()
+    if query.since:
+        clauses.append("a.published >= :since")
+        params["since"] = query.since
+    if query.until:
+        clauses.append("a.published < :until")
+        params["until"] = query.until
+    return "".join(f" AND {c}" for c in clauses)
+
+
+def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    filters = _filters(query, params)
+    if not filters:
+        # Rank inside the FTS table and join only the top rows: joining every match first made a
+        # two-word query at 100k articles 9x slower (benchmarks/search.py).
+        return (
+            "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -f.score, a.story_id"
+            " FROM (SELECT rowid, bm25(articles_fts, " + weights + ") AS score FROM articles_fts"
+            " WHERE articles_fts MATCH :q ORDER BY score LIMIT :n) f"
+            " JOIN articles a ON a.id = f.rowid LEFT JOIN sources s ON s.id = a.source_id ORDER BY f.score"
+        )
+    # The text column, not a snippet: making one re-reads each row, so it is made for the hits shown.
+    return (
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -bm25(articles_fts, "
+        + weights
+        + "),"
+        " a.story_id"
+        " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
+        " LEFT JOIN sources s ON s.id = a.source_id"
+        " WHERE articles_fts MATCH :q" + filters + " ORDER BY bm25(articles_fts, " + weights + ") LIMIT :n"
+    )
+
+
+def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
+    return (
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published,"
+        " ts_headline('english', a.text, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=10'),"
+        " ts_rank_cd(a.search_vector, q), a.story_id"
+        " FROM articles a CROSS JOIN websearch_to_tsquery('english', :q) q"
+        " LEFT JOIN sources s ON s.id = a.source_id"
+        " WHERE a.search_vector @@ q"
+        + _filters(query, params)
+        + " ORDER BY ts_rank_cd(a.search_vector, q) DESC, a.id LIMIT :n"
+    )
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A published date as raw SQL returns it (SQLite: naive UTC text) as an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+class SearchMixin(StoreBase):
+    def search_rows(self, query: SearchQuery, *, limit: int) -> list[SearchRow]:
+        """The ``limit`` best matches, best first. SQLite rows carry the article's text (for the
+        caller's snippet), PostgreSQL rows ts_headline's snippet. InvalidQuery when the engine
+        rejects the query's syntax."""
+        params: dict[str, Any] = {"q": query.text, "n": limit}
+        sql = _sqlite_sql(query, params) if self.dialect == "sqlite" else _postgres_sql(query, params)
+        try:
+            with self.session() as s:
+                rows = s.execute(text(sql), params).all()
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+            if "fts5" in reason or "syntax" in reason:
+                raise InvalidQuery(query.text, reason) from exc
+            raise
+        return [
+            SearchRow(article_id, url, title, source, _utc(published), body or "", float(score), story_id)
+            for article_id, url, title, source, published, body, score, story_id in rows
+        ]
+
+    def reindex(self) -> int:
+        """Rebuild the full-text index from the articles table (a repair; writes keep it current)."""
+        with self.session() as s:
+            if self.dialect == "sqlite":
+                s.execute(text("DELETE FROM articles_fts"))
+                s.execute(
+                    text(
+                        "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+                        " SELECT id, title, subtitle, text, tags_text, section FROM articles"
+                    )
+                )
+            else:
+                s.execute(text("REINDEX INDEX ix_articles_search_vector"))
+            return s.scalar(select(func.count()).select_from(ArticleRow)) or 0

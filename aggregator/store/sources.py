@@ -1,0 +1,204 @@
+"""Sources: what crawls visit, and what the last crawl of each left behind (validators, errors,
+when it is due). The due-time maths is aggregator.due's; this module only stores its answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from aggregator.due import next_due, random_jitter
+from aggregator.errors import SourceExists, SourceNameTaken, SourceNotFound, UnknownSourceKind
+from aggregator.model import SourceKind
+from aggregator.store.base import StoreBase
+from aggregator.store.models import ArticleRow, Source
+from aggregator.store.records import SourceInfo
+
+DEFAULT_INTERVAL = 3600
+
+
+def _info(src: Source, article_count: int) -> SourceInfo:
+    return SourceInfo(
+        name=src.name,
+        kind=SourceKind(src.kind),
+        url=src.url,
+        interval_seconds=src.interval_seconds,
+        enabled=src.enabled,
+        tags=tuple(src.tags),
+        disabled_reason=src.disabled_reason,
+        last_success_at=src.last_success_at,
+        last_error=src.last_error,
+        next_due_at=src.next_due_at,
+        article_count=article_count,
+        etag=src.etag,
+        last_modified=src.last_modified,
+        error_count=src.error_count,
+        delay=src.delay,
+        concurrency=src.concurrency,
+    )
+
+
+class SourcesMixin(StoreBase):
+    def add_source(
+        self,
+        name: str,
+        kind: str,
+        url: str,
+        *,
+        now: datetime,
+        interval_seconds: int = DEFAULT_INTERVAL,
+        tags: Iterable[str] = (),
+        delay: float | None = None,
+        concurrency: int | None = None,
+    ) -> SourceInfo:
+        """Add a source, due at once. Raises SourceNameTaken or SourceExists (its URL is known)."""
+        if kind not in tuple(SourceKind):
+            raise UnknownSourceKind(kind, tuple(SourceKind))
+        try:
+            with self.session() as s:
+                if s.scalar(select(Source.id).where(Source.name == name)) is not None:
+                    raise SourceNameTaken(name)
+                holder = s.scalar(select(Source.name).where(Source.url == url).limit(1))
+                if holder is not None:
+                    raise SourceExists(url, holder)
+                s.add(
+                    Source(
+                        name=name,
+                        kind=str(kind),
+                        url=url,
+                        interval_seconds=interval_seconds,
+                        enabled=True,
+                        tags=list(tags),
+                        error_count=0,
+                        created_at=now,
+                        next_due_at=now,
+                        delay=delay,
+                        concurrency=concurrency,
+                    )
+                )
+        except IntegrityError as exc:
+            raise SourceNameTaken(name) from exc
+        return self.get_source(name)
+
+    def _source(self, s: Session, name: str) -> Source:
+        source = s.scalar(select(Source).where(Source.name == name))
+        if source is None:
+            raise SourceNotFound(name)
+        return source
+
+    def get_source(self, name: str) -> SourceInfo:
+        return self.list_sources([name])[0]
+
+    def list_sources(self, names: Iterable[str] | None = None) -> list[SourceInfo]:
+        """Sources by name (all of them without ``names``); SourceNotFound for a missing name."""
+        wanted = list(names) if names is not None else None
+        with self.session() as s:
+            query = select(Source).order_by(Source.name)
+            if wanted is not None:
+                query = query.where(Source.name.in_(wanted))
+            sources = list(s.scalars(query))
+            if wanted is not None:
+                missing = set(wanted) - {src.name for src in sources}
+                if missing:
+                    raise SourceNotFound(min(missing))
+            counts = dict(
+                s.execute(select(ArticleRow.source_id, func.count()).group_by(ArticleRow.source_id)).all()
+            )
+            return [_info(src, counts.get(src.id, 0)) for src in sources]
+
+    def source_names(self) -> set[str]:
+        with self.session() as s:
+            return set(s.scalars(select(Source.name)))
+
+    def remove_source(self, name: str) -> None:
+        with self.session() as s:
+            s.delete(self._source(s, name))
+
+    def due_sources(self, now: datetime) -> list[SourceInfo]:
+        """Enabled sources whose next due time has come."""
+        with self.session() as s:
+            names = list(
+                s.scalars(
+                    select(Source.name).where(
+                        Source.enabled.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now)
+                    )
+                )
+            )
+        return self.list_sources(names) if names else []
+
+    def sources_to_crawl(
+        self, *, names: Iterable[str] = (), everything: bool = False, now: datetime
+    ) -> list[SourceInfo]:
+        """The named sources (enabled or not), else every enabled one with ``everything``, else
+        the due ones: what ``aggregator crawl`` visits."""
+        names = list(names)
+        if names:
+            return self.list_sources(names)
+        if everything:
+            return [s for s in self.list_sources() if s.enabled]
+        return self.due_sources(now)
+
+    def next_due_at(self) -> datetime | None:
+        """When the first enabled source falls due (None when none is scheduled)."""
+        with self.session() as s:
+            return s.scalar(select(func.min(Source.next_due_at)).where(Source.enabled.is_(True)))
+
+    def record_source_success(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        jitter: float | None = None,
+    ) -> None:
+        """The source was read: keep its validators, clear its errors, schedule the next read
+        (``jitter`` drawn at random when not given; see aggregator.due)."""
+        with self.session() as s:
+            src = self._source(s, name)
+            src.last_success_at = now
+            src.last_error = None
+            src.error_count = 0
+            if etag is not None:
+                src.etag = etag
+            if last_modified is not None:
+                src.last_modified = last_modified
+            src.next_due_at = next_due(
+                now,
+                timedelta(seconds=src.interval_seconds),
+                jitter=random_jitter() if jitter is None else jitter,
+            )
+
+    def record_source_error(
+        self, name: str, message: str, *, now: datetime, retry_after: int | None = None
+    ) -> None:
+        """The source failed: back off (a server's Retry-After wins); see aggregator.due."""
+        with self.session() as s:
+            src = self._source(s, name)
+            src.last_error = message
+            src.last_error_at = now
+            src.error_count += 1
+            src.next_due_at = next_due(
+                now,
+                timedelta(seconds=src.interval_seconds),
+                src.error_count,
+                timedelta(seconds=retry_after) if retry_after is not None else None,
+            )
+
+    def move_source(self, name: str, url: str) -> None:
+        """A permanent redirect: the source lives at ``url`` from now on."""
+        with self.session() as s:
+            self._source(s, name).url = url
+
+    def disable_source(self, name: str, reason: str, *, now: datetime) -> None:
+        """Stop crawling a source (410 Gone, say) and keep the reason for ``sources list``."""
+        with self.session() as s:
+            src = self._source(s, name)
+            src.enabled = False
+            src.disabled_reason = reason
+            src.last_error = reason
+            src.last_error_at = now
+            src.error_count += 1
