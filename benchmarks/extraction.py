@@ -56,6 +56,7 @@ _OURS = "ours"
 
 # --------------------------------------------------------------------------- the data
 
+
 @dataclass(frozen=True)
 class Page:
     set: str
@@ -78,8 +79,10 @@ def _load_module(name: str, path: Path) -> ModuleType:
 
 def scorers() -> tuple[ModuleType, ModuleType]:
     """The fundus-dev and snippets-dev score.py modules, as the data folders ship them."""
-    return (_load_module("fundus_score", DATA / "fundus-dev" / "score.py"),
-            _load_module("snippets_score", DATA / "snippets-dev" / "score.py"))
+    return (
+        _load_module("fundus_score", DATA / "fundus-dev" / "score.py"),
+        _load_module("snippets_score", DATA / "snippets-dev" / "score.py"),
+    )
 
 
 def load_pages(sets: Sequence[str], limit: int | None) -> list[Page]:
@@ -100,6 +103,7 @@ def load_pages(sets: Sequence[str], limit: int | None) -> list[Page]:
 
 
 # --------------------------------------------------------------------------- the extractors
+
 
 @dataclass
 class Output:
@@ -184,6 +188,7 @@ def run_one(fn: Extractor, page: Page) -> tuple[Output | None, float]:
 
 # --------------------------------------------------------------------------- scoring
 
+
 def shingles(text: str) -> Counter[tuple[str, ...]]:
     tokens = _TOKEN.findall(text or "")
     if not tokens:
@@ -198,17 +203,30 @@ def score_page(page: Page, out: Output | None, fundus: ModuleType, snippets: Mod
     if page.set == "zyte":
         p, t = shingles(text), shingles(page.truth["articleBody"])
         tp = sum((p & t).values())
-        return {"P": tp / sum(p.values()) if p else None, "R": tp / sum(t.values()) if t else 1.0,
-                "empty": not text.strip()}
+        return {
+            "P": tp / sum(p.values()) if p else None,
+            "R": tp / sum(t.values()) if t else 1.0,
+            "empty": not text.strip(),
+        }
     if page.set == "fundus":
-        pred = fundus.Prediction(title=out.title, authors=out.authors, date=out.published, topics=out.tags,
-                                 text=text) if out is not None else fundus.Prediction()
+        pred = (
+            fundus.Prediction(
+                title=out.title, authors=out.authors, date=out.published, topics=out.tags, text=text
+            )
+            if out is not None
+            else fundus.Prediction()
+        )
         row = dict(fundus.score_page(page.truth, pred))
         row["empty"] = not text.strip()
         return row
     missed, leaked = snippets.match_page(page.truth, text if out is not None else None)
-    return {"tp": len(page.truth.with_) - len(missed), "fn": len(missed), "fp": len(leaked),
-            "tn": len(page.truth.without) - len(leaked), "empty": not text.strip()}
+    return {
+        "tp": len(page.truth.with_) - len(missed),
+        "fn": len(missed),
+        "fp": len(leaked),
+        "tn": len(page.truth.without) - len(leaked),
+        "empty": not text.strip(),
+    }
 
 
 def _mean(values: list[float]) -> float:
@@ -225,8 +243,11 @@ def _zyte(rows: list[dict[str, Any]]) -> tuple[float, float, float]:
 def _snippets(rows: list[dict[str, Any]]) -> tuple[float, float, float]:
     """(P, R, F) over the snippets of all pages summed."""
     tp, fn, fp = (sum(r[k] for r in rows) for k in ("tp", "fn", "fp"))
-    return (tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0,
-            2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return (
+        tp / (tp + fp) if tp + fp else 0.0,
+        tp / (tp + fn) if tp + fn else 0.0,
+        2 * tp / (2 * tp + fp + fn) if tp else 0.0,
+    )
 
 
 def summarize(set_name: str, rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -236,8 +257,18 @@ def summarize(set_name: str, rows: list[dict[str, Any]]) -> dict[str, float]:
         s["P"], s["R"], s["F1"] = _zyte(rows)
         s["F1_std"] = _bootstrap(rows, lambda sample: _zyte(sample)[2])
     elif set_name == "fundus":
-        for key in ("title_exact", "title_f1", "authors_f1", "date_day", "date_instant", "topics_f1",
-                    "body_f1", "body_p", "body_r", "bodyfull_f1"):
+        for key in (
+            "title_exact",
+            "title_f1",
+            "authors_f1",
+            "date_day",
+            "date_instant",
+            "topics_f1",
+            "body_f1",
+            "body_p",
+            "body_r",
+            "bodyfull_f1",
+        ):
             s[key] = _mean([r[key] for r in rows if r.get(key) is not None])
         s["body_below_half"] = sum(1 for r in rows if r.get("body_f1", 0.0) < 0.5)
     else:
@@ -246,13 +277,16 @@ def summarize(set_name: str, rows: list[dict[str, Any]]) -> dict[str, float]:
     return s
 
 
-def _bootstrap(rows: list[dict[str, Any]], figure: Callable[[list[dict[str, Any]]], float], n: int = 300) -> float:
+def _bootstrap(
+    rows: list[dict[str, Any]], figure: Callable[[list[dict[str, Any]]], float], n: int = 300
+) -> float:
     rng = random.Random(0)
     values = [figure([rows[rng.randrange(len(rows))] for _ in rows]) for _ in range(n)]
     return statistics.pstdev(values)
 
 
 # --------------------------------------------------------------------------- running
+
 
 @dataclass
 class Result:
@@ -312,17 +346,29 @@ def _init_worker() -> None:
 
 COLUMNS = {
     "zyte": [("P", "P"), ("R", "R"), ("F1", "F1"), ("F1_std", "±"), ("empty", "empty")],
-    "fundus": [("body_f1", "body.F1"), ("body_p", "body.P"), ("body_r", "body.R"),
-               ("body_below_half", "<.5"), ("title_exact", "t.exact"), ("title_f1", "t.F1"),
-               ("authors_f1", "auth.F1"), ("date_day", "day"), ("date_instant", "instant"),
-               ("topics_f1", "topics"), ("bodyfull_f1", "full.F1"), ("empty", "empty")],
+    "fundus": [
+        ("body_f1", "body.F1"),
+        ("body_p", "body.P"),
+        ("body_r", "body.R"),
+        ("body_below_half", "<.5"),
+        ("title_exact", "t.exact"),
+        ("title_f1", "t.F1"),
+        ("authors_f1", "auth.F1"),
+        ("date_day", "day"),
+        ("date_instant", "instant"),
+        ("topics_f1", "topics"),
+        ("bodyfull_f1", "full.F1"),
+        ("empty", "empty"),
+    ],
     "snippets": [("P", "P"), ("R", "R"), ("F", "F"), ("F_std", "±"), ("empty", "empty")],
 }
 
 
 def figures(result: Result) -> dict[str, dict[str, dict[str, float]]]:
     """extractor -> set -> figure -> value."""
-    return {name: {s: summarize(s, rows) for s, rows in per_set.items()} for name, per_set in result.rows.items()}
+    return {
+        name: {s: summarize(s, rows) for s, rows in per_set.items()} for name, per_set in result.rows.items()
+    }
 
 
 def print_tables(result: Result, figs: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -347,8 +393,10 @@ def print_tables(result: Result, figs: dict[str, dict[str, dict[str, float]]]) -
         for name in figs:
             t = sorted(result.times.get(name, []))
             if t:
-                print(f"{name:<13}{statistics.median(t):9.1f}{t[round(0.95 * (len(t) - 1))]:9.1f}"
-                      f"{statistics.fmean(t):9.1f}{result.errors[name]:9d}")
+                print(
+                    f"{name:<13}{statistics.median(t):9.1f}{t[round(0.95 * (len(t) - 1))]:9.1f}"
+                    f"{statistics.fmean(t):9.1f}{result.errors[name]:9d}"
+                )
 
 
 def targets(result: Result, figs: dict[str, dict[str, dict[str, float]]]) -> list[tuple[str, bool]]:
@@ -359,30 +407,51 @@ def targets(result: Result, figs: dict[str, dict[str, dict[str, float]]]) -> lis
     out: list[tuple[str, bool]] = []
     if "zyte" in o:
         z, tz = o["zyte"], t["zyte"]
-        out += [(f"zyte F1 {z['F1']:.3f} >= trafilatura {tz['F1']:.3f} + 0.02", z["F1"] >= tz["F1"] + 0.02),
-                (f"zyte precision {z['P']:.3f} >= trafilatura {tz['P']:.3f}", z["P"] >= tz["P"]),
-                (f"zyte empty pages {z['empty']:.0f} == 0", z["empty"] == 0)]
+        out += [
+            (f"zyte F1 {z['F1']:.3f} >= trafilatura {tz['F1']:.3f} + 0.02", z["F1"] >= tz["F1"] + 0.02),
+            (f"zyte precision {z['P']:.3f} >= trafilatura {tz['P']:.3f}", z["P"] >= tz["P"]),
+            (f"zyte empty pages {z['empty']:.0f} == 0", z["empty"] == 0),
+        ]
     if "fundus" in o:
         f, tf = o["fundus"], t["fundus"]
-        out += [(f"fundus body F1 {f['body_f1']:.3f} >= trafilatura {tf['body_f1']:.3f}", f["body_f1"] >= tf["body_f1"]),
-                (f"fundus pages under .5 {f['body_below_half']:.0f} <= trafilatura {tf['body_below_half']:.0f}",
-                 f["body_below_half"] <= tf["body_below_half"]),
-                (f"fundus title exact {f['title_exact']:.3f} >= 0.85", f["title_exact"] >= 0.85),
-                (f"fundus authors F1 {f['authors_f1']:.3f} >= trafilatura {tf['authors_f1']:.3f}",
-                 f["authors_f1"] >= tf["authors_f1"]),
-                (f"fundus date same-day {f['date_day']:.3f} >= 0.97", f["date_day"] >= 0.97)]
+        out += [
+            (
+                f"fundus body F1 {f['body_f1']:.3f} >= trafilatura {tf['body_f1']:.3f}",
+                f["body_f1"] >= tf["body_f1"],
+            ),
+            (
+                (
+                    f"fundus pages under .5 {f['body_below_half']:.0f}"
+                    f" <= trafilatura {tf['body_below_half']:.0f}"
+                ),
+                f["body_below_half"] <= tf["body_below_half"],
+            ),
+            (f"fundus title exact {f['title_exact']:.3f} >= 0.85", f["title_exact"] >= 0.85),
+            (
+                f"fundus authors F1 {f['authors_f1']:.3f} >= trafilatura {tf['authors_f1']:.3f}",
+                f["authors_f1"] >= tf["authors_f1"],
+            ),
+            (f"fundus date same-day {f['date_day']:.3f} >= 0.97", f["date_day"] >= 0.97),
+        ]
     if "snippets" in o:
         s, ts = o["snippets"], t["snippets"]
-        out += [(f"snippets F {s['F']:.3f} >= trafilatura {ts['F']:.3f}", s["F"] >= ts["F"]),
-                (f"snippets recall {s['R']:.3f} within 0.02 of trafilatura {ts['R']:.3f}", s["R"] >= ts["R"] - 0.02),
-                (f"snippets empty pages {s['empty']:.0f} == 0", s["empty"] == 0)]
+        out += [
+            (f"snippets F {s['F']:.3f} >= trafilatura {ts['F']:.3f}", s["F"] >= ts["F"]),
+            (
+                f"snippets recall {s['R']:.3f} within 0.02 of trafilatura {ts['R']:.3f}",
+                s["R"] >= ts["R"] - 0.02,
+            ),
+            (f"snippets empty pages {s['empty']:.0f} == 0", s["empty"] == 0),
+        ]
     if result.times.get(_OURS) and result.times.get("trafilatura"):
         ratio = statistics.median(result.times[_OURS]) / statistics.median(result.times["trafilatura"])
         out.append((f"median time ratio {ratio:.2f}x <= 0.60x trafilatura", ratio <= 0.6))
     return out
 
 
-def floor_checks(figs: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], dict[str, dict[str, float]]]:
+def floor_checks(
+    figs: dict[str, dict[str, dict[str, float]]],
+) -> tuple[list[str], dict[str, dict[str, float]]]:
     """(failures, current figures in floors.json's shape); a floor of "empty" is a ceiling."""
     floors: dict[str, dict[str, float]] = json.loads(FLOORS.read_text("utf-8"))
     failures: list[str] = []
@@ -394,10 +463,10 @@ def floor_checks(figs: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str
         current[set_name] = {k: round(got[k], 4) for k in wanted}
         for key, floor in wanted.items():
             value = got[key]
-            bad = value > floor if key in ("empty", "body_below_half") else value < floor - 1e-9
-            if bad:
-                failures.append(f"{set_name} {key} {value:.4f} is {'above' if key in ('empty', 'body_below_half') else 'below'}"
-                                f" its floor {floor}")
+            ceiling = key in ("empty", "body_below_half")
+            if value > floor if ceiling else value < floor - 1e-9:
+                side = "above its ceiling" if ceiling else "below its floor"
+                failures.append(f"{set_name} {key} {value:.4f} is {side} {floor}")
     return failures, current
 
 
@@ -416,7 +485,9 @@ def raise_floors(current: dict[str, dict[str, float]]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: zyte,fundus,snippets")
-    ap.add_argument("--peers", default="trafilatura", help="comma-separated: trafilatura,readability ('' for none)")
+    ap.add_argument(
+        "--peers", default="trafilatura", help="comma-separated: trafilatura,readability ('' for none)"
+    )
     ap.add_argument("--limit", type=int, default=None, help="first N pages of each set")
     ap.add_argument("--check", action="store_true", help="exit 1 unless every target holds in this run")
     ap.add_argument("--floors", action="store_true", help="ours only, in parallel: exit 1 below floors.json")
@@ -444,8 +515,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     figs = figures(result)
     print_tables(result, figs)
     if args.json:
-        args.json.write_text(json.dumps({"figures": figs, "rows": result.rows, "times": result.times,
-                                         "stages": result.stages}, default=str, indent=1), "utf-8")
+        args.json.write_text(
+            json.dumps(
+                {"figures": figs, "rows": result.rows, "times": result.times, "stages": result.stages},
+                default=str,
+                indent=1,
+            ),
+            "utf-8",
+        )
     status = 0
     if args.floors:
         failures, current = floor_checks(figs)

@@ -25,7 +25,11 @@ def test_dev_figures_hold_their_floors() -> None:
         pytest.skip("../shared/benchmarks/extraction is not beside this checkout")
     proc = subprocess.run(
         [sys.executable, "benchmarks/extraction.py", "--floors"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     below = [line for line in proc.stdout.splitlines() if line.startswith("BELOW FLOOR")]

@@ -55,9 +55,7 @@ def _parse(text: str) -> lxml_html.HtmlElement | None:
     return tree
 
 
-def extract_article(
-    html: str | bytes, url: str, *, content_type: str | None = None
-) -> Article:
+def extract_article(html: str | bytes, url: str, *, content_type: str | None = None) -> Article:
     """Extract the record of one page.
 
     Args:
@@ -80,8 +78,13 @@ def extract_article(
     site = rules_for_host(host) if host else None
     md = extract_metadata(tree, url, site)
     body = extract_body(
-        tree, reparse=lambda: _parse(text), html=text, url=url, article_body=md.article_body,
-        rules=furniture_rules(), site=site,
+        tree,
+        reparse=lambda: _parse(text),
+        html=text,
+        url=url,
+        article_body=md.article_body,
+        rules=furniture_rules(),
+        site=site,
     )
     paragraphs = body.paragraphs
 
@@ -117,7 +120,11 @@ def extract_article(
     article.site_name = md.site_name
     article.content_hash = content_hash(body_text) if body_text else ""
     article.page_type = classify_page(
-        tree, url=url, title=md.title, words=words,
-        typed_article=md.typed_article, og_type=md.og_type,
+        tree,
+        url=url,
+        title=md.title,
+        words=words,
+        typed_article=md.typed_article,
+        og_type=md.og_type,
     )
     return article

@@ -38,6 +38,8 @@ STAGES = ("dom", "jsonld", "relaxed", "fallback")
 _SHORT = 0.2
 #: A later stage replaces an earlier result only when it is this much longer.
 _BETTER = 1.2
+
+
 @dataclass(frozen=True)
 class Body:
     """The body text's paragraphs and the stage that produced them."""

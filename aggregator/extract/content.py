@@ -22,13 +22,38 @@ from aggregator.extract.rules import FurnitureRules, SiteRules, furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
 
 _NEVER_TEXT = (
-    "script", "style", "noscript", "template", "svg", "iframe", "button", "input",
-    "select", "textarea", "object", "embed", "canvas", "audio", "video", "picture", "map",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "iframe",
+    "button",
+    "input",
+    "select",
+    "textarea",
+    "object",
+    "embed",
+    "canvas",
+    "audio",
+    "video",
+    "picture",
+    "map",
 )
 #: Usually furniture, but some sites wrap the whole page in one (ASP.NET's <form>, a <header>
 #: around the article): removed unless they hold most of the page's paragraph text.
-_USUALLY_FURNITURE = ("form", "nav", "footer", "aside", "header", "figure", "figcaption", "dialog",
-                      "menu", "label")
+_USUALLY_FURNITURE = (
+    "form",
+    "nav",
+    "footer",
+    "aside",
+    "header",
+    "figure",
+    "figcaption",
+    "dialog",
+    "menu",
+    "label",
+)
 #: Of those, the ones seen wrapping a whole article (ASP.NET pages are one <form>).
 _MAY_WRAP_ARTICLE = ("form", "header")
 _ALL_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
@@ -38,16 +63,41 @@ _PROSE = 10.0
 _MAIN_SHARE = 0.4
 _KEEP_ALWAYS = {"html", "body", "article", "main"}
 _BLOCKS = {
-    "p", "div", "section", "article", "main", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5",
-    "h6", "blockquote", "pre", "table", "thead", "tbody", "tr", "td", "th", "dl", "dd", "dt",
-    "hr", "center", "address", "details", "summary",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "dl",
+    "dd",
+    "dt",
+    "hr",
+    "center",
+    "address",
+    "details",
+    "summary",
 }
 _LEAF_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "pre", "li", "dd", "dt", "blockquote"}
 _HEADINGS = {"h2", "h3", "h4", "h5", "h6"}
 _PARAGRAPH_TAGS = {"p", "pre", "td", "blockquote", "li"}
-_POSITIVE = re.compile(
-    r"article|body|content|entry|main|post|story|text|prose|blog|news", re.IGNORECASE
-)
+_POSITIVE = re.compile(r"article|body|content|entry|main|post|story|text|prose|blog|news", re.IGNORECASE)
 _NEGATIVE = re.compile(
     r"comment|meta|foot|sidebar|widget|related|promo|share|social|sponsor|teaser|card|list|"
     r"nav|menu|rail|aside|popular|trending|newsletter",
@@ -61,9 +111,7 @@ _BYLINE = re.compile(
     rf"^(?:[Bb]y|BY|[Ww]ritten by|[Vv]on|[Pp]ar|[Pp]or)\s+{_NAME}"
     rf"(?:\s*(?:,|and|&)\s*{_NAME})*(?:\s*[-–—|,•·]\s*.{{0,60}})?$"
 )
-_MONTHS = (
-    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-)
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE_LINE = re.compile(
     rf"^(?:(?:published|updated|posted|last updated)\s*:?\s*)?(?:\w+day,?\s+)?"
     rf"(?:{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
@@ -274,8 +322,7 @@ class Cleaned:
 
 
 _EVIDENCE_XPATH = (
-    "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header"
-    " or ancestor::form)]"
+    "//p[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::header or ancestor::form)]"
 )
 
 
@@ -525,7 +572,9 @@ def find_containers(
             chosen.append(sibling)
             continue
         # A body split into several blocks of the same kind (between ads, say) is one body.
-        same_kind = sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
+        same_kind = (
+            sibling.tag == best.tag and _first_class(best) and _first_class(sibling) == _first_class(best)
+        )
         # Same-kind blocks join on any paragraph of their own, or on a deeper one of some weight.
         if (sibling in content and (same_kind or content[sibling] >= threshold)) or (
             same_kind and found.subtree(sibling) >= 3
@@ -545,8 +594,7 @@ def _repeated_unit(el: HtmlElement, found: Candidates) -> bool:
     if not kind or parent is None:
         return False
     return any(
-        s is not el and s.tag == el.tag and _first_class(s) == kind and found.subtree(s) >= 3
-        for s in parent
+        s is not el and s.tag == el.tag and _first_class(s) == kind and found.subtree(s) >= 3 for s in parent
     )
 
 

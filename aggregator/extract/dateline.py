@@ -37,7 +37,7 @@ def split_dateline(paragraph: str) -> tuple[str, str]:
     letters = [c for c in place.split(",")[0] if c.isalpha()]
     if len(letters) < 2 or not all(c.isupper() for c in letters):
         return "", paragraph
-    return place, paragraph[match.end():]
+    return place, paragraph[match.end() :]
 
 
 def drop_trailing_boilerplate(paragraphs: list[str]) -> list[str]:

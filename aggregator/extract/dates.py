@@ -17,7 +17,9 @@ from importlib import resources
 from dateutil import parser as dateutil_parser
 
 #: YYYY-MM-DD, then an optional time: what datetime.fromisoformat reads as dateutil does.
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
 
 
 @cache

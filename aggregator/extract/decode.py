@@ -18,7 +18,15 @@ def _detect(data: bytes) -> str | None:
     return best.encoding if best is not None else None
 
 
-_BINARY_MAGIC = (b"\x1f\x8b", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x00\x00\x01\x00")
+_BINARY_MAGIC = (
+    b"\x1f\x8b",
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"\x00\x00\x01\x00",
+)
 
 
 #: Every byte but the control characters no text holds (NUL-BS, SO-US but ESC): deleting these
@@ -48,12 +56,25 @@ def decode_html(data: bytes | str, content_type: str | None = None) -> str:
     return text
 
 
-_MAGIC_KINDS = ((b"%PDF", "PDF"), (b"\x89PNG", "PNG image"), (b"\xff\xd8\xff", "JPEG image"),
-                (b"GIF8", "GIF image"), (b"PK\x03\x04", "ZIP archive"), (b"\x1f\x8b", "gzip data"))
+_MAGIC_KINDS = (
+    (b"%PDF", "PDF"),
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"\x1f\x8b", "gzip data"),
+)
 #: The root element of an XML document that is no web page.
 _XML_ROOT = re.compile(r"<(?:[\w-]+:)?(rss|feed|RDF|urlset|sitemapindex|opml|svg)\b", re.IGNORECASE)
-_ROOT_KINDS = {"rss": "RSS feed", "feed": "Atom feed", "rdf": "RSS 1.0 feed", "urlset": "sitemap",
-               "sitemapindex": "sitemap index", "opml": "OPML outline", "svg": "SVG image"}
+_ROOT_KINDS = {
+    "rss": "RSS feed",
+    "feed": "Atom feed",
+    "rdf": "RSS 1.0 feed",
+    "urlset": "sitemap",
+    "sitemapindex": "sitemap index",
+    "opml": "OPML outline",
+    "svg": "SVG image",
+}
 _TAG = re.compile(r"<(?:[a-zA-Z][\w:-]*|!DOCTYPE|!--)", re.IGNORECASE)
 _CSS_RULE = re.compile(r"[\w\]\)*.#:-]\s*\{[^{}]*:[^{}]*\}")
 

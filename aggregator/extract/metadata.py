@@ -25,15 +25,32 @@ from aggregator.extract.rules import SiteRules, furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
 
 _ARTICLE_TYPES = {
-    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
-    "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "report",
-    "techarticle", "scholarlyarticle", "liveblogposting", "posting", "socialmediaposting",
+    "article",
+    "newsarticle",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "blogposting",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "reviewnewsarticle",
+    "report",
+    "techarticle",
+    "scholarlyarticle",
+    "liveblogposting",
+    "posting",
+    "socialmediaposting",
 }
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:·•»-]\s+")
 #: <meta> names that hold a byline, in order of trust.
 _META_AUTHORS = (
-    "author", "article:author", "article:byline", "parsely-author", "sailthru.author",
-    "dc.creator", "cxenseparse:author", "byl",
+    "author",
+    "article:author",
+    "article:byline",
+    "parsely-author",
+    "sailthru.author",
+    "dc.creator",
+    "cxenseparse:author",
+    "byl",
 )
 _URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|\b)")
 
@@ -177,7 +194,7 @@ def _select_texts(tree: HtmlElement, selector: str) -> list[str]:
 
 
 def strip_site_suffix(title: str, site_name: str, host: str = "") -> str:
-    """"Headline | Site" -> "Headline": drop a leading or trailing part that names the site.
+    """ "Headline | Site" -> "Headline": drop a leading or trailing part that names the site.
 
     Only a part that is the site's name (og:site_name, the host, the host's brand: "Golem.de",
     "FAZ.NET") goes; "Brand in Lichterfelde – Starke Rauchentwicklung" keeps its second clause.
@@ -197,7 +214,7 @@ def strip_site_suffix(title: str, site_name: str, host: str = "") -> str:
         title = title[: title.rfind(parts[-1])].rstrip(" |–—:·•»-")
         parts = parts[:-1]
     if len(parts) > 1 and names_site(parts[0]):
-        title = title[title.find(parts[1], len(parts[0])):]
+        title = title[title.find(parts[1], len(parts[0])) :]
     return title
 
 
@@ -237,7 +254,9 @@ class _Marked:
     tags: list[HtmlElement] = field(default_factory=list)
 
 
-_HOOK = re.compile(r"dek|standfirst|subtitle|sub-?headline|article-summary|deck|byline|author-name|date|time|breadcrumb")
+_HOOK = re.compile(
+    r"dek|standfirst|subtitle|sub-?headline|article-summary|deck|byline|author-name|date|time|breadcrumb"
+)
 _DEK_CLASS = re.compile(r"(?:^|\s)dek(?:\s|$)|standfirst|subtitle|sub-?headline|article-summary|deck")
 _DEK_TAGS = frozenset(("p", "h2", "div", "span"))
 
@@ -325,8 +344,10 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     md = Metadata()
     md.og_type = m("og:type").lower()
     md.typed_article = bool(articles) or md.og_type == "article"
-    md.site_name = m("og:site_name", "application-name") or _text_of(publisher) or (
-        _text_of(websites[0].get("name")) if websites else ""
+    md.site_name = (
+        m("og:site_name", "application-name")
+        or _text_of(publisher)
+        or (_text_of(websites[0].get("name")) if websites else "")
     )
 
     site_title = _select_texts(tree, site.title) if site else []
@@ -367,23 +388,42 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     )
 
     # Each source is looked at only if the ones before it gave nothing (XPath is the cost).
-    md.published = _first_date(chain(
-        (_text_of(ld.get("datePublished")), _text_of(ld.get("dateCreated")),
-         m("article:published_time", "og:published_time", "datepublished", "pubdate",
-           "publishdate", "date", "dc.date", "dc.date.issued", "sailthru.date", "parsely-pub-date")),
-        _lazy(tree, "//*[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@content"),
-        _lazy(tree, "//time[@datetime][1]/@datetime"),
-        _texts(_date_elements(marked)),
-    ))
+    md.published = _first_date(
+        chain(
+            (
+                _text_of(ld.get("datePublished")),
+                _text_of(ld.get("dateCreated")),
+                m(
+                    "article:published_time",
+                    "og:published_time",
+                    "datepublished",
+                    "pubdate",
+                    "publishdate",
+                    "date",
+                    "dc.date",
+                    "dc.date.issued",
+                    "sailthru.date",
+                    "parsely-pub-date",
+                ),
+            ),
+            _lazy(tree, "//*[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@content"),
+            _lazy(tree, "//time[@datetime][1]/@datetime"),
+            _texts(_date_elements(marked)),
+        )
+    )
     if md.published is None:
         match = _URL_DATE.search(url)
         if match:
             md.published = parse_date("-".join(match.groups()))
-    md.updated = _first_date(chain(
-        (_text_of(ld.get("dateModified")),
-         m("article:modified_time", "og:updated_time", "datemodified", "last-modified")),
-        _lazy(tree, "//*[@itemprop='dateModified']/@datetime"),
-    ))
+    md.updated = _first_date(
+        chain(
+            (
+                _text_of(ld.get("dateModified")),
+                m("article:modified_time", "og:updated_time", "datemodified", "last-modified"),
+            ),
+            _lazy(tree, "//*[@itemprop='dateModified']/@datetime"),
+        )
+    )
 
     site_section = _select_texts(tree, site.section) if site else []
     md.section = (
@@ -404,8 +444,11 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         tag_sources += list(_texts(marked.tags))
     md.tags = _dedupe_tags(tag_sources)
 
-    lang = (tree.get("lang") or m("content-language", "og:locale", "dc.language")
-            or _text_of(ld.get("inLanguage")))
+    lang = (
+        tree.get("lang")
+        or m("content-language", "og:locale", "dc.language")
+        or _text_of(ld.get("inLanguage"))
+    )
     md.language = re.split(r"[-_]", lang.strip().lower())[0] if lang else ""
 
     image = m("og:image", "og:image:url", "twitter:image", "twitter:image:src")

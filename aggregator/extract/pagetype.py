@@ -11,7 +11,9 @@ from aggregator.model import ARTICLE, EMPTY, ERROR_PAGE, LISTING
 _ERROR_TITLE = re.compile(
     r"\b(?:404|410|500|not found|page not found|no longer available|error|gone)\b", re.IGNORECASE
 )
-_LISTING_URL = re.compile(r"/(?:tag|tags|topic|topics|category|categories|search|author|page)/|[?&](?:q|s|page)=", re.IGNORECASE)
+_LISTING_URL = re.compile(
+    r"/(?:tag|tags|topic|topics|category|categories|search|author|page)/|[?&](?:q|s|page)=", re.IGNORECASE
+)
 
 
 def classify_page(

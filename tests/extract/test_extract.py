@@ -19,13 +19,25 @@ from aggregator.extract.rules import furniture_rules, parse_site_rules
 from aggregator.model import ARTICLE, EMPTY, LISTING, NOT_HTML
 from tests.conftest import SITE, fixture_articles
 
-FURNITURE = ("Print this page", "Stories continue below", "Related Stories", "Share on Facebook",
-             "Sign up for our", "Advertisement", "Read more:", "We use cookies", "Most read",
-             "Staff Writer", "All rights reserved", "Photo:")
+FURNITURE = (
+    "Print this page",
+    "Stories continue below",
+    "Related Stories",
+    "Share on Facebook",
+    "Sign up for our",
+    "Advertisement",
+    "Read more:",
+    "We use cookies",
+    "Most read",
+    "Staff Writer",
+    "All rights reserved",
+    "Photo:",
+)
 
 PARAGRAPHS = "".join(
     f"<p>Paragraph {i} of the story explains, at a length a reader would expect, what the company "
-    f"announced and why analysts think it matters for the industry this year.</p>" for i in range(6)
+    f"announced and why analysts think it matters for the industry this year.</p>"
+    for i in range(6)
 )
 
 
@@ -33,8 +45,9 @@ def page(head: str = "", body: str = PARAGRAPHS) -> str:
     return f"<html><head>{head}</head><body><article>{body}</article></body></html>"
 
 
-@pytest.mark.parametrize("article", [a for a in fixture_articles() if not a.get("private")],
-                         ids=lambda a: a["slug"])
+@pytest.mark.parametrize(
+    "article", [a for a in fixture_articles() if not a.get("private")], ids=lambda a: a["slug"]
+)
 def test_fixture_site_article_pages(article: dict) -> None:
     when = datetime.fromisoformat(article["published"])
     path = f"{article['section'].lower()}/{when:%Y/%m}/{article['slug']}.html"
@@ -52,19 +65,22 @@ def test_fixture_site_article_pages(article: dict) -> None:
         assert phrase not in got.text
 
 
-@pytest.mark.parametrize("path", ["index.html", "aerospace/index.html", "energy/index.html",
-                                  "manufacturing/index.html"])
+@pytest.mark.parametrize(
+    "path", ["index.html", "aerospace/index.html", "energy/index.html", "manufacturing/index.html"]
+)
 def test_listing_pages_are_not_articles(path: str) -> None:
     got = extract_article((SITE / path).read_bytes(), f"http://127.0.0.1:8000/{path}")
     assert got.page_type == LISTING
 
 
 def test_interleaved_furniture_keeps_surrounding_paragraphs() -> None:
-    body = ("<p>First paragraph of the report, long enough to be article text for certain.</p>"
-            "<p>Stories continue below</p>"
-            "<p><strong>Read more:</strong> <a href='/x'>Another headline entirely</a></p>"
-            "<p>Second paragraph of the report, which the furniture must not take with it.</p>"
-            "<p>Advertisement</p>" + PARAGRAPHS)
+    body = (
+        "<p>First paragraph of the report, long enough to be article text for certain.</p>"
+        "<p>Stories continue below</p>"
+        "<p><strong>Read more:</strong> <a href='/x'>Another headline entirely</a></p>"
+        "<p>Second paragraph of the report, which the furniture must not take with it.</p>"
+        "<p>Advertisement</p>" + PARAGRAPHS
+    )
     got = extract_article(page('<meta property="og:type" content="article">', body), "https://a.example/s")
     paragraphs = got.text.split("\n\n")
     assert paragraphs[0].startswith("First paragraph")
@@ -75,11 +91,13 @@ def test_interleaved_furniture_keeps_surrounding_paragraphs() -> None:
 
 
 def test_jsonld_metadata_wins_over_meta_tags() -> None:
-    head = ('<title>Other | Site</title><meta property="og:title" content="OG title">'
-            '<script type="application/ld+json">{"@context":"https://schema.org","@graph":[{"@type":"WebSite",'
-            '"name":"Trade Daily"},{"@type":"NewsArticle","headline":"LD headline",'
-            '"datePublished":"2026-01-05T10:00:00Z","author":[{"@type":"Person","name":"Ana Ruiz"},'
-            '{"@type":"Person","name":"Bo Chen"}],"keywords":"ports, shipping"}]}</script>')
+    head = (
+        '<title>Other | Site</title><meta property="og:title" content="OG title">'
+        '<script type="application/ld+json">{"@context":"https://schema.org","@graph":[{"@type":"WebSite",'
+        '"name":"Trade Daily"},{"@type":"NewsArticle","headline":"LD headline",'
+        '"datePublished":"2026-01-05T10:00:00Z","author":[{"@type":"Person","name":"Ana Ruiz"},'
+        '{"@type":"Person","name":"Bo Chen"}],"keywords":"ports, shipping"}]}</script>'
+    )
     got = extract_article(page(head), "https://trade.example/a")
     assert got.title == "LD headline"
     assert got.authors == ["Ana Ruiz", "Bo Chen"]
@@ -89,7 +107,9 @@ def test_jsonld_metadata_wins_over_meta_tags() -> None:
 
 
 def test_broken_jsonld_is_skipped() -> None:
-    head = '<script type="application/ld+json">{"headline": "x", </script><meta property="og:title" content="T">'
+    head = (
+        '<script type="application/ld+json">{"headline": "x", </script><meta property="og:title" content="T">'
+    )
     assert extract_article(page(head), "https://a.example/").title == "T"
 
 
@@ -104,24 +124,30 @@ def test_offset_dates_are_kept_aware() -> None:
     assert got.published == datetime(2026, 2, 1, 8, 30, tzinfo=timezone(timedelta(hours=9)))
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (["By Jane Doe, Staff Writer"], ["Jane Doe"]),
-    (["By JANE DOE and John Smith"], ["JANE DOE", "John Smith"]),
-    (["Jane Doe | Reuters"], ["Jane Doe", "Reuters"]),
-    (["By The Associated Press"], ["The Associated Press"]),
-    (["Von dpa"], ["dpa"]),
-    (["https://example.com/author/jane"], []),
-    (["By Ana Ruiz, Bo Chen"], ["Ana Ruiz", "Bo Chen"]),
-    (["Updated March 3, 2026"], []),
-    (["Brazil, Rachel"], ["Rachel Brazil"]),
-    (["大渡 美咲"], ["大渡 美咲"]),
-    (["Trine Juncher Jørgensen og Tôrtia Reimer-Johansen"], ["Trine Juncher Jørgensen", "Tôrtia Reimer-Johansen"]),
-    (["Foto: Mads Claus Rasmussen"], []),
-    (["Emma Mackenzie", "(Image: Getty Images)"], ["Emma Mackenzie"]),
-    (["Jane Doe (jd)"], ["Jane Doe"]),
-    (["Jane O&#8217;Neill"], ["Jane O’Neill"]),
-    (["By Jane Doe - 11/18/19 11:04 PM EST"], ["Jane Doe"]),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["By Jane Doe, Staff Writer"], ["Jane Doe"]),
+        (["By JANE DOE and John Smith"], ["JANE DOE", "John Smith"]),
+        (["Jane Doe | Reuters"], ["Jane Doe", "Reuters"]),
+        (["By The Associated Press"], ["The Associated Press"]),
+        (["Von dpa"], ["dpa"]),
+        (["https://example.com/author/jane"], []),
+        (["By Ana Ruiz, Bo Chen"], ["Ana Ruiz", "Bo Chen"]),
+        (["Updated March 3, 2026"], []),
+        (["Brazil, Rachel"], ["Rachel Brazil"]),
+        (["大渡 美咲"], ["大渡 美咲"]),
+        (
+            ["Trine Juncher Jørgensen og Tôrtia Reimer-Johansen"],
+            ["Trine Juncher Jørgensen", "Tôrtia Reimer-Johansen"],
+        ),
+        (["Foto: Mads Claus Rasmussen"], []),
+        (["Emma Mackenzie", "(Image: Getty Images)"], ["Emma Mackenzie"]),
+        (["Jane Doe (jd)"], ["Jane Doe"]),
+        (["Jane O&#8217;Neill"], ["Jane O’Neill"]),
+        (["By Jane Doe - 11/18/19 11:04 PM EST"], ["Jane Doe"]),
+    ],
+)
 def test_clean_authors(raw: list[str], expected: list[str]) -> None:
     assert clean_authors(raw) == expected
 
@@ -133,34 +159,55 @@ def test_the_site_itself_is_never_an_author() -> None:
     assert clean_authors(["Jane Doe, Trade Daily"], site=site) == ["Jane Doe"]
 
 
-@pytest.mark.parametrize(("title", "site", "host", "expected"), [
-    ("Big news today | Trade Daily", "Trade Daily", "", "Big news today"),
-    ("Trade Daily - Big news today", "Trade Daily", "", "Big news today"),
-    ("Ports: a long headline about ships - The Wire", "", "thewire.example", "Ports: a long headline about ships"),
-    ("Fire in a plant – heavy smoke", "", "morgenpost.example", "Fire in a plant – heavy smoke"),
-    ("Patent case: phones to be destroyed | Golem.de", "", "www.golem.de", "Patent case: phones to be destroyed"),
-    ("A headline with no suffix", "Trade Daily", "", "A headline with no suffix"),
-])
+@pytest.mark.parametrize(
+    ("title", "site", "host", "expected"),
+    [
+        ("Big news today | Trade Daily", "Trade Daily", "", "Big news today"),
+        ("Trade Daily - Big news today", "Trade Daily", "", "Big news today"),
+        (
+            "Ports: a long headline about ships - The Wire",
+            "",
+            "thewire.example",
+            "Ports: a long headline about ships",
+        ),
+        ("Fire in a plant – heavy smoke", "", "morgenpost.example", "Fire in a plant – heavy smoke"),
+        (
+            "Patent case: phones to be destroyed | Golem.de",
+            "",
+            "www.golem.de",
+            "Patent case: phones to be destroyed",
+        ),
+        ("A headline with no suffix", "Trade Daily", "", "A headline with no suffix"),
+    ],
+)
 def test_strip_site_suffix(title: str, site: str, host: str, expected: str) -> None:
     assert strip_site_suffix(title, site, host) == expected
 
 
 def test_entities_in_metadata_are_decoded() -> None:
-    head = ('<meta property="og:title" content="R&amp;uuml;ckbau: K&amp;uuml;hlt&amp;uuml;rme">'
-            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Kohberger&#8217;s lawyers",'
-            ' "description": "Prices rose by &#163;5 a tonne in May"}</script>')
+    head = (
+        '<meta property="og:title" content="R&amp;uuml;ckbau: K&amp;uuml;hlt&amp;uuml;rme">'
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Kohberger&#8217;s lawyers",'
+        ' "description": "Prices rose by &#163;5 a tonne in May"}</script>'
+    )
     got = extract_article(page(head), "https://a.example/x")
     assert got.title == "Kohberger’s lawyers"
     assert got.subtitle == "Prices rose by £5 a tonne in May"
 
 
-@pytest.mark.parametrize(("written", "expected"), [
-    ("Nov 18, 2019 11:34 PM EST", datetime(2019, 11, 18, 23, 34, tzinfo=timezone(timedelta(hours=-5)))),
-    ("18 Nov 2019 11:34 IST", datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
-    ("18 Nov 2019 11:34 AEST", datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=10)))),
-    ("18 Nov 2019 11:34 AMT", datetime(2019, 11, 18, 11, 34)),  # Amazon or Armenia: no zone invented
-    ("18 Nov 2019 11:34 XYZ", datetime(2019, 11, 18, 11, 34)),
-])
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("Nov 18, 2019 11:34 PM EST", datetime(2019, 11, 18, 23, 34, tzinfo=timezone(timedelta(hours=-5)))),
+        (
+            "18 Nov 2019 11:34 IST",
+            datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        ),
+        ("18 Nov 2019 11:34 AEST", datetime(2019, 11, 18, 11, 34, tzinfo=timezone(timedelta(hours=10)))),
+        ("18 Nov 2019 11:34 AMT", datetime(2019, 11, 18, 11, 34)),  # Amazon or Armenia: no zone invented
+        ("18 Nov 2019 11:34 XYZ", datetime(2019, 11, 18, 11, 34)),
+    ],
+)
 def test_zone_abbreviations(written: str, expected: datetime) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # dateutil's UnknownTimezoneWarning must not reach stderr
@@ -169,14 +216,17 @@ def test_zone_abbreviations(written: str, expected: datetime) -> None:
     assert (got.utcoffset() if got else None) == expected.utcoffset()
 
 
-@pytest.mark.parametrize(("paragraph", "place", "rest"), [
-    ("TOKYO — Japan said", "TOKYO", "Japan said"),
-    ("TOKYO (AP) — Japan said", "TOKYO", "Japan said"),
-    ("NEW YORK, June 3 (Reuters) - Stocks rose", "NEW YORK", "Stocks rose"),
-    ("MIRABEL, Que. — A new plant", "MIRABEL, Que.", "A new plant"),
-    ("Tokyo — not a dateline", "", "Tokyo — not a dateline"),
-    ("The CEO - who spoke", "", "The CEO - who spoke"),
-])
+@pytest.mark.parametrize(
+    ("paragraph", "place", "rest"),
+    [
+        ("TOKYO — Japan said", "TOKYO", "Japan said"),
+        ("TOKYO (AP) — Japan said", "TOKYO", "Japan said"),
+        ("NEW YORK, June 3 (Reuters) - Stocks rose", "NEW YORK", "Stocks rose"),
+        ("MIRABEL, Que. — A new plant", "MIRABEL, Que.", "A new plant"),
+        ("Tokyo — not a dateline", "", "Tokyo — not a dateline"),
+        ("The CEO - who spoke", "", "The CEO - who spoke"),
+    ],
+)
 def test_split_dateline(paragraph: str, place: str, rest: str) -> None:
     assert split_dateline(paragraph) == (place, rest)
 
@@ -205,18 +255,21 @@ def test_empty_input_gives_empty_record(data: bytes | str) -> None:
     assert got.page_type == EMPTY
 
 
-@pytest.mark.parametrize(("data", "kind"), [
-    (b"\x00\x01\x02\xff\xfe", "binary data"),
-    (gzip.compress(b"x" * 1000), "gzip data"),
-    (b"%PDF-1.4 binary", "PDF"),
-    (b'{"headline": "Ports reopen", "body": "Ships sailed on Monday, as they do."}', "JSON"),
-    (b"[1, 2, 3]", "JSON"),
-    (b"article p { color: #333; margin: 0 auto; }\n.byline { font-size: 12px }", "CSS"),
-    (b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>x</title></channel></rss>', "RSS feed"),
-    (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title></feed>', "Atom feed"),
-    (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>', "sitemap"),
-    (b"Just some words in a text file, no markup at all.", "plain text"),
-])
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"\x00\x01\x02\xff\xfe", "binary data"),
+        (gzip.compress(b"x" * 1000), "gzip data"),
+        (b"%PDF-1.4 binary", "PDF"),
+        (b'{"headline": "Ports reopen", "body": "Ships sailed on Monday, as they do."}', "JSON"),
+        (b"[1, 2, 3]", "JSON"),
+        (b"article p { color: #333; margin: 0 auto; }\n.byline { font-size: 12px }", "CSS"),
+        (b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>x</title></channel></rss>', "RSS feed"),
+        (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title></feed>', "Atom feed"),
+        (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>', "sitemap"),
+        (b"Just some words in a text file, no markup at all.", "plain text"),
+    ],
+)
 def test_non_html_input_is_named_not_read(data: bytes, kind: str) -> None:
     assert sniff_non_html(data) == kind
     got = extract_article(data, "https://a.example/x")
@@ -224,50 +277,70 @@ def test_non_html_input_is_named_not_read(data: bytes, kind: str) -> None:
     assert got.page_type == NOT_HTML
 
 
-@pytest.mark.parametrize("data", [
-    b"<p>A fragment of HTML is still HTML.</p>",
-    b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>',
-    b"<!DOCTYPE html><title>The feed of the week</title><p>rss and atom</p>",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<p>A fragment of HTML is still HTML.</p>",
+        b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>',
+        b"<!DOCTYPE html><title>The feed of the week</title><p>rss and atom</p>",
+    ],
+)
 def test_html_is_not_mistaken_for_other_documents(data: bytes) -> None:
     assert sniff_non_html(data) is None
 
 
 def test_charset_from_http_header_beats_guessing() -> None:
     body = page(body="<p>" + "Caf\u00e9 \u201cquoted\u201d and na\u00efve r\u00e9sum\u00e9s. " * 12 + "</p>")
-    got = extract_article(body.encode("cp1252"), "https://a.example/x", content_type="text/html; charset=windows-1252")
+    got = extract_article(
+        body.encode("cp1252"), "https://a.example/x", content_type="text/html; charset=windows-1252"
+    )
     assert "Café “quoted” and naïve résumés." in got.text
 
 
 def test_enormous_page_is_bounded() -> None:
-    huge = "<html><body><article>" + "<p>" + "word " * 200 + "</p>" * 1 + "<div>" + "x" * (MAX_HTML_CHARS + 10) + "</div></article></body></html>"
+    huge = (
+        "<html><body><article>"
+        + "<p>"
+        + "word " * 200
+        + "</p>" * 1
+        + "<div>"
+        + "x" * (MAX_HTML_CHARS + 10)
+        + "</div></article></body></html>"
+    )
     got = extract_article(huge, "https://a.example/x")
     assert got.word_count > 0
 
 
 def test_furniture_heading_drops_its_whole_section() -> None:
-    body = (PARAGRAPHS + "<h2>You may also like</h2><p>A teaser paragraph about another story, long enough"
-            " to look like text if nothing knew better.</p><p>Another teaser in the same section.</p>"
-            "<h2>What happens next</h2><p>The regulator will decide in the spring, officials said.</p>")
+    body = (
+        PARAGRAPHS + "<h2>You may also like</h2><p>A teaser paragraph about another story, long enough"
+        " to look like text if nothing knew better.</p><p>Another teaser in the same section.</p>"
+        "<h2>What happens next</h2><p>The regulator will decide in the spring, officials said.</p>"
+    )
     got = extract_article(page('<meta property="og:type" content="article">', body), "https://a.example/s")
     assert "teaser" not in got.text
     assert "What happens next" in got.text
     assert got.text.endswith("The regulator will decide in the spring, officials said.")
 
 
-@pytest.mark.parametrize("dek", ["Home", "Bei Google Play", "on Trade Daily", "Read more", "Den Podcast beenden?"])
+@pytest.mark.parametrize(
+    "dek", ["Home", "Bei Google Play", "on Trade Daily", "Read more", "Den Podcast beenden?"]
+)
 def test_labels_are_not_deks(dek: str) -> None:
     head = f'<meta name="description" content="{dek}"><meta property="og:site_name" content="Trade Daily">'
     got = extract_article(page(head), "https://tradedaily.example/x")
     assert got.subtitle == ""
 
 
-@pytest.mark.parametrize(("keywords", "expected"), [
-    ("/article, Ports", ["Ports"]),
-    ("2019, 360, ..., Ports", ["Ports"]),
-    ("LeBron James PROFESSIONAL_ATHLETE SPORTS_FIGURE, https://twitter.com/x", ["LeBron James"]),
-    ("@lll, dass ein Grab-Lieferbote nach Singapur fliegen musste, Shipping", ["Shipping"]),
-])
+@pytest.mark.parametrize(
+    ("keywords", "expected"),
+    [
+        ("/article, Ports", ["Ports"]),
+        ("2019, 360, ..., Ports", ["Ports"]),
+        ("LeBron James PROFESSIONAL_ATHLETE SPORTS_FIGURE, https://twitter.com/x", ["LeBron James"]),
+        ("@lll, dass ein Grab-Lieferbote nach Singapur fliegen musste, Shipping", ["Shipping"]),
+    ],
+)
 def test_junk_tags_are_dropped(keywords: str, expected: list[str]) -> None:
     got = extract_article(page(f'<meta name="keywords" content="{keywords}">'), "https://a.example/x")
     assert got.tags == expected

@@ -24,10 +24,15 @@ def test_page_matches_expected_record(expected_file: Path) -> None:
 def test_scraped_wire_story_record() -> None:
     """The page re-creating ../shared/examples/scraped-article.txt yields the record DESIGN.md asks for."""
     page = PAGES / "industrywire-japan-space-policy.html"
-    article = extract_article(page.read_bytes(), "https://www.industrywire.example/aerospace/2020/06/japan-space-policy.html")
+    article = extract_article(
+        page.read_bytes(), "https://www.industrywire.example/aerospace/2020/06/japan-space-policy.html"
+    )
     source = next(a for a in fixture_articles() if a["slug"] == "japan-space-policy")
     assert article.title == "Japan to boost space co-operation with U.S. in revised policy"
-    assert article.subtitle == "Japan will seek to co-operate with the U.S. in sending astronauts on an American lunar mission"
+    assert (
+        article.subtitle
+        == "Japan will seek to co-operate with the U.S. in sending astronauts on an American lunar mission"
+    )
     assert article.section == "Aerospace"
     assert article.tags == ["aerospace", "co-operation", "Japan", "US"]
     assert article.dateline == "TOKYO"

@@ -8,8 +8,27 @@ from hypothesis import strategies as st
 from aggregator import extract_article
 from aggregator.model import PAGE_TYPES
 
-TAGS = st.sampled_from(["p", "div", "article", "script", "h1", "a", "li", "ul", "meta", "title", "br",
-                        "time", "nav", "span", "html", "body", "head"])
+TAGS = st.sampled_from(
+    [
+        "p",
+        "div",
+        "article",
+        "script",
+        "h1",
+        "a",
+        "li",
+        "ul",
+        "meta",
+        "title",
+        "br",
+        "time",
+        "nav",
+        "span",
+        "html",
+        "body",
+        "head",
+    ]
+)
 
 
 @st.composite
@@ -17,8 +36,17 @@ def markup(draw: st.DrawFn) -> str:
     parts = []
     for _ in range(draw(st.integers(0, 30))):
         tag = draw(TAGS)
-        attrs = draw(st.sampled_from(["", ' class="share"', ' property="og:title" content="x"',
-                                      ' datetime="2026-13-45"', ' itemprop="articleBody"']))
+        attrs = draw(
+            st.sampled_from(
+                [
+                    "",
+                    ' class="share"',
+                    ' property="og:title" content="x"',
+                    ' datetime="2026-13-45"',
+                    ' itemprop="articleBody"',
+                ]
+            )
+        )
         parts.append(f"<{tag}{attrs}>{draw(st.text(max_size=40))}")
         if draw(st.booleans()):
             parts.append(f"</{tag}>")
