@@ -55,6 +55,15 @@ class UnreadableFile(InputError):
         self.reason = reason
 
 
+class NotHTML(InputError):
+    """A file given as a web page that is something else (JSON, a stylesheet, a feed, a PDF...)."""
+
+    def __init__(self, path: str, detected: str) -> None:
+        super().__init__(f"{path}: not an HTML page (it looks like {detected})")
+        self.path = path
+        self.detected = detected
+
+
 class InvalidSubscriptions(InputError):
     """An OPML or TOML sources file that cannot be imported."""
 

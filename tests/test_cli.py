@@ -52,18 +52,32 @@ def test_extract_a_directory(tmp_path: Path) -> None:
     one_line_error(result, f"cannot read {tmp_path}: it is a directory")
 
 
-@pytest.mark.parametrize(
-    ("data", "page_type"),
-    [(b"\x89PNG\r\n\x1a\n\x00\x00binary", "not_html"), (b"", "empty")],
-    ids=["binary", "empty"],
-)
-def test_extract_without_text_exits_4(tmp_path: Path, data: bytes, page_type: str) -> None:
+def test_extract_of_an_empty_page_exits_4(tmp_path: Path) -> None:
     page = tmp_path / "page.html"
-    page.write_bytes(data)
+    page.write_bytes(b"")
     result = invoke("extract", str(page))
     assert result.code == 4
     assert json.loads(result.stdout)["text"] == ""
-    assert result.stderr == f"aggregator: {page}: no article text found ({page_type} page)\n"
+    assert result.stderr == f"aggregator: {page}: no article text found (empty page)\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "detected"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "PNG image"),
+        (b'{"title": "Ports reopen", "body": "Ships sail."}', "JSON"),
+        (b"body { margin: 0 } .byline { color: #333 }", "CSS"),
+        (b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>', "RSS feed"),
+    ],
+    ids=["png", "json", "css", "rss"],
+)
+def test_extract_of_something_not_html_is_one_line(tmp_path: Path, data: bytes, detected: str) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(data)
+    result = invoke("extract", str(page))
+    assert result.code == 1
+    assert result.stdout == ""
+    one_line_error(result, f"{page}: not an HTML page (it looks like {detected})")
 
 
 def test_sources_add_list_remove(db_url: str) -> None:

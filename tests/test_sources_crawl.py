@@ -196,7 +196,10 @@ def test_entry_whose_page_fails_is_stored_from_the_feed(site_server: SiteServer,
     assert fallback["text_origin"] == "feed"
     assert fallback["text"] == body + "\n\nWork starts in March."
     assert fallback["tag_origins"] == {"grid": "feed"}
-    assert records["Fire code update sets new spacing rules for grid batteries"]["text_origin"] == "page"
+    assert fallback["text_stage"] == ""  # no extraction stage gave it: the feed did
+    page = records["Fire code update sets new spacing rules for grid batteries"]
+    assert page["text_origin"] == "page"
+    assert page["text_stage"] == "dom"
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from aggregator.cli._base import EXIT_NO_TEXT
-from aggregator.errors import UnreadableFile
+from aggregator.errors import NotHTML, UnreadableFile
 
 
 @click.command()
@@ -19,9 +19,11 @@ from aggregator.errors import UnreadableFile
 def extract(path: str, url: str | None, compact: bool) -> None:
     """Print the Article extracted from a saved page (PATH, or - for standard input) as JSON.
 
-    Exits 4 when the page has no article text (the record is still printed).
+    Exits 4 when the page has no article text (the record is still printed), 1 when the file is
+    not a web page at all (JSON, CSS, a feed, a PDF...).
     """
     from aggregator.extract import extract_article
+    from aggregator.extract.decode import sniff_non_html
 
     if path == "-":
         data = sys.stdin.buffer.read()
@@ -35,6 +37,9 @@ def extract(path: str, url: str | None, compact: bool) -> None:
         except OSError as exc:
             raise UnreadableFile(path, exc.strerror or str(exc)) from exc
         url = url or file.resolve().as_uri()
+    detected = sniff_non_html(data)
+    if detected is not None:
+        raise NotHTML(path, detected)
     article = extract_article(data, url)
     click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=None if compact else 2))
     if not article.text:

@@ -76,13 +76,13 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
         return article
     host = urlsplit(url).hostname or ""
     site = rules_for_host(host) if host else None
-    md = extract_metadata(tree, url, site)
+    hints = extract_metadata(tree, url, site, into=article)
     body = extract_body(
         tree,
         reparse=lambda: _parse(text),
         html=text,
         url=url,
-        article_body=md.article_body,
+        article_body=hints.article_body,
         rules=furniture_rules(),
         site=site,
     )
@@ -90,7 +90,7 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
 
     # The title is metadata; a copy of it inside the body is furniture. (Not so the dek: a meta
     # description is often the first paragraph itself.)
-    paragraphs = [p for p in paragraphs if p != md.title]
+    paragraphs = [p for p in paragraphs if p != article.title]
     paragraphs = drop_trailing_boilerplate(paragraphs)
     dateline = ""
     if paragraphs:
@@ -102,29 +102,17 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
 
     body_text = "\n\n".join(paragraphs)
     words = count_words(body_text)
-    article.canonical_url = md.canonical_url or url
-    article.title = md.title
-    article.subtitle = md.subtitle
-    article.authors = md.authors
-    article.published = md.published
-    article.updated = md.updated
-    article.section = md.section
-    article.tags = md.tags
-    article.tag_origins = {t: "page" for t in md.tags}
     article.dateline = dateline
-    article.language = md.language
     article.text = body_text
     article.text_stage = body.stage if body_text else ""
     article.word_count = words
-    article.image_url = md.image_url
-    article.site_name = md.site_name
     article.content_hash = content_hash(body_text) if body_text else ""
     article.page_type = classify_page(
         tree,
         url=url,
-        title=md.title,
+        title=article.title,
         words=words,
-        typed_article=md.typed_article,
-        og_type=md.og_type,
+        typed_article=hints.typed_article,
+        og_type=hints.og_type,
     )
     return article

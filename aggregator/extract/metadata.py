@@ -23,6 +23,7 @@ from aggregator.extract.authors import clean_authors, site_keys
 from aggregator.extract.dates import parse_date
 from aggregator.extract.rules import SiteRules, furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
+from aggregator.model import Article, TagOrigin
 
 _ARTICLE_TYPES = {
     "article",
@@ -55,23 +56,15 @@ _META_AUTHORS = (
 _URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|\b)")
 
 
-@dataclass
-class Metadata:
-    title: str = ""
-    subtitle: str = ""
-    authors: list[str] = field(default_factory=list)
-    published: datetime | None = None
-    updated: datetime | None = None
-    section: str = ""
-    tags: list[str] = field(default_factory=list)
-    language: str = ""
-    image_url: str = ""
-    site_name: str = ""
-    canonical_url: str = ""
+@dataclass(frozen=True)
+class PageHints:
+    """What the metadata says about the page beyond the Article's own fields."""
+
+    #: og:type, lower case ("article", "website", ...).
     og_type: str = ""
     #: True when structured data says the page is an article.
     typed_article: bool = False
-    #: JSON-LD articleBody, when the page carries one.
+    #: JSON-LD articleBody, when the page carries one (a candidate body for the cascade).
     article_body: str = ""
 
 
@@ -325,8 +318,9 @@ def _visible(tree: HtmlElement, xpath: str | etree.XPath) -> Iterator[str]:
             yield text
 
 
-def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Metadata:
-    """Read every metadata field from the page; missing fields stay empty."""
+def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None, into: Article) -> PageHints:
+    """Read every metadata field of the page into the Article ``into``; missing fields stay as
+    they are (empty). Returns what the page says beyond the Article's fields."""
     meta = _meta(tree)
     marked = _mark(tree)
     objects = _jsonld_objects(tree, url)
@@ -341,10 +335,8 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
                 return unescape(meta[key][0])
         return ""
 
-    md = Metadata()
-    md.og_type = m("og:type").lower()
-    md.typed_article = bool(articles) or md.og_type == "article"
-    md.site_name = (
+    og_type = m("og:type").lower()
+    into.site_name = (
         m("og:site_name", "application-name")
         or _text_of(publisher)
         or (_text_of(websites[0].get("name")) if websites else "")
@@ -359,11 +351,11 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         or next(_visible(tree, "//title"), "")
     )
     host = urlsplit(url).hostname or ""
-    md.title = strip_site_suffix(title, md.site_name, host)
+    into.title = strip_site_suffix(title, into.site_name, host)
 
     site_dek = _select_texts(tree, site.dek) if site else []
-    own = site_keys(md.site_name, host)
-    md.subtitle = next(
+    own = site_keys(into.site_name, host)
+    into.subtitle = next(
         (
             d
             for d in chain(
@@ -372,7 +364,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
                 (_text_of(ld.get("alternativeHeadline")), _text_of(ld.get("description"))),
                 (m("og:description", "description", "twitter:description"),),
             )
-            if _is_dek(d, md.title, own)
+            if _is_dek(d, into.title, own)
         ),
         "",
     )
@@ -380,7 +372,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     site_authors = _select_texts(tree, site.authors) if site else []
     meta_authors = [a for key in _META_AUTHORS for a in meta.get(key, []) if not a.startswith("http")]
     # The first kind of evidence that names someone wins (the page's own site never does).
-    md.authors = (
+    into.authors = (
         clean_authors(site_authors, site=own)
         or clean_authors(_names(ld.get("author")), site=own)
         or clean_authors(meta_authors, site=own)
@@ -388,7 +380,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     )
 
     # Each source is looked at only if the ones before it gave nothing (XPath is the cost).
-    md.published = _first_date(
+    into.published = _first_date(
         chain(
             (
                 _text_of(ld.get("datePublished")),
@@ -411,11 +403,11 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
             _texts(_date_elements(marked)),
         )
     )
-    if md.published is None:
+    if into.published is None:
         match = _URL_DATE.search(url)
         if match:
-            md.published = parse_date("-".join(match.groups()))
-    md.updated = _first_date(
+            into.published = parse_date("-".join(match.groups()))
+    into.updated = _first_date(
         chain(
             (
                 _text_of(ld.get("dateModified")),
@@ -426,7 +418,7 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
     )
 
     site_section = _select_texts(tree, site.section) if site else []
-    md.section = (
+    into.section = (
         (site_section[0] if site_section else "")
         or m("article:section", "section", "parsely-section")
         or _text_of(ld.get("articleSection"))
@@ -442,28 +434,33 @@ def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None) -> Met
         tag_sources += _split_keywords(kw)
     if not tag_sources:
         tag_sources += list(_texts(marked.tags))
-    md.tags = _dedupe_tags(tag_sources)
+    tags = _dedupe_tags(tag_sources)
 
     lang = (
         tree.get("lang")
         or m("content-language", "og:locale", "dc.language")
         or _text_of(ld.get("inLanguage"))
     )
-    md.language = re.split(r"[-_]", lang.strip().lower())[0] if lang else ""
+    into.language = re.split(r"[-_]", lang.strip().lower())[0] if lang else ""
 
     image = m("og:image", "og:image:url", "twitter:image", "twitter:image:src")
     if not image:
         ld_image = ld.get("image")
         image = ld_image.get("url", "") if isinstance(ld_image, dict) else _text_of(ld_image)
-    md.image_url = urljoin(url, image) if image else ""
+    into.image_url = urljoin(url, image) if image else ""
 
     for candidate in (*tree.xpath("//link[@rel='canonical']/@href"), m("og:url")):
         if candidate:
             absolute = urljoin(url, str(candidate).strip())
             if _same_site(absolute, url):
-                md.canonical_url = absolute
+                into.canonical_url = absolute
                 break
 
+    into.tags = tags
+    into.tag_origins = {t: str(TagOrigin.PAGE) for t in tags}
     body = ld.get("articleBody")
-    md.article_body = body if isinstance(body, str) else ""
-    return md
+    return PageHints(
+        og_type=og_type,
+        typed_article=bool(articles) or og_type == "article",
+        article_body=body if isinstance(body, str) else "",
+    )

@@ -103,6 +103,8 @@ class ArticleRow(Base):
     image_url: Mapped[str] = mapped_column(Text, default="")
     site_name: Mapped[str] = mapped_column(Text, default="")
     text_origin: Mapped[str] = mapped_column(String(10), default="page")
+    #: Which stage of the extraction cascade gave the text (aggregator.extract.cascade.STAGES).
+    text_stage: Mapped[str] = mapped_column(String(10), default="", server_default="")
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     #: Tag names joined by spaces: what full-text search indexes for tags.
     tags_text: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -297,18 +297,20 @@ def test_charset_from_http_header_beats_guessing() -> None:
     assert "Café “quoted” and naïve résumés." in got.text
 
 
-def test_enormous_page_is_bounded() -> None:
+def test_enormous_page_is_read_up_to_its_bound() -> None:
+    filler = "<p>" + "filler sentence in the middle. " * 1000 + "</p>"
     huge = (
-        "<html><body><article>"
-        + "<p>"
+        "<html><body><article><p>"
         + "word " * 200
-        + "</p>" * 1
-        + "<div>"
-        + "x" * (MAX_HTML_CHARS + 10)
-        + "</div></article></body></html>"
+        + "</p>"
+        + filler * (MAX_HTML_CHARS // len(filler) + 1)
+        + "<p>The closing paragraph past the bound never reaches the record.</p></article></body></html>"
     )
+    assert len(huge) > MAX_HTML_CHARS
     got = extract_article(huge, "https://a.example/x")
-    assert got.word_count > 0
+    assert got.text.startswith("word word word")
+    assert "filler sentence" in got.text
+    assert "closing paragraph" not in got.text
 
 
 def test_furniture_heading_drops_its_whole_section() -> None:
