@@ -38,6 +38,8 @@ STAGES = ("dom", "jsonld", "relaxed", "fallback")
 _SHORT = 0.2
 #: A later stage replaces an earlier result only when it is this much longer.
 _BETTER = 1.2
+#: The fallback's text is taken only from this many words up.
+_MIN_WORDS = 10
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ def extract_body(
     if best.chars >= _SHORT * evidence and best.paragraphs:
         return best
     fallback = Body(_trafilatura(html, url, rules), "fallback")
-    if fallback.chars > _BETTER * best.chars:
+    # A library's last word counts only when it found prose, not a menu's "Home".
+    if fallback.chars > _BETTER * best.chars and count_words(" ".join(fallback.paragraphs)) >= _MIN_WORDS:
         best = fallback
     return best
 

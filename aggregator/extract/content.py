@@ -287,6 +287,11 @@ def clean_tree(
     sweep(strong)
     evidence = prose_evidence(tree)
     if relaxed:
+        # Navigation, footers and asides still go (unless they hold most of the text); no name
+        # is trusted, and no tag that has been seen wrapping a whole article.
+        for el in list(tree.iter(*_USUALLY_FURNITURE)):
+            if el.tag not in _MAY_WRAP_ARTICLE and not holds_most_text(el):
+                _drop(el)
         return Cleaned(evidence, None)
     found = score_candidates(tree)
     scores = found.scores()
