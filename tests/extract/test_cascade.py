@@ -63,7 +63,10 @@ def test_a_fuller_jsonld_body_replaces_a_teaser() -> None:
 
 def test_an_article_written_for_browsers_without_javascript_is_read_from_noscript() -> None:
     body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
-    page = f"<html><body><div id='app'></div><noscript><div class='post-body'>{body}</div></noscript></body></html>"
+    page = (
+        "<html><body><div id='app'></div>"
+        f"<noscript><div class='post-body'>{body}</div></noscript></body></html>"
+    )
     got = extract_article(page, "https://a.example/x")
     assert got.text == "\n\n".join(PARAGRAPHS)
     assert got.text_stage == "relaxed"
