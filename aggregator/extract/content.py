@@ -399,9 +399,17 @@ def _text_len(el: HtmlElement) -> int:
 
 
 def _first_class(el: HtmlElement) -> str:
-    classes = (el.get("class") or "").split()
-    return classes[0] if classes else ""
-
+    """The block's kind: its first class, or, for a wrapper without one around a single element,
+    that element's kind ("<div><div class='paragraph'>" is a paragraph unit too)."""
+    for _ in range(4):
+        classes = (el.get("class") or "").split()
+        if classes:
+            return classes[0]
+        children = [c for c in el if isinstance(c.tag, str)]
+        if len(children) != 1:
+            return ""
+        el = children[0]
+    return ""
 
 def _has_block_child(el: HtmlElement) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)
