@@ -18,9 +18,10 @@ from aggregator.extract.cascade import extract_body
 from aggregator.extract.dateline import drop_trailing_boilerplate, split_dateline
 from aggregator.extract.decode import decode_html, sniff_non_html
 from aggregator.extract.metadata import extract_metadata
+from aggregator.extract.names import read_names
 from aggregator.extract.pagetype import classify_page
 from aggregator.extract.rules import furniture_rules, rules_for_host
-from aggregator.extract.text import count_words, strip_control
+from aggregator.extract.text import count_words, has_control_bytes, strip_control
 from aggregator.model import EMPTY, NOT_HTML, Article
 
 __all__ = ["MAX_HTML_CHARS", "content_hash", "extract_article"]
@@ -67,7 +68,9 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
     if sniff_non_html(html) is not None:
         article.page_type = NOT_HTML
         return article
-    text = strip_control(decode_html(html, content_type))
+    text = decode_html(html, content_type)
+    if not isinstance(html, bytes) or has_control_bytes(html):
+        text = strip_control(text)
     if len(text) > MAX_HTML_CHARS:
         logger.info("page %s is %d characters; reading the first %d", url, len(text), MAX_HTML_CHARS)
         text = text[:MAX_HTML_CHARS]
@@ -76,15 +79,18 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
         return article
     host = urlsplit(url).hostname or ""
     site = rules_for_host(host) if host else None
-    hints = extract_metadata(tree, url, site, into=article)
+    rules = furniture_rules()
+    names = read_names(tree, rules)
+    hints = extract_metadata(tree, url, site, into=article, names=names)
     body = extract_body(
         tree,
         reparse=lambda: _parse(text),
         html=text,
         url=url,
         article_body=hints.article_body,
-        rules=furniture_rules(),
+        rules=rules,
         site=site,
+        names=names,
     )
     paragraphs = body.paragraphs
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from lxml.html import HtmlElement
 
 from aggregator.extract.content import clean_tree, extract_paragraphs
+from aggregator.extract.names import PageNames
 from aggregator.extract.rules import FurnitureRules, SiteRules
 from aggregator.extract.text import clean_whitespace, count_words
 
@@ -63,13 +64,14 @@ def extract_body(
     article_body: str,
     rules: FurnitureRules,
     site: SiteRules | None,
+    names: PageNames | None = None,
 ) -> Body:
     """Run the stages until one gives a body that the page's evidence does not contradict.
 
     ``tree`` is cleaned in place by the first stage; ``reparse`` gives a fresh tree of the same
     page for the relaxed stage.
     """
-    cleaned = clean_tree(tree, rules, site)
+    cleaned = clean_tree(tree, rules, site, names=names)
     evidence = max(cleaned.evidence, len(clean_whitespace(article_body)))
     best = Body(extract_paragraphs(tree, site, rules, cleaned.candidates), "dom")
 

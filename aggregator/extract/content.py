@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from lxml import etree
 from lxml.html import HtmlElement
 
+from aggregator.extract.names import PageNames, read_names
 from aggregator.extract.rules import FurnitureRules, SiteRules, furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
 
@@ -61,7 +62,6 @@ _ALL_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _PROSE = 10.0
 #: A block holding more than this share of the page's paragraph text is never furniture.
 _MAIN_SHARE = 0.4
-_KEEP_ALWAYS = {"html", "body", "article", "main"}
 _BLOCKS = {
     "p",
     "div",
@@ -120,21 +120,6 @@ _DATE_LINE = re.compile(
 )
 
 
-def _attr_words(el: HtmlElement) -> tuple[frozenset[str], frozenset[str]]:
-    """(whole class/id/role names, their words) in lower case."""
-    cls, id_, role = el.get("class"), el.get("id"), el.get("role")
-    if id_ is None and role is None:
-        return _split_names(cls)  # the common case: cached by the class string alone
-    names: set[str] = set()
-    words: set[str] = set()
-    for value in (cls, id_, role):
-        if value:
-            n, w = _split_names(value)
-            names |= n
-            words |= w
-    return frozenset(names), frozenset(words)
-
-
 @lru_cache(maxsize=8192)
 def _split_names(value: str | None) -> tuple[frozenset[str], frozenset[str]]:
     # Cached: pages repeat the same class attributes hundreds of times ("col-md-6", "item").
@@ -144,51 +129,6 @@ def _split_names(value: str | None) -> tuple[frozenset[str], frozenset[str]]:
         # "InlineImage-imageEmbedCaption" -> inline, image, embed, caption
         words.update(w.lower() for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name)) if w)
     return frozenset(name.lower() for name in raw), frozenset(words)
-
-
-# What one class/id/role name says about its block, in order of precedence: a hiding class wins,
-# then a keep token over every furniture token.
-_PLAIN, _LAYOUT, _MEDIA, _STRONG, _KEEPS, _HIDES = range(6)
-
-
-_NAME_MEMO = 50_000
-
-
-@cache
-def _name_kinds(rules: FurnitureRules) -> dict[str, int]:
-    """A per-rules memo of _name_kind: pages repeat their class names, and names repeat across
-    pages ("col-md-6", "clearfix", "share-bar")."""
-    return {}
-
-
-def _name_kind(name: str, rules: FurnitureRules) -> int:
-    lower = name.lower()
-    if lower in rules.keep_tokens:
-        return _KEEPS
-    if lower in rules.hidden_classes:
-        return _HIDES
-    if lower != name:  # "InlineImage-imageEmbedCaption" -> inline, image, embed, caption
-        words = {w.lower() for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name)) if w}
-    else:
-        words = {w for w in lower.replace("_", "-").split("-") if w}
-    words.add(lower)
-    if not words.isdisjoint(rules.block_tokens):
-        return _STRONG
-    if not words.isdisjoint(rules.media_tokens):
-        return _MEDIA
-    if not words.isdisjoint(rules.layout_tokens):
-        return _LAYOUT
-    return _PLAIN
-
-
-#: Elements a browser does not show, by attribute (class names are checked in Python).
-_HIDDEN = etree.XPath(
-    "//*[@hidden or @aria-hidden='true' or @style["
-    "contains(translate(., 'DISPLAYNOEVIBTH ', 'displaynoevibth'), 'display:none')"
-    " or contains(translate(., 'DISPLAYNOEVIBTH ', 'displaynoevibth'), 'visibility:hidden')]]"
-)
-#: Elements with a name to read furniture tokens from.
-_NAMED = etree.XPath("//*[@class or @id or @role]")
 
 
 def _drop(el: HtmlElement) -> None:
@@ -207,7 +147,12 @@ def _drop(el: HtmlElement) -> None:
 
 
 def clean_tree(
-    tree: HtmlElement, rules: FurnitureRules, site: SiteRules | None, *, relaxed: bool = False
+    tree: HtmlElement,
+    rules: FurnitureRules,
+    site: SiteRules | None,
+    *,
+    relaxed: bool = False,
+    names: PageNames | None = None,
 ) -> Cleaned:
     """Remove, in place, everything that is never article text; return the page's prose evidence.
 
@@ -242,33 +187,10 @@ def clean_tree(
     def holds_main_text(el: HtmlElement) -> bool:
         return el in protected or holds_most_text(el)
 
-    # One pass reads every name; the rounds below only visit the blocks it marked.
-    strong: list[HtmlElement] = []
-    layout: list[HtmlElement] = []
-    media: list[HtmlElement] = []
-    hidden = set(_HIDDEN(tree))
-    strong.extend(el for el in hidden if el.tag not in _KEEP_ALWAYS)
-    kind_of = _name_kinds(rules)
-    if len(kind_of) > _NAME_MEMO:
-        kind_of.clear()  # ids are unique ("post-12345"): a crawl must not keep every one
-    for el in tree.iter():
-        tag = el.tag
-        if not isinstance(tag, str) or tag in _KEEP_ALWAYS or el in hidden:
-            continue
-        kind = 0
-        for value in (el.get("class"), el.get("id"), el.get("role")):
-            if value:
-                for name in value.split():
-                    k = kind_of.get(name)
-                    if k is None:
-                        k = kind_of.setdefault(name, _name_kind(name, rules))
-                    kind = max(kind, k)
-        if kind in (_HIDES, _STRONG):
-            strong.append(el)
-        elif kind == _MEDIA:
-            media.append(el)
-        elif kind == _LAYOUT:
-            layout.append(el)
+    # The walk that read every name marked the blocks the rounds below visit.
+    if names is None:
+        names = read_names(tree, rules)
+    strong, media, layout = names.strong, names.media, names.layout
 
     def sweep(marked: list[HtmlElement], prose: Candidates | None = None) -> None:
         doomed = []
@@ -347,14 +269,6 @@ def _link_chars(el: HtmlElement) -> int:
     return sum(_text_len(a) for a in el.iter("a"))
 
 
-def _names_any(el: HtmlElement, tokens: frozenset[str], rules: FurnitureRules) -> bool:
-    """True when a class/id/role name of el, or a word of one, is in tokens (keep tokens win)."""
-    names, words = _attr_words(el)
-    if not names or names & rules.keep_tokens:
-        return False
-    return bool(names & tokens or words & tokens)
-
-
 def _paragraph_weight(tree: HtmlElement) -> dict[HtmlElement, int]:
     """Characters of <p> text under each element (the root included), in one pass."""
     weight: dict[HtmlElement, int] = {}
@@ -410,6 +324,7 @@ def _first_class(el: HtmlElement) -> str:
             return ""
         el = children[0]
     return ""
+
 
 def _has_block_child(el: HtmlElement) -> bool:
     return any(isinstance(c.tag, str) and c.tag in _BLOCKS for c in el)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from typing import Any
@@ -21,6 +21,7 @@ from lxml.html import HtmlElement
 
 from aggregator.extract.authors import clean_authors, site_keys
 from aggregator.extract.dates import parse_date
+from aggregator.extract.names import PageNames, read_names
 from aggregator.extract.rules import SiteRules, furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
 from aggregator.model import Article, TagOrigin
@@ -232,53 +233,6 @@ def _same_site(a: str, b: str) -> bool:
     return bool(ha) and ha == hb
 
 
-@dataclass
-class _Marked:
-    """Elements whose class or attributes say which metadata they show, in document order.
-
-    Found in one walk over the page: a dozen XPath ``contains(@class, ...)`` scans cost more
-    than reading each element's attributes once in Python.
-    """
-
-    deks: list[HtmlElement] = field(default_factory=list)
-    bylines: list[HtmlElement] = field(default_factory=list)
-    dates: list[HtmlElement] = field(default_factory=list)
-    crumbs: list[HtmlElement] = field(default_factory=list)
-    tags: list[HtmlElement] = field(default_factory=list)
-
-
-_HOOK = re.compile(
-    r"dek|standfirst|subtitle|sub-?headline|article-summary|deck|byline|author-name|date|time|breadcrumb"
-)
-_DEK_CLASS = re.compile(r"(?:^|\s)dek(?:\s|$)|standfirst|subtitle|sub-?headline|article-summary|deck")
-_DEK_TAGS = frozenset(("p", "h2", "div", "span"))
-
-
-def _mark(tree: HtmlElement) -> _Marked:
-    marked = _Marked()
-    for el in tree.iter():
-        tag = el.tag
-        if not isinstance(tag, str):
-            continue
-        cls = el.get("class") or ""
-        itemprop = el.get("itemprop")
-        rel = el.get("rel")
-        if itemprop == "alternativeHeadline" or (tag in _DEK_TAGS and cls and _DEK_CLASS.search(cls)):
-            marked.deks.append(el)
-        if rel == "tag" and tag == "a":
-            marked.tags.append(el)
-        if not cls and not rel and not itemprop:
-            continue
-        if rel == "author" or itemprop == "author" or "byline" in cls or "author-name" in cls:
-            marked.bylines.append(el)
-        if cls and _HOOK.search(cls):
-            if "date" in cls or "time" in cls:
-                marked.dates.append(el)
-            if "breadcrumb" in cls:
-                marked.crumbs.append(el)
-    return marked
-
-
 def _texts(elements: Iterable[HtmlElement]) -> Iterator[str]:
     for el in elements:
         text = clean_whitespace(el.text_content())
@@ -286,7 +240,7 @@ def _texts(elements: Iterable[HtmlElement]) -> Iterator[str]:
             yield text
 
 
-def _date_elements(marked: _Marked) -> Iterator[HtmlElement]:
+def _date_elements(marked: PageNames) -> Iterator[HtmlElement]:
     """The first element named for a date or time that holds no smaller one named for a date."""
     for el in marked.dates:
         if not any("date" in (d.get("class") or "") for d in el.iterdescendants()):
@@ -294,7 +248,7 @@ def _date_elements(marked: _Marked) -> Iterator[HtmlElement]:
             return
 
 
-def _breadcrumb_leaf(marked: _Marked) -> str:
+def _breadcrumb_leaf(marked: PageNames) -> str:
     """The last link of the page's breadcrumbs: the section."""
     for crumb in reversed(marked.crumbs):
         for a in reversed(list(crumb.iter("a"))):
@@ -318,11 +272,13 @@ def _visible(tree: HtmlElement, xpath: str | etree.XPath) -> Iterator[str]:
             yield text
 
 
-def extract_metadata(tree: HtmlElement, url: str, site: SiteRules | None, into: Article) -> PageHints:
+def extract_metadata(
+    tree: HtmlElement, url: str, site: SiteRules | None, into: Article, names: PageNames | None = None
+) -> PageHints:
     """Read every metadata field of the page into the Article ``into``; missing fields stay as
     they are (empty). Returns what the page says beyond the Article's fields."""
     meta = _meta(tree)
-    marked = _mark(tree)
+    marked = names if names is not None else read_names(tree, furniture_rules())
     objects = _jsonld_objects(tree, url)
     articles = [o for o in objects if _types(o) & _ARTICLE_TYPES]
     ld: dict[str, Any] = articles[0] if articles else {}

@@ -29,6 +29,8 @@ class FurnitureRules:
     prefixes: tuple[str, ...]
     prefix_max_words: int
     patterns: tuple[re.Pattern[str], ...]
+    #: The patterns as one alternation: one scan of a paragraph instead of one per pattern.
+    any_pattern: re.Pattern[str] | None
     block_tokens: frozenset[str]
     keep_tokens: frozenset[str]
     layout_tokens: frozenset[str] = frozenset()
@@ -57,7 +59,7 @@ class FurnitureRules:
         if len(key.split()) <= self.prefix_max_words and self._starts_with_prefix(key):
             return True
         stripped = paragraph.strip()
-        return any(p.search(stripped) for p in self.patterns)
+        return self.any_pattern is not None and self.any_pattern.search(stripped) is not None
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,13 @@ def _strings(data: dict[str, Any], key: str, source: str) -> list[str]:
 def furniture_rules() -> FurnitureRules:
     source = "furniture.toml"
     data = tomllib.loads(resources.files(__package__).joinpath("rules", source).read_text("utf-8"))
+    patterns = _strings(data, "patterns", source)
     return FurnitureRules(
         exact=frozenset(phrase_key(p) for p in _strings(data, "exact", source)),
         prefixes=tuple(phrase_key(p) for p in _strings(data, "prefix", source)),
         prefix_max_words=int(data.get("prefix_max_words", 30)),
-        patterns=tuple(re.compile(p, re.IGNORECASE) for p in _strings(data, "patterns", source)),
+        patterns=tuple(re.compile(p, re.IGNORECASE) for p in patterns),
+        any_pattern=re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None,
         block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
         keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
         layout_tokens=frozenset(t.lower() for t in _strings(data, "layout_tokens", source)),

@@ -11,6 +11,22 @@ _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
+#: Every byte but the C0 controls no text holds (tab and newlines aside) and DEL.
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b < 9 or b in (11, 12) or 13 < b < 32 or b == 127))
+
+
+def has_control_bytes(data: bytes) -> bool:
+    """Whether raw page bytes hold a control character: counted in C, so that the text of the
+    usual page (none) need not be scanned by a regular expression after decoding. UTF-16 pages,
+    whose NUL bytes are part of every character, answer True and are cleaned after decoding."""
+    # (U+FFFE and U+FFFF, which lxml refuses too, are these three bytes in UTF-8.)
+    return (
+        len(data.translate(None, _NOT_CONTROL_BYTES)) > 0
+        or b"\xef\xbf\xbe" in data
+        or b"\xef\xbf\xbf" in data
+    )
+
+
 def strip_control(text: str) -> str:
     """Drop control characters, which no HTML text may hold and lxml refuses."""
     return _CONTROL.sub("", text)
