@@ -34,9 +34,12 @@ from aggregator.model import Article
 if TYPE_CHECKING:
     from datasketch import MinHash
 
-#: MinHash size and banding: 42 bands of 3 rows make pairs with Jaccard 0.5 candidates with
-#: probability 0.996 and pairs at 0.2 with 0.28 (then rejected by the exact check).
-NUM_PERM = 126
+#: MinHash size and banding: 16 bands of 3 rows (and 16 more for the lead) make pairs with
+#: Jaccard 0.5 candidates with probability 0.88 per signature, and every labelled same-story pair
+#: shares at least 14 of its 32 keys (fixtures/dedupe: MIN_BAND_HITS is 2), while no two
+#: different stories share any. It was 42 bands (84 keys an article): the index is the writer's
+#: cost at scale, and 32 keys an article cut it 2.6 times (benchmarks/store.py).
+NUM_PERM = 48
 BAND_ROWS = 3
 SHINGLE = 3
 #: Tokens of the lead that get their own bands.

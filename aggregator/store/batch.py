@@ -341,8 +341,8 @@ class BatchTransaction:
             for id_, a, _ in written
             for position, tag in enumerate(a.tag_list())
         ]
-        # In key order: the key index takes them in one pass over its pages, not 84 random ones each.
-        bands = sorted((key, id_) for id_, _, keys in written for key in keys)
+        # In key order: the key index takes them in one pass over its pages, not 32 random ones each.
+        bands = sorted({(key, id_) for id_, _, keys in written for key in keys})
         if tags:
             self.conn.exec_driver_sql(
                 self._sql(

@@ -121,13 +121,19 @@ class ArticleRow(Base):
 
 
 class StoryBand(Base):
-    """One MinHash LSH band key of an article (see aggregator.dedupe.story_signature)."""
+    """One MinHash LSH band key of an article (see aggregator.dedupe.story_signature).
+
+    The key is the table's order (WITHOUT ROWID on SQLite): a lookup reads the rows it wants
+    where they lie, and there is no rowid table and second index to write as well.
+    """
 
     __tablename__ = "story_bands"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[int] = mapped_column(BigInteger, index=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class ChangeLog(Base):
