@@ -24,7 +24,8 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from aggregator.errors import SourceError
-from aggregator.extract.content import clean_tree, extract_paragraphs
+from aggregator.extract.clean import clean_tree
+from aggregator.extract.content import extract_paragraphs
 from aggregator.extract.rules import furniture_rules
 from aggregator.extract.text import clean_whitespace, count_words
 from aggregator.model import Article, PageType, Tag, TagOrigin, TextOrigin, merge_tags

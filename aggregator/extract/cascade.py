@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 
-from aggregator.extract.content import clean_tree, extract_paragraphs
+from aggregator.extract.clean import clean_tree
+from aggregator.extract.content import extract_paragraphs
 from aggregator.extract.names import PageNames
 from aggregator.extract.rules import FurnitureRules, SiteRules
 from aggregator.extract.text import clean_whitespace, count_words
