@@ -44,6 +44,7 @@ def row_to_article(row: ArticleRow) -> Article:
         image_url=row.image_url,
         site_name=row.site_name,
         text_origin=row.text_origin,
+        text_stage=row.text_stage,
         content_hash=row.content_hash,
         story_id=row.story_id,
     )

@@ -277,6 +277,7 @@ class BatchTransaction:
             "image_url": article.image_url,
             "site_name": article.site_name,
             "text_origin": article.text_origin,
+            "text_stage": article.text_stage,
             "content_hash": article.content_hash,
             "tags_text": " ".join(article.tags),
             "changed_at": self.now,
