@@ -106,8 +106,11 @@ class ReadingMixin(StoreBase):
                     .where(ArticleRow.story_id.in_(wanted[start : start + IN_CHUNK]))
                     .order_by(ArticleRow.id)
                 )
-                for story_id, *rest in rows:
-                    copies[story_id].append(StoryCopy(story_id, *rest))
+                for story_id, article_id, url, source, site_name, published in rows:
+                    if story_id is not None:
+                        copies[story_id].append(
+                            StoryCopy(story_id, article_id, url, source, site_name, published)
+                        )
         return dict(copies)
 
     def list_articles(self, query: SearchQuery, *, offset: int, limit: int) -> list[ArticleEntry]:

@@ -214,7 +214,8 @@ class StoryCopy:
     published: datetime | None
 
 
-class FacetCount(NamedTuple):
+@dataclass(frozen=True)
+class FacetCount:
     value: str
     count: int
 
