@@ -21,7 +21,8 @@ from aggregator.errors import InvalidQuery
 from aggregator.search import SearchQuery
 from aggregator.store.articles import row_to_article
 from aggregator.store.base import IN_CHUNK, StoreBase
-from aggregator.store.models import ArticleRow, Source
+from aggregator.store.models import ArticleRow, ArticleTag, Source
+from aggregator.store.models import Tag as TagRow
 from aggregator.store.records import (
     ArticleEntry,
     FacetCount,
@@ -34,6 +35,8 @@ from aggregator.store.search import QUERY_ERRORS, _filters, _utc
 
 #: Values listed per facet.
 FACET_VALUES = 10
+#: Matches the facets are counted over (the best ranked, or the newest).
+FACET_SAMPLE = 1000
 
 
 def _match(dialect: str, query: SearchQuery) -> str:
@@ -133,24 +136,58 @@ class ReadingMixin(StoreBase):
             for i, url, title, dek, source, site, published, section, language, story in rows
         ]
 
-    def facet_counts(self, query: SearchQuery, *, values: int = FACET_VALUES) -> Facets:
+    def facet_counts(
+        self, query: SearchQuery, *, values: int = FACET_VALUES, sample: int = FACET_SAMPLE
+    ) -> Facets:
         """How the articles the query matches (its text, if any, and its filters) spread over
-        tags, sources, sections and languages. One pass reads the matches' columns; tags take a
-        second query. InvalidQuery when the engine rejects the text."""
-        params: dict[str, Any] = {"q": query.text}
-        where = " WHERE 1 = 1" + _match(self.dialect, query) + _filters(query, params)
-        base = "FROM articles a LEFT JOIN sources s ON s.id = a.source_id" + where
+        tags, sources, sections and languages, counted over the ``sample`` best matches (best
+        ranked, or newest without text), and how many match in all.
+
+        Counting every match of a common word at 100k articles took seconds; the best thousand
+        say as much about where to narrow a search, in a few milliseconds. InvalidQuery when the
+        engine rejects the text."""
+        params: dict[str, Any] = {"q": query.text, "sample": sample}
+        filters = _filters(query, params)
+        joined = "FROM articles a LEFT JOIN sources s ON s.id = a.source_id"
+        if not query.text.strip():
+            best = f"SELECT a.id {joined} WHERE 1 = 1{filters} ORDER BY a.published DESC LIMIT :sample"
+            total = f"SELECT count(*) {joined} WHERE 1 = 1{filters}"
+        elif self.dialect == "sqlite":
+            fts = (
+                "FROM articles_fts f JOIN articles a ON a.id = f.rowid"
+                " LEFT JOIN sources s ON s.id = a.source_id"
+            )
+            best = f"SELECT a.id {fts} WHERE articles_fts MATCH :q{filters} ORDER BY f.rank LIMIT :sample"
+            total = (
+                f"SELECT count(*) {fts} WHERE articles_fts MATCH :q{filters}"
+                if filters
+                else "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH :q"
+            )
+        else:
+            match = "a.search_vector @@ websearch_to_tsquery('english', :q)"
+            rank = "ts_rank_cd(a.search_vector, websearch_to_tsquery('english', :q))"
+            best = f"SELECT a.id {joined} WHERE {match}{filters} ORDER BY {rank} DESC LIMIT :sample"
+            total = f"SELECT count(*) {joined} WHERE {match}{filters}"
         try:
             with self.session() as s:
-                rows = s.execute(text(f"SELECT s.name, a.section, a.language {base}"), params).all()
-                tags = s.execute(
-                    text(
-                        "SELECT t.name, count(*) AS n FROM article_tags at JOIN tags t ON t.id = at.tag_id"
-                        f" WHERE at.article_id IN (SELECT a.id {base})"
-                        " GROUP BY t.name ORDER BY n DESC, t.name LIMIT :values"
-                    ),
-                    {**params, "values": values},
-                ).all()
+                ids = [i for (i,) in s.execute(text(best), params)]
+                count = int(s.scalar(text(total), params) or 0)
+                rows: list[Any] = []
+                tags: list[Any] = []
+                for start in range(0, len(ids), IN_CHUNK):
+                    part = ids[start : start + IN_CHUNK]
+                    rows += s.execute(
+                        select(Source.name, ArticleRow.section, ArticleRow.language)
+                        .select_from(ArticleRow)
+                        .outerjoin(Source, Source.id == ArticleRow.source_id)
+                        .where(ArticleRow.id.in_(part))
+                    ).all()
+                    tags += s.execute(
+                        select(TagRow.name, func.count())
+                        .join(ArticleTag, ArticleTag.tag_id == TagRow.id)
+                        .where(ArticleTag.article_id.in_(part))
+                        .group_by(TagRow.name)
+                    ).all()
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
             if any(marker in reason for marker in QUERY_ERRORS):
@@ -161,9 +198,13 @@ class ReadingMixin(StoreBase):
             ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
             return tuple(FacetCount(value, n) for value, n in ranked[:values])
 
+        tag_counts: Counter[str] = Counter()
+        for name, n in tags:
+            tag_counts[name] += n
         return Facets(
-            total=len(rows),
-            tags=tuple(FacetCount(name, n) for name, n in tags),
+            total=count,
+            counted=len(ids),
+            tags=top(tag_counts),
             sources=top(Counter(r[0] for r in rows if r[0])),
             sections=top(Counter(r[1] for r in rows if r[1])),
             languages=top(Counter(r[2] for r in rows if r[2])),

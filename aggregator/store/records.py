@@ -226,6 +226,8 @@ class Facets:
     languages (the most frequent values first), and how many there are in all."""
 
     total: int
+    #: The matches the counts are over: the best ranked (or newest) ones, at most a thousand.
+    counted: int = 0
     tags: tuple[FacetCount, ...] = ()
     sources: tuple[FacetCount, ...] = ()
     sections: tuple[FacetCount, ...] = ()

@@ -29,6 +29,7 @@ class FacetValue(BaseModel):
 
 class FacetsOut(BaseModel):
     total: int = Field(description="Articles matched in all (every copy counts).")
+    counted: int = Field(description="The best matches the counts below are over (at most 1000).")
     tags: list[FacetValue]
     sources: list[FacetValue]
     sections: list[FacetValue]
@@ -173,6 +174,7 @@ def facets_out(f: Facets) -> FacetsOut:
 
     return FacetsOut(
         total=f.total,
+        counted=f.counted,
         tags=values(f.tags),
         sources=values(f.sources),
         sections=values(f.sections),
