@@ -2,19 +2,28 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+# The browser tests (tests/web/test_browser.py) drive Debian's chromium; a fresh machine (CI)
+# has only Python, so `make test` installs it first. Never `playwright install`: no downloads.
+CHROMIUM ?= /usr/bin/chromium
+APT = DEBIAN_FRONTEND=noninteractive apt-get -qq -o=Dpkg::Use-Pty=0
 
 .PHONY: demo test lint format bench clean
 
 $(BIN)/aggregator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,postgres,redis]"
+	$(BIN)/pip install --quiet -e ".[dev,postgres,redis,web]"
 	touch $@
 
 demo: $(BIN)/aggregator
 	$(BIN)/aggregator --db demo.db demo --site fixtures/site
 
-test: $(BIN)/aggregator
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then $(APT) update && $(APT) install -y chromium >/dev/null; \
+	elif sudo -n true 2>/dev/null; then sudo $(APT) update && sudo $(APT) install -y chromium >/dev/null; \
+	else echo "make: cannot install chromium (not root, no sudo): browser tests will be skipped"; fi
+
+test: $(BIN)/aggregator $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/aggregator

@@ -293,7 +293,7 @@ class CrawlSession:
                 case Gone(reason):
                     store.disable_source(key, reason, now=now)
                 case Moved(url, etag, last_modified) if done:
-                    store.move_source(key, url)
+                    store.move_source(key, url, now=now)
                     store.record_source_success(
                         key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
                     )

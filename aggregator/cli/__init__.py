@@ -11,7 +11,7 @@ Each command imports what it works with (the store, Scrapy, extraction, rich) wh
 
 from __future__ import annotations
 
-from aggregator.cli import crawl, demo, export, extract, fetch, schedule, search, sources
+from aggregator.cli import crawl, demo, export, extract, fetch, schedule, search, serve, sources
 from aggregator.cli._base import cli as cli
 from aggregator.cli._base import main as main
 
@@ -28,6 +28,7 @@ for command in (
     export.export,
     export.push,
     demo.demo,
+    serve.serve,
 ):
     cli.add_command(command)
 

@@ -9,6 +9,8 @@ methods go to the mixin of their concern:
 - ``search``   — the full-text index and its queries
 - ``changes``  — the change log behind incremental exports, and push cursors
 - ``runs`` / ``locks`` — crawl runs, and the scheduler's lock
+- ``reading`` — what the reader's web app shows: articles with provenance, stories' copies,
+  listings and facet counts, sources' arrivals per day
 
 All SQL lives in this package, and the schema in ``migrations/`` (Alembic). What crosses the
 boundary are records (``records``), never ORM rows. Open a store with ``with Store(url) as store:``.
@@ -19,6 +21,7 @@ from __future__ import annotations
 from aggregator.store.articles import ArticlesMixin
 from aggregator.store.changes import ChangesMixin
 from aggregator.store.locks import LocksMixin
+from aggregator.store.reading import ReadingMixin
 from aggregator.store.records import (
     Alias as Alias,
 )
@@ -65,7 +68,16 @@ __all__ = [
 ]
 
 
-class Store(SourcesMixin, ArticlesMixin, StoriesMixin, SearchMixin, ChangesMixin, RunsMixin, LocksMixin):
+class Store(
+    SourcesMixin,
+    ArticlesMixin,
+    StoriesMixin,
+    SearchMixin,
+    ChangesMixin,
+    RunsMixin,
+    LocksMixin,
+    ReadingMixin,
+):
     """Data access for sources, articles, stories, search, the change log, runs and locks.
 
     ``Store(url)`` opens (creating and migrating) the database; use it as a context manager, or

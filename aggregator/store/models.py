@@ -69,6 +69,9 @@ class Source(Base):
     #: Politeness for this source's host, over the global settings (None: the global ones).
     delay: Mapped[float | None]
     concurrency: Mapped[int | None]
+    #: The URL before a permanent redirect moved the source, and when (None: never moved).
+    moved_from: Mapped[str | None] = mapped_column(Text)
+    moved_at: Mapped[datetime | None]
 
     articles: Mapped[list[ArticleRow]] = relationship(back_populates="source")
 
@@ -117,7 +120,10 @@ class ArticleRow(Base):
     )
     aliases: Mapped[list[ArticleAlias]] = relationship(back_populates="article", cascade="all, delete-orphan")
 
-    __table_args__ = (Index("ix_articles_published", "published"),)
+    __table_args__ = (
+        Index("ix_articles_published", "published"),
+        Index("ix_articles_source_seen", "source_id", "first_seen_at"),
+    )
 
 
 class StoryBand(Base):
@@ -193,6 +199,8 @@ class ArticleTag(Base):
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
     origin: Mapped[str] = mapped_column(String(10))
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_article_tags_tag_id", "tag_id", "article_id"),)
 
     article: Mapped[ArticleRow] = relationship(back_populates="tag_links")
     tag: Mapped[Tag] = relationship(lazy="joined")

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from aggregator.model import SourceKind, SourceRef, isoformat
+from aggregator.model import Article, SourceKind, SourceRef, isoformat
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class SourceInfo:
     error_count: int = 0
     delay: float | None = None
     concurrency: int | None = None
+    last_error_at: datetime | None = None
+    #: The URL a permanent redirect moved the source from, and when.
+    moved_from: str | None = None
+    moved_at: datetime | None = None
 
     def as_ref(self) -> SourceRef:
         """The source as a crawl reads it."""
@@ -49,6 +53,8 @@ class SourceInfo:
         data["tags"] = list(self.tags)
         data["last_success_at"] = isoformat(self.last_success_at)
         data["next_due_at"] = isoformat(self.next_due_at)
+        data["last_error_at"] = isoformat(self.last_error_at)
+        data["moved_at"] = isoformat(self.moved_at)
         return data
 
 
@@ -163,3 +169,77 @@ class Story:
                 {"url": m.canonical_url, "source": m.source, "site_name": m.site_name} for m in self.members
             ],
         }
+
+
+# --- what the reader's web app reads (aggregator/web, #15) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as a reader's page shows it: the record, its id (the stable document id), the
+    other URLs that served the same text, and when the store first saw and last changed it."""
+
+    id: int
+    article: Article
+    aliases: tuple[str, ...]
+    first_seen_at: datetime
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class ArticleEntry:
+    """An article as a listing shows it (no text)."""
+
+    id: int
+    canonical_url: str
+    title: str
+    subtitle: str
+    source: str | None
+    site_name: str
+    published: datetime | None
+    section: str
+    language: str
+    story_id: int | None
+
+
+@dataclass(frozen=True)
+class StoryCopy:
+    """One article of a story, as far as telling outlets apart needs."""
+
+    story_id: int
+    article_id: int
+    canonical_url: str
+    source: str | None
+    site_name: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    """How the articles a search or a listing matches spread over tags, sources, sections and
+    languages (the most frequent values first), and how many there are in all."""
+
+    total: int
+    #: The matches the counts are over: the best ranked (or newest) ones, at most a thousand.
+    counted: int = 0
+    tags: tuple[FacetCount, ...] = ()
+    sources: tuple[FacetCount, ...] = ()
+    sections: tuple[FacetCount, ...] = ()
+    languages: tuple[FacetCount, ...] = ()
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    """A story in a list of stories: its size, its outlets' articles and its publication span."""
+
+    story_id: int
+    size: int
+    first_published: datetime | None
+    last_published: datetime | None
+    title: str

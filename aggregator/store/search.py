@@ -21,6 +21,11 @@ from aggregator.store.batch import IndexRow
 from aggregator.store.models import ArticleRow
 from aggregator.tags import fold_tag
 
+#: What SQLite's errors about a MATCH expression start with or contain: the query's fault, not the
+#: database's ('"Q' is an unterminated string, 'foo:bar' names no column, '*' alone is a special
+#: query); each is InvalidQuery, never an unexpected error.
+QUERY_ERRORS = ("fts5", "syntax", "unterminated string", "no such column", "unknown special query")
+
 #: bm25() weights, in the FTS5 column order: title, subtitle, text, tags, section.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0, 2.0)
 
@@ -132,7 +137,7 @@ class SearchMixin(StoreBase):
                 rows = s.execute(text(sql), params).all()
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
-            if "fts5" in reason or "syntax" in reason:
+            if any(marker in reason for marker in QUERY_ERRORS):
                 raise InvalidQuery(query.text, reason) from exc
             raise
         return [

@@ -38,6 +38,9 @@ def _info(src: Source, article_count: int) -> SourceInfo:
         error_count=src.error_count,
         delay=src.delay,
         concurrency=src.concurrency,
+        last_error_at=src.last_error_at,
+        moved_from=src.moved_from,
+        moved_at=src.moved_at,
     )
 
 
@@ -188,10 +191,15 @@ class SourcesMixin(StoreBase):
                 timedelta(seconds=retry_after) if retry_after is not None else None,
             )
 
-    def move_source(self, name: str, url: str) -> None:
-        """A permanent redirect: the source lives at ``url`` from now on."""
+    def move_source(self, name: str, url: str, *, now: datetime | None = None) -> None:
+        """A permanent redirect: the source lives at ``url`` from now on. With ``now``, where it
+        lived before and when it moved are kept (the web app's sources page shows them)."""
         with self.session() as s:
-            self._source(s, name).url = url
+            src = self._source(s, name)
+            if now is not None and src.url != url:
+                src.moved_from = src.url
+                src.moved_at = now
+            src.url = url
 
     def disable_source(self, name: str, reason: str, *, now: datetime) -> None:
         """Stop crawling a source (410 Gone, say) and keep the reason for ``sources list``."""
