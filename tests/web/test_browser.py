@@ -3,7 +3,8 @@
 
 A reader searches, filters, pages, keys through results, opens a story and an article, looks at
 the sources and tags; an editor signs in with the token and adds, crawls and removes a source.
-Every page is screenshot into docs/screenshots/ (README links them) and checked with axe-core
+Every page is screenshot (into docs/screenshots/, which README links, when AGGREGATOR_SCREENSHOTS
+says so) and checked with axe-core
 (vendored, MPL-2.0) for serious and critical accessibility violations, and for breaches of the
 app's own Content-Security-Policy, in the same browser.
 
@@ -13,6 +14,7 @@ One browser for the session; each test opens its own context (cookies apart).
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT
 from tests.web.conftest import HOSTILE, TOKEN, LiveServer, ReaderStore
 
 pytest.importorskip("playwright", reason="playwright is a dev dependency (pip install -e '.[dev]')")
@@ -38,7 +39,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: Where each page's screenshot goes: a temporary folder, so that a test run leaves the work tree
+#: clean; `AGGREGATOR_SCREENSHOTS=docs/screenshots make test` refreshes the ones README links.
+SCREENSHOTS = Path(
+    os.environ.get("AGGREGATOR_SCREENSHOTS") or Path(tempfile.gettempdir()) / "aggregator-screenshots"
+)
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 #: axe-core's verdicts that fail a page.
 BLOCKING = {"serious", "critical"}
