@@ -112,6 +112,6 @@ def test_article_callback_yields_article_and_skips_listing() -> None:
     assert article.tag_origins["industry"] == "source"
     assert article.content_hash == content_hash(article.text)
     assert article.story_bands == story_signature(article.text).bands
-    assert len(article.story_bands) == 84  # whole text and lead: 42 bands each
+    assert len(article.story_bands) == 32  # whole text and lead: 16 bands each
     listing = HtmlResponse(url=f"{BASE}/energy/", body=body("energy/index.html"))
     assert collect(spider.parse_article(listing, found=Found(url=listing.url, source=source))) == []
