@@ -13,6 +13,10 @@ when it is empty or far shorter, the next stage tries:
    names and furniture tags are not trusted, and ``<noscript>`` is read.
 4. ``fallback``: trafilatura, a well-kept extractor with a different algorithm, as a last resort.
 
+A body under a hundred words is asked about too, even when the evidence agrees with it: on pages
+whose text sits in ``<div>``s and ``<br>``s the evidence is as short as the wrong choice. There a
+later stage must be twice as long to win, so that a page that is really short keeps its text.
+
 Measured on the three DEV sets (see benchmarks/extraction.py), stages 3 and 4 run on a few
 percent of pages, so the median time is the first stage's.
 """
@@ -42,6 +46,12 @@ _SHORT = 0.2
 _BETTER = 1.2
 #: The fallback's text is taken only from this many words up.
 _MIN_WORDS = 10
+#: A body under this many words is a stub or a fragment (a slideshow caption, the teaser above a
+#: "read more"), whatever the page's own evidence says: the later stages are asked too.
+_STUB_WORDS = 100
+#: ...and a later stage replaces such a stub only when it is this much longer, so that a page
+#: that really is short keeps its own text.
+_STUB_BETTER = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ def extract_body(
             parts = [clean_whitespace(p) for p in article_body.replace("\r", "").split("\n")]
             best = Body([p for p in parts if p and not rules.is_furniture(p)], "jsonld")
 
-    if best.chars >= _SHORT * evidence and best.paragraphs:
+    if _holds(best, evidence):
         return best
     fresh = reparse()
     if fresh is not None:
@@ -91,13 +101,24 @@ def extract_body(
         relaxed = Body(extract_paragraphs(fresh, site, rules), "relaxed")
         if relaxed.chars > _BETTER * best.chars:
             best = relaxed
-    if best.chars >= _SHORT * evidence and best.paragraphs:
+    if _holds(best, evidence):
         return best
     fallback = Body(_trafilatura(html, url, rules), "fallback")
     # A library's last word counts only when it found prose, not a menu's "Home".
-    if fallback.chars > _BETTER * best.chars and count_words(" ".join(fallback.paragraphs)) >= _MIN_WORDS:
+    needed = _STUB_BETTER if _plausible(best, evidence) else _BETTER
+    if fallback.chars > needed * best.chars and count_words(" ".join(fallback.paragraphs)) >= _MIN_WORDS:
         best = fallback
     return best
+
+
+def _plausible(body: Body, evidence: int) -> bool:
+    """Not contradicted by the page's evidence: some text, not far shorter than the page holds."""
+    return bool(body.paragraphs) and body.chars >= _SHORT * evidence
+
+
+def _holds(body: Body, evidence: int) -> bool:
+    """Plausible and long enough that no later stage need be asked."""
+    return _plausible(body, evidence) and count_words(" ".join(body.paragraphs)) >= _STUB_WORDS
 
 
 def _trafilatura(html: str, url: str, rules: FurnitureRules) -> list[str]:

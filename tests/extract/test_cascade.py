@@ -91,3 +91,26 @@ def test_no_text_no_stage() -> None:
     got = extract_article("<html><body><nav><a href='/'>Home</a></nav></body></html>", "https://a.example/x")
     assert got.text == ""
     assert got.text_stage == ""
+
+
+def test_a_stub_the_evidence_agrees_with_is_still_checked_against_the_fallback() -> None:
+    # A slideshow: one short <p> above captions held in <div>s. The page's paragraph evidence is
+    # as short as the stub, so only the stub rule sends it on to the fallback.
+    lead = "The port's year so far, in eight pictures."
+    slides = "".join(f'<div class="slide"><div class="caption">{p}</div></div>' for p in PARAGRAPHS)
+    page = (
+        "<html><body><nav><a href='/'>Home</a></nav><article><h1>Port report</h1>"
+        f"<p>{lead}</p><div class='slides'>{slides}</div></article><footer>Contact</footer></body></html>"
+    )
+    got = extract_article(page, "https://a.example/x")
+    assert got.text == "\n\n".join([lead, *PARAGRAPHS])
+    assert got.text_stage == "fallback"
+
+
+def test_a_page_that_is_really_short_keeps_its_own_text() -> None:
+    short = PARAGRAPHS[:2]
+    body = "".join(f"<p>{p}</p>" for p in short)
+    page = f"<html><body><nav><a href='/'>Home</a></nav><article>{body}</article></body></html>"
+    got = extract_article(page, "https://a.example/x")
+    assert got.text == "\n\n".join(short)
+    assert got.text_stage == "dom"
