@@ -9,8 +9,9 @@ taking new requests, finishes the articles in flight and commits them; the sched
 If the crawl has not finished within ``grace`` seconds it is killed (committed batches stay; the
 rest is fetched again next run). A second signal kills the crawl at once.
 
-One scheduler per database: a lock row with a heartbeat; a lock whose holder stopped
-heartbeating for ``stale_after`` is taken over.
+One scheduler per database: a lock the kernel holds for us (a flock beside the SQLite file, a
+PostgreSQL advisory lock), so a scheduler killed with ``kill -9`` frees it at once and can be
+restarted straight away; the ``locks`` row and its heartbeat only tell ``status`` who holds it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 
 from aggregator.outcomes import CrawlReport
@@ -35,7 +36,6 @@ logger = logging.getLogger("aggregator.scheduler")
 
 LOCK_NAME = "scheduler"
 HEARTBEAT_S = 10.0
-STALE_AFTER = timedelta(seconds=60)
 MAX_SLEEP_S = 60.0
 
 
@@ -68,7 +68,7 @@ class Scheduler:
 
     def run(self, *, once: bool = False) -> int:
         with Store(self.db_url) as store:
-            store.acquire_lock(LOCK_NAME, self.owner, now=self.clock(), stale_after=STALE_AFTER)
+            store.acquire_lock(LOCK_NAME, self.owner, now=self.clock())
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
             logger.info("scheduler started (%s)", self.owner, extra={"event": "started", "db": self.db_url})
             try:

@@ -173,8 +173,24 @@ def test_crawl_unknown_source(db_url: str) -> None:
 
 def test_bad_setting_override(db_url: str) -> None:
     result = invoke("crawl", "--all", "-s", "NOEQUALS", db=db_url)
-    assert result.code == 1
+    assert result.code == 2
     one_line_error(result, "-s expects NAME=VALUE, got 'NOEQUALS'")
+
+
+@pytest.mark.parametrize(
+    "command", [("crawl", "--all"), ("schedule", "--once"), ("fetch", "http://a.example/")]
+)
+def test_a_bad_setting_is_a_usage_error_before_anything_starts(db_url: str, command: tuple[str, ...]) -> None:
+    for pair, reason in (
+        ("CONCURRENT_REQUESTS=abc", "expected an integer"),
+        ("DOWNLOAD_DELAY=-5", "must not be negative"),
+    ):
+        result = invoke(*command, "-s", pair, db=db_url)
+        assert (result.code, result.stdout, result.stderr) == (
+            2,
+            "",
+            f"aggregator: error: -s {pair}: {reason}\n",
+        )
 
 
 def test_crawl_with_nothing_due(db_url: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,8 +22,8 @@ from urllib.parse import urlsplit
 import click
 
 from aggregator import __version__
-from aggregator.config import as_db_url, default_db_url
-from aggregator.errors import AggregatorError, InvalidDate, InvalidURL
+from aggregator.config import check_db_url, default_db_url
+from aggregator.errors import AggregatorError, InvalidDate, InvalidURL, UnwritableFile, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from aggregator.store import Store
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_NO_TEXT = 4
 
@@ -38,7 +40,7 @@ class Context:
     """What the top-level options say, for every command of one invocation."""
 
     def __init__(self, db: str | None, *, debug: bool, verbose: bool) -> None:
-        self.db_url = as_db_url(db) if db else default_db_url()
+        self.db_url = check_db_url(db) if db else default_db_url()
         self.debug = debug
         self.verbose = verbose
 
@@ -103,19 +105,43 @@ def console(*, stderr: bool = False) -> Console:
 
 @contextmanager
 def output(path: str | None) -> Iterator[IO[str]]:
-    """Standard output, or a file written atomically (a reader never sees half a file)."""
+    """Standard output, or a file written atomically (a reader never sees half a file).
+
+    The file gets the mode of the file it replaces, else what the umask leaves of 0666 (as
+    ``>`` in a shell would), not the temporary file's 0600; errors name the user's path.
+    """
     if path is None or path == "-":
         yield sys.stdout
         return
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".export-")
     try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    except OSError as exc:
+        raise UnwritableFile(path, exc.strerror or str(exc)) from exc
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".export-")
+    except OSError as exc:
+        raise UnwritableFile(path, exc.strerror or str(exc)) from exc
+    try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             yield f
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UnwritableFile(path, exc.strerror or str(exc)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: put it straight back)."""
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 class Commands(click.Group):
@@ -130,7 +156,7 @@ class Commands(click.Group):
         except AggregatorError as exc:
             if ctx.params.get("debug"):
                 raise
-            fail(str(exc))
+            fail(str(exc), EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR)
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise

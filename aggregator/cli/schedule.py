@@ -61,7 +61,12 @@ def status(ctx: Context, as_json: bool, runs: int) -> None:
         click.echo(json.dumps(state.to_dict(), ensure_ascii=False))
         return
     held = state.scheduler
-    running = f"running as {held.owner}" if held else "not running"
+    if held is None:
+        running = "not running"
+    elif held.live:
+        running = f"running as {held.owner}"
+    else:  # the row outlived its holder's kernel lock: it died without releasing
+        running = f"not running ({held.owner} stopped uncleanly, last seen {when(held.heartbeat_at)})"
     click.echo(f"scheduler: {running}; {state.articles} articles stored")
     out = console()
     table = Table(title="Recent runs")
