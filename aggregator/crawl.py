@@ -121,6 +121,9 @@ def build_settings(
     settings.setmodule("aggregator.settings", priority="project")
     # "cmdline" is the only priority above the project settings module.
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    # The command line's one root handler (aggregator.logs) prints every record; a second, Scrapy's,
+    # would print each twice and bypass the one-line-per-failure filter and JSON.
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     if db_url:
         settings.set("AGGREGATOR_DB", db_url, priority="cmdline")
     if not store:

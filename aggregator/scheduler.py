@@ -37,12 +37,16 @@ logger = logging.getLogger("aggregator.scheduler")
 LOCK_NAME = "scheduler"
 HEARTBEAT_S = 10.0
 MAX_SLEEP_S = 60.0
+#: ``aggregator crawl``'s exit code when it finished but some sources failed (not a failed crawl).
+EXIT_PARTIAL = 3
 
 
 @dataclass
 class Scheduler:
     db_url: str
     overrides: list[str] = field(default_factory=list)
+    #: Top-level options for each crawl (``--log-format json``...), so its lines match ours.
+    log_options: list[str] = field(default_factory=list)
     grace: float = 60.0
     poll: float = MAX_SLEEP_S
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
@@ -71,11 +75,13 @@ class Scheduler:
             store.acquire_lock(LOCK_NAME, self.owner, now=self.clock())
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
             logger.info("scheduler started (%s)", self.owner, extra={"event": "started", "db": self.db_url})
+            worst = 0
             try:
                 while not self.signals_received:
                     due = store.due_sources(self.clock())
                     if due:
-                        self._crawl(store, [s.name for s in due])
+                        code = self._crawl(store, [s.name for s in due])
+                        worst = code if code not in (0, None) and worst in (0, EXIT_PARTIAL) else worst
                     if once or self.signals_received:
                         break
                     self._sleep(store, self._seconds_until_due(store))
@@ -84,7 +90,9 @@ class Scheduler:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
                 logger.info("scheduler stopped", extra={"event": "stopped"})
-        return 0
+        # Once (cron): the crawl's own exit code when it failed, so cron's mail says so. Running
+        # for good, a failed crawl is logged and the next cycle tries again; a clean stop is 0.
+        return worst if once else 0
 
     def _seconds_until_due(self, store: Store) -> float:
         first = store.next_due_at()
@@ -106,8 +114,10 @@ class Scheduler:
             logger.error("lost the scheduler lock; stopping", extra={"event": "lock_lost"})
             self.signals_received = max(self.signals_received, 1)
 
-    def _crawl(self, store: Store, names: list[str]) -> None:
-        cmd = [sys.executable, "-m", "aggregator", "--db", self.db_url, "crawl", "--json", "--no-progress"]
+    def _crawl(self, store: Store, names: list[str]) -> int:
+        """Run one crawl in a child process; its exit code (a signal: 128 + its number)."""
+        cmd = [sys.executable, "-m", "aggregator", "--db", self.db_url, *self.log_options]
+        cmd += ["crawl", "--json", "--no-progress"]
         for name in names:
             cmd += ["--source", name]
         for override in self.overrides:
@@ -139,8 +149,10 @@ class Scheduler:
         report = _last_report(out.decode("utf-8", "replace"))
         seconds = time.monotonic() - started
         line = report.log_line() if report is not None else "no report (the crawl printed none)"
-        logger.info(
-            "crawl finished (exit %s) in %.1f s: %s",
+        logger.log(
+            logging.INFO if code in (0, EXIT_PARTIAL) else logging.ERROR,
+            "crawl %s (exit %s) in %.1f s: %s",
+            "finished" if code in (0, EXIT_PARTIAL) else "failed",
             code,
             seconds,
             line,
@@ -150,6 +162,7 @@ class Scheduler:
                 "summary": report.to_dict() if report is not None else {},
             },
         )
+        return code if code >= 0 else 128 - code
 
 
 def _last_report(output: str) -> CrawlReport | None:

@@ -39,10 +39,21 @@ EXIT_NO_TEXT = 4
 class Context:
     """What the top-level options say, for every command of one invocation."""
 
-    def __init__(self, db: str | None, *, debug: bool, verbose: bool) -> None:
-        self.db_url = check_db_url(db) if db else default_db_url()
+    def __init__(self, db: str | None, *, debug: bool, verbose: bool, log_format: str = "text") -> None:
         self.debug = debug
         self.verbose = verbose
+        self.log_format = log_format
+        self.db_url = check_db_url(db) if db else default_db_url()
+
+    @property
+    def log_options(self) -> list[str]:
+        """The top-level options that shape log output, for a child ``aggregator`` process."""
+        return [
+            "--log-format",
+            self.log_format,
+            *(["--debug"] if self.debug else []),
+            *(["--verbose"] if self.verbose else []),
+        ]
 
     def store(self) -> Store:
         """The database, opened (and migrated). Use it as ``with ctx.store() as store:``."""
@@ -58,8 +69,21 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+#: Set by ``--log-format json``: every line on stderr is then a JSON object, notes and errors too.
+_json_stderr = False
+
+
+def note(message: str, *, level: str = "INFO") -> None:
+    """A line for the user on stderr (as is), or with ``--log-format json`` a JSON object."""
+    if _json_stderr:
+        record = {"ts": now().isoformat(), "level": level, "logger": "aggregator", "message": message}
+        click.echo(json.dumps(record, ensure_ascii=False), err=True)
+    else:
+        click.echo(message, err=True)
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"aggregator: error: {message}", err=True)
+    note(f"aggregator: error: {message}", level="ERROR")
     sys.exit(code)
 
 
@@ -184,21 +208,33 @@ class Commands(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str) -> None:
     """Collect industry news: crawl publishers, extract clean articles, drop duplicates, store them."""
-    ctx.obj = Context(db, debug=debug, verbose=verbose)
-    if debug or log_format == "json":
-        from aggregator.logs import configure
+    global _json_stderr
+    _json_stderr = log_format == "json"
+    from aggregator.logs import configure
 
-        configure(debug=debug, json_lines=log_format == "json")
+    configure(level="DEBUG" if debug else ("INFO" if verbose else "WARNING"), json_lines=_json_stderr)
+    ctx.obj = Context(db, debug=debug, verbose=verbose, log_format=log_format)
+
+
+def _asks_for_json(argv: list[str]) -> bool:
+    """``--log-format json`` is on the command line (a usage error can come before it is read)."""
+    joined = " ".join(argv)
+    return "--log-format json" in joined or "--log-format=json" in joined
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; Ctrl-C exits 130, a closed pipe (``| head``) exits quietly."""
+    global _json_stderr
     try:
         cli.main(args=argv, prog_name="aggregator", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        if _json_stderr or _asks_for_json(argv if argv is not None else sys.argv[1:]):
+            _json_stderr = True
+            note(f"aggregator: error: {exc.format_message()}", level="ERROR")
+        else:
+            exc.show()
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aggregator.cli._base import Context, console, fail, now, pass_ctx
+from aggregator.cli._base import Context, console, fail, note, now, pass_ctx
 from aggregator.cli.crawl import run_crawl
 from aggregator.config import sqlite_path
 
@@ -96,4 +96,4 @@ def _point_sources_at(store: Store, base: str) -> None:
         if name in existing:
             store.remove_source(name)
         store.add_source(name, kind, base + path, now=now())
-        click.echo(f"added {kind} source {name}: {base + path}", err=True)
+        note(f"added {kind} source {name}: {base + path}")

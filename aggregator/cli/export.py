@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from aggregator.cli._base import EXIT_PARTIAL, Context, check_urls, json_line, output, pass_ctx
+from aggregator.cli._base import EXIT_PARTIAL, Context, check_urls, json_line, note, output, pass_ctx
 
 FORMATS = ["jsonl", "opensearch", "meilisearch"]
 ENGINES = ["opensearch", "meilisearch"]
@@ -47,7 +47,7 @@ def export(ctx: Context, fmt: str, since: int, path: str | None, one_per_story: 
             store, f, fmt=ExportFormat(fmt), since=since, one_per_story=one_per_story
         )
     target = f" to {path}" if path not in (None, "-") else ""
-    click.echo(f"wrote {count} documents{target}; next cursor: {cursor}", err=True)
+    note(f"wrote {count} documents{target}; next cursor: {cursor}")
 
 
 @click.command()
@@ -81,8 +81,8 @@ def push(ctx: Context, engine: str, url: str, index: str, batch_size: int, as_js
     else:
         click.echo(f"sent {result.sent}, acknowledged {result.acknowledged}; cursor now {result.cursor}")
         for did, reason in result.failures:
-            click.echo(f"refused document {did}: {reason}", err=True)
+            note(f"refused document {did}: {reason}")
         if result.error:
-            click.echo(f"aggregator: push stopped: {result.error}", err=True)
+            note(f"aggregator: push stopped: {result.error}")
     if result.failures or result.error:
         sys.exit(EXIT_PARTIAL)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aggregator.cli._base import Context, check_urls, fail, json_line, pass_ctx
+from aggregator.cli._base import Context, check_urls, fail, json_line, note, pass_ctx
 from aggregator.model import Article
 
 if TYPE_CHECKING:
@@ -38,9 +38,9 @@ def fetch(ctx: Context, urls: tuple[str, ...], do_store: bool, overrides: tuple[
     def emit_duplicate(article: Article, outcome: Duplicate) -> None:
         emit(article)
         if outcome.verdict == "unchanged":  # else an alias: the same text under another URL
-            click.echo(f"aggregator: {article.url}: unchanged (stored already)", err=True)
+            note(f"aggregator: {article.url}: unchanged (stored already)")
         else:
-            click.echo(f"aggregator: {article.url}: a duplicate of {outcome.of} (not stored again)", err=True)
+            note(f"aggregator: {article.url}: a duplicate of {outcome.of} (not stored again)")
 
     report = fetch_urls(
         checked,
