@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from aggregator.cli._base import EXIT_PARTIAL, Context, check_urls, json_line, note, output, pass_ctx
+from aggregator.cli._base import EXIT_PARTIAL, Context, check_urls, fail, json_line, note, output, pass_ctx
 
 FORMATS = ["jsonl", "opensearch", "meilisearch"]
 ENGINES = ["opensearch", "meilisearch"]
@@ -68,7 +68,9 @@ def push(ctx: Context, engine: str, url: str, index: str, batch_size: int, as_js
     """Send what changed since the last push to OpenSearch/Elasticsearch or Meilisearch at URL.
 
     The cursor only moves past documents the engine acknowledged; refused ones are listed and
-    sent again next time. Exits 3 when some documents were refused or the engine gave up.
+    sent again next time. Exits 3 when some documents were refused or the engine gave up
+    part way, 1 when it could not be reached at all (a refused connection is not retried; other
+    failures are retried for at most 20 s per request).
     """
     from aggregator.push import Engine
     from aggregator.push import push as run_push
@@ -76,6 +78,10 @@ def push(ctx: Context, engine: str, url: str, index: str, batch_size: int, as_js
     check_urls((url,))
     with ctx.store() as store:
         result = run_push(store, Engine(engine), url, index=index, batch_size=batch_size)
+    if result.error and not result.sent:  # nothing reached the engine: a failure, not a push
+        if as_json:
+            click.echo(json_line(asdict(result)))
+        fail(f"push to {url} failed: {result.error} (cursor stays at {result.cursor})")
     if as_json:
         click.echo(json_line(asdict(result)))
     else:
