@@ -50,6 +50,16 @@ class InvalidDatabase(UsageError):
         self.reason = reason
 
 
+class BlockedURL(InputError):
+    """A URL the crawler may not fetch: another scheme than http(s), or a private address (SSRF
+    guard, aggregator.netguard)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"blocked {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
 class InvalidDate(InputError):
     def __init__(self, value: str) -> None:
         super().__init__(f"not an ISO date: {value!r} (use YYYY-MM-DD)")

@@ -204,10 +204,21 @@ class Commands(click.Group):
     show_default=True,
     help="Log lines as text, or one JSON object per event (for log collectors).",
 )
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Let crawls and fetches reach loopback, private and link-local addresses (refused by "
+    "default: a feed could point at this machine or a cloud's metadata service); also "
+    "AGGREGATOR_ALLOW_PRIVATE=1.",
+)
 @click.version_option(__version__, prog_name="aggregator")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str) -> None:
+def cli(
+    ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str, allow_private: bool
+) -> None:
     """Collect industry news: crawl publishers, extract clean articles, drop duplicates, store them."""
+    if allow_private:  # in the environment, so every crawl process and worker it starts sees it
+        os.environ["AGGREGATOR_ALLOW_PRIVATE"] = "1"
     global _json_stderr
     _json_stderr = log_format == "json"
     from aggregator.logs import configure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +71,9 @@ def demo(ctx: Context, site: Path, fresh: bool, port: int) -> None:
         err.print(f"[bold]serving[/bold] {site} at {base}")
         with ctx.store() as store:
             _point_sources_at(store, base)
+        # The SSRF guard refuses loopback addresses; the demo's own server, and it alone, is allowed.
+        host_port = base.split("://", 1)[1].rstrip("/")
+        os.environ["AGGREGATOR_ALLOW_HOSTS"] = host_port
         code = run_crawl(ctx, everything=True, overrides=("AUTOTHROTTLE_ENABLED=False",))
     with ctx.store() as store:
         top = store.top_tags(8)
