@@ -26,7 +26,7 @@ from scrapy.settings import BaseSettings, Settings
 
 from aggregator.config import DEFAULT_BATCH_SIZE
 from aggregator.discover import Discovery
-from aggregator.errors import InvalidSetting
+from aggregator.errors import CrawlFailed, InvalidSetting
 from aggregator.model import Article, SourceRef
 from aggregator.outcomes import CrawlReport, Duplicate
 from aggregator.pipelines import DuplicateDropped
@@ -200,8 +200,15 @@ def _run(
                 on_duplicate(item, exception.outcome)
 
         crawler.signals.connect(dropped, signal=signals.item_dropped, weak=False)
-    process.crawl(crawler, **kwargs)
+    broken: list[BaseException] = []
+
+    def failed(failure: Any) -> None:
+        broken.append(failure.value)  # handled: Twisted would print it as "Unhandled error"
+
+    process.crawl(crawler, **kwargs).addErrback(failed)
     process.start()
+    if broken:
+        raise CrawlFailed(f"{type(broken[0]).__name__}: {broken[0]}") from broken[0]
     return crawler
 
 

@@ -150,6 +150,15 @@ class SourceError(AggregatorError):
         self.reason = reason
 
 
+class CrawlFailed(AggregatorError):
+    """Scrapy could not run the crawl at all (a component that does not load, a broken setting):
+    nothing was crawled, and the command must not look like it succeeded."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"the crawl could not run: {cause}")
+        self.cause = cause
+
+
 class LockHeld(AggregatorError):
     """Another live process holds the lock (a second scheduler on the same database)."""
 

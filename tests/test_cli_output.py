@@ -162,3 +162,19 @@ def test_postgres_urls_mean_psycopg() -> None:
     assert as_db_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert as_db_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert as_db_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_a_crawl_that_cannot_run_is_one_line_and_exit_1_in_crawl_and_schedule(db_url: str) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/feed.xml"
+    assert invoke("sources", "add", url, "--kind", "feed", "--name", "dead", db=db_url).code == 0
+    broken = ("-s", 'DOWNLOADER_MIDDLEWARES={"no_such_module.Middleware": 1}')
+    reason = "the crawl could not run: ModuleNotFoundError: No module named 'no_such_module'"
+    crawl = run_cli("crawl", "--all", "--no-progress", *broken, db=db_url)
+    assert (crawl.code, crawl.stdout, crawl.stderr) == (1, "", f"aggregator: error: {reason}\n")
+    once = run_cli("--log-format", "json", "schedule", "--once", *broken, db=db_url)
+    assert once.code == 1
+    events = [json.loads(line) for line in once.stderr.splitlines()]
+    assert [e["message"] for e in events if e["logger"] == "aggregator"] == [f"aggregator: error: {reason}"]
+    [finished] = [e for e in events if e.get("event") == "crawl_finished"]
+    assert (finished["level"], finished["exit_code"]) == ("ERROR", 1)
+    assert finished["message"].startswith("crawl failed (exit 1) in ")
