@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,11 @@ def test_a_blocked_source_says_why_in_its_health(site_server: SiteServer, db_url
     [source] = map(json.loads, invoke("sources", "list", "--json", db=db_url).stdout.splitlines())
     assert source["last_error"] == reason
     assert sum(site_server.hits.values()) == 0  # not even robots.txt was asked for
+
+
+@pytest.mark.slow
+def test_the_demo_allows_its_own_server_alone(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = run_guarded("demo", "--site", str(ROOT / "fixtures" / "site"), "--port", "0", db=db)
+    assert result.code == 0, result.stderr
+    assert "articles new                  │    31 │" in result.stdout

@@ -64,11 +64,10 @@ def demo(ctx: Context, site: Path, fresh: bool, port: int) -> None:
     if fresh and path is not None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-    err = console(stderr=True)
-    err.print(f"[bold]database[/bold] {ctx.db_url}")
+    note(f"database {ctx.db_url}")
     with serve(site, port=port, fallback_to_free=True) as server:
         base = server.base_url
-        err.print(f"[bold]serving[/bold] {site} at {base}")
+        note(f"serving {site} at {base}")
         with ctx.store() as store:
             _point_sources_at(store, base)
         # The SSRF guard refuses loopback addresses; the demo's own server, and it alone, is allowed.
