@@ -141,3 +141,33 @@ def test_the_demo_allows_its_own_server_alone(tmp_path: Path) -> None:
     result = run_guarded("demo", "--site", str(ROOT / "fixtures" / "site"), "--port", "0", db=db)
     assert result.code == 0, result.stderr
     assert "articles new                  │    31 │" in result.stdout
+
+
+EVIL_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Evil</title><link>{base}/</link><description>x</description>
+<item><title>Passwords</title><link>file:///etc/passwd</link><guid>a</guid></item>
+<item><title>Metadata</title><link>http://169.254.169.254/latest/meta-data/</link><guid>b</guid></item>
+</channel></rss>
+"""
+
+
+@pytest.mark.slow
+def test_a_feed_cannot_point_the_crawler_at_files_or_metadata(site_server: SiteServer, db_url: str) -> None:
+    (site_server.root / "feeds" / "evil.xml").write_text(EVIL_FEED, "utf-8")
+    feed = f"{site_server.base_url}/feeds/evil.xml"
+    assert invoke("sources", "add", feed, "--kind", "feed", "--name", "evil", db=db_url).code == 0
+    own = {"AGGREGATOR_ALLOW_HOSTS": site_server.base_url.split("://")[1]}  # the feed's server only
+    result = run_guarded("crawl", "--all", "--json", "--no-progress", db=db_url, env=own)
+    report = json.loads(result.stdout)
+    assert (report["new"], report["page_errors"]) == (0, 2), result.stderr
+    # (the feed's link comes out of URL normalization as file://etc/passwd)
+    passwd = (
+        "WARNING aggregator.session: could not fetch file://etc/passwd: BlockedRequest: blocked "
+        "file://etc/passwd: scheme 'file' is not fetched (http and https only)"
+    )
+    metadata = (
+        "WARNING aggregator.session: could not fetch http://169.254.169.254/latest/meta-data/: "
+        "BlockedRequest: blocked http://169.254.169.254/latest/meta-data/: 169.254.169.254 is a "
+        f"link-local (cloud metadata) address {HINT}"
+    )
+    assert sorted(result.stderr.splitlines()) == [passwd, metadata]  # they come back in either order
