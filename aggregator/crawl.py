@@ -11,6 +11,8 @@ so each function here runs one crawl per process.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -24,9 +26,10 @@ from scrapy.settings import BaseSettings, Settings
 
 from aggregator.config import DEFAULT_BATCH_SIZE
 from aggregator.discover import Discovery
-from aggregator.errors import InvalidSetting
+from aggregator.errors import CrawlFailed, InvalidSetting
 from aggregator.model import Article, SourceRef
-from aggregator.outcomes import CrawlReport
+from aggregator.outcomes import CrawlReport, Duplicate
+from aggregator.pipelines import DuplicateDropped
 from aggregator.session import CrawlSession, make_session, run_totals
 from aggregator.store import SourceInfo, Store
 
@@ -34,15 +37,81 @@ from aggregator.store import SourceInfo, Store
 ProgressHook = Callable[[str], None]
 
 
+#: Unknown names with these prefixes pass: settings of Scrapy extensions that are not installed
+#: by default (scrapy-redis: REDIS_, SCHEDULER_, DUPEFILTER_; scrapy-playwright; scrapy-zyte-api).
+#: Any other unknown name is a typo until proved otherwise.
+EXTENSION_PREFIXES = ("REDIS_", "SCHEDULER_", "DUPEFILTER_", "PLAYWRIGHT_", "ZYTE_", "EXT_")
+
+#: Integer settings that must be at least 1 (0 would stall the crawl or mean nothing).
+_AT_LEAST_ONE = {
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "CONCURRENT_ITEMS",
+    "AGGREGATOR_BATCH_SIZE",
+}
+
+
+#: Words in the names of settings that Scrapy reads as numbers (seconds), whatever their default.
+_SECONDS_WORDS = ("DELAY", "TIMEOUT", "INTERVAL", "CONCURRENCY")
+
+
 def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
-    """``NAME=VALUE`` pairs from ``-s``, exactly as ``scrapy crawl -s`` takes them."""
+    """``NAME=VALUE`` pairs from ``-s``, as ``scrapy crawl -s`` takes them, checked before
+    anything starts: the name must be a setting Scrapy or the aggregator knows (or carry one of
+    EXTENSION_PREFIXES), and the value must read as the type of its default (an integer, a
+    number, a boolean, a JSON object), non-negative except for priorities. Scrapy itself would
+    only fail deep in its engine, after the crawl had started."""
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise InvalidSetting(pair)
         out[name.strip()] = value
+    defaults = Settings()
+    defaults.setmodule("aggregator.settings", priority="project")
+    for name, value in out.items():
+        _check_override(name, value, defaults)
     return out
+
+
+def _check_override(name: str, value: str, defaults: Settings) -> None:
+    if name not in defaults.attributes:
+        if name.startswith(EXTENSION_PREFIXES):
+            return
+        raise InvalidSetting(
+            f"{name}={value}",
+            f"unknown setting {name} (an extension's setting passes with one of the prefixes "
+            f"{', '.join(EXTENSION_PREFIXES)})",
+        )
+    default = defaults[name]
+    if isinstance(default, bool):
+        if value.strip() not in ("True", "False", "true", "false", "1", "0"):
+            raise InvalidSetting(f"{name}={value}", "expected True or False")
+        return
+    if isinstance(default, int | float):
+        # Scrapy's defaults write some seconds as integers (DOWNLOAD_DELAY = 0) but read them
+        # as floats: the name says which.
+        whole = isinstance(default, int) and not any(word in name for word in _SECONDS_WORDS)
+        number: float
+        try:
+            number = int(value) if whole else float(value)
+        except ValueError:
+            kind = "an integer" if whole else "a number"
+            raise InvalidSetting(f"{name}={value}", f"expected {kind}") from None
+        if not math.isfinite(number):
+            raise InvalidSetting(f"{name}={value}", "expected a finite number")
+        if name in _AT_LEAST_ONE and number < 1:
+            raise InvalidSetting(f"{name}={value}", "must be at least 1")
+        if number < 0 and "PRIORITY" not in name:
+            raise InvalidSetting(f"{name}={value}", "must not be negative")
+        return
+    if isinstance(default, dict | BaseSettings) and value.strip():
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise InvalidSetting(f"{name}={value}", "expected a JSON object")
 
 
 def build_settings(
@@ -52,6 +121,9 @@ def build_settings(
     settings.setmodule("aggregator.settings", priority="project")
     # "cmdline" is the only priority above the project settings module.
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    # The command line's one root handler (aggregator.logs) prints every record; a second, Scrapy's,
+    # would print each twice and bypass the one-line-per-failure filter and JSON.
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     if db_url:
         settings.set("AGGREGATOR_DB", db_url, priority="cmdline")
     if not store:
@@ -97,6 +169,7 @@ def _run(
     *,
     progress: ProgressHook | None = None,
     on_item: Callable[[Any], None] | None = None,
+    on_duplicate: Callable[[Any, Duplicate], None] | None = None,
     **kwargs: Any,
 ) -> Crawler:
     """Run the spider named ``spider`` to its end in this process."""
@@ -120,8 +193,22 @@ def _run(
             on_item(item)
 
         crawler.signals.connect(emit, signal=signals.item_scraped, weak=False)
-    process.crawl(crawler, **kwargs)
+    if on_duplicate is not None:
+
+        def dropped(item: Any, exception: BaseException, **kw: Any) -> None:
+            if isinstance(exception, DuplicateDropped):
+                on_duplicate(item, exception.outcome)
+
+        crawler.signals.connect(dropped, signal=signals.item_dropped, weak=False)
+    broken: list[BaseException] = []
+
+    def failed(failure: Any) -> None:
+        broken.append(failure.value)  # handled: Twisted would print it as "Unhandled error"
+
+    process.crawl(crawler, **kwargs).addErrback(failed)
     process.start()
+    if broken:
+        raise CrawlFailed(f"{type(broken[0]).__name__}: {broken[0]}") from broken[0]
     return crawler
 
 
@@ -192,10 +279,12 @@ def fetch_urls(
     db_url: str | None,
     store: bool,
     on_item: Callable[[Article], None],
+    on_duplicate: Callable[[Article, Duplicate], None] | None = None,
     overrides: dict[str, str] | None = None,
     log_level: str = "WARNING",
 ) -> CrawlReport:
-    """Download pages through Scrapy and hand each Article to ``on_item``; store them if asked.
+    """Download pages through Scrapy and hand each Article to ``on_item``; store them if asked
+    (an article stored already, or its text under another URL, goes to ``on_duplicate``).
 
     A handful of pages is extracted and stored inline: starting worker processes (a second for
     the fork server's imports) would cost more than it saves.
@@ -209,7 +298,9 @@ def fetch_urls(
     session = session_from_settings(settings)
     crawler: Crawler | None = None
     try:
-        crawler = _run(settings, "page", on_item=on_item, urls=urls, session=session)
+        crawler = _run(
+            settings, "page", on_item=on_item, on_duplicate=on_duplicate, urls=urls, session=session
+        )
     finally:
         report = session.close("failed")
     return _with_run_facts(report, crawler, started)

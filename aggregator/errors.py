@@ -7,7 +7,7 @@ renders a one-line message from them; errors about what the user typed also subc
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 
 class AggregatorError(Exception):
@@ -24,12 +24,40 @@ class InvalidURL(InputError):
         self.url = url
 
 
-class InvalidSetting(InputError):
-    """A ``-s`` override that is not ``NAME=VALUE``."""
+class UsageError(InputError):
+    """Input that makes the command line itself wrong (exit 2, as click's own usage errors)."""
 
-    def __init__(self, pair: str) -> None:
-        super().__init__(f"-s expects NAME=VALUE, got {pair!r}")
+
+class InvalidSetting(UsageError):
+    """A ``-s`` override that is not ``NAME=VALUE``, names no known setting, or has a value of the
+    wrong type or range."""
+
+    def __init__(self, pair: str, reason: str = "") -> None:
+        if reason:
+            super().__init__(f"-s {pair}: {reason}")
+        else:
+            super().__init__(f"-s expects NAME=VALUE, got {pair!r}")
         self.pair = pair
+        self.reason = reason
+
+
+class InvalidDatabase(UsageError):
+    """A ``--db`` value that names no usable database (no such folder, not a URL SQLAlchemy knows)."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(f"--db {value}: {reason}")
+        self.value = value
+        self.reason = reason
+
+
+class BlockedURL(InputError):
+    """A URL the crawler may not fetch: another scheme than http(s), or a private address (SSRF
+    guard, aggregator.netguard)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"blocked {url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class InvalidDate(InputError):
@@ -51,6 +79,13 @@ class InvalidQuery(InputError):
 class UnreadableFile(InputError):
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"cannot read {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class UnwritableFile(InputError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -115,23 +150,24 @@ class SourceError(AggregatorError):
         self.reason = reason
 
 
+class CrawlFailed(AggregatorError):
+    """Scrapy could not run the crawl at all (a component that does not load, a broken setting):
+    nothing was crawled, and the command must not look like it succeeded."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"the crawl could not run: {cause}")
+        self.cause = cause
+
+
 class LockHeld(AggregatorError):
     """Another live process holds the lock (a second scheduler on the same database)."""
 
-    def __init__(self, name: str, owner: str, heartbeat_at: datetime | None, stale_after: timedelta) -> None:
-        if heartbeat_at is None:
-            message = f"another {name} ({owner}) took over the stale lock first"
-        else:
-            message = (
-                f"another {name} ({owner}) is running on this database, last seen "
-                f"{heartbeat_at:%Y-%m-%d %H:%M:%S} UTC; its lock goes stale after "
-                f"{int(stale_after.total_seconds())} s without a heartbeat"
-            )
-        super().__init__(message)
+    def __init__(self, name: str, owner: str, heartbeat_at: datetime | None) -> None:
+        seen = f", last seen {heartbeat_at:%Y-%m-%d %H:%M:%S} UTC" if heartbeat_at else ""
+        super().__init__(f"another {name} ({owner}) is running on this database{seen}")
         self.name = name
         self.owner = owner
         self.heartbeat_at = heartbeat_at
-        self.stale_after = stale_after
 
 
 class StorageError(AggregatorError):

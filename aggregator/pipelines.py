@@ -42,6 +42,15 @@ class NormalizePipeline:
         return normalize_article(item, now=datetime.now(UTC))
 
 
+class DuplicateDropped(DropItem):
+    """A duplicate the session did not store: carries the outcome, so ``aggregator fetch`` can
+    still show the record and say what it duplicates."""
+
+    def __init__(self, outcome: Duplicate) -> None:
+        super().__init__(f"duplicate ({outcome.verdict}) of {outcome.of}", log_level="DEBUG")
+        self.outcome = outcome
+
+
 class SessionPipeline:
     """Hands each article to the session; drops duplicates and pages that are not articles."""
 
@@ -57,7 +66,7 @@ class SessionPipeline:
     async def process_item(self, item: Article) -> Article:
         outcome = self.session.add_article(item)
         if isinstance(outcome, Duplicate):
-            raise DropItem(f"duplicate ({outcome.verdict}) of {outcome.of}", log_level="DEBUG")
+            raise DuplicateDropped(outcome)
         if isinstance(outcome, NotArticle):
             raise DropItem(f"{item.url} is a {outcome.page_type} page, not an article", log_level="DEBUG")
         await self.session.room()

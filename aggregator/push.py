@@ -10,6 +10,7 @@ document is harmless, upserts and deletes are idempotent).
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +35,9 @@ class Engine(StrEnum):
 
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_S = 30.0
+#: Seconds one request may take, retries included: a dead engine is reported in this time, not
+#: after minutes of backoff. A refused connection is not retried at all (nothing listens there).
+REQUEST_DEADLINE_S = 20.0
 TASK_POLLS = 100
 
 
@@ -60,18 +64,21 @@ class Http:
     """A tiny JSON-over-HTTP client with retries; ``sleep`` is injectable for tests."""
 
     base: str
-    timeout: float = 30.0
+    timeout: float = 10.0
     sleep: Callable[[float], None] = time.sleep
+    deadline_s: float = REQUEST_DEADLINE_S
 
     def request(self, method: str, path: str, body: bytes | None, content_type: str) -> Any:
         url = self.base.rstrip("/") + path
         delay = 0.5
+        give_up_at = time.monotonic() + self.deadline_s
         for attempt in range(1, MAX_ATTEMPTS + 1):
             req = urllib.request.Request(
                 url, data=body, method=method, headers={"Content-Type": content_type}
             )
+            remaining = give_up_at - time.monotonic()
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                with urllib.request.urlopen(req, timeout=max(0.1, min(self.timeout, remaining))) as resp:
                     payload = resp.read()
                     return json.loads(payload) if payload else {}
             except urllib.error.HTTPError as exc:
@@ -81,12 +88,25 @@ class Http:
                 retry_after = exc.headers.get("Retry-After")
                 wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                if attempt == MAX_ATTEMPTS:
-                    raise PushError(f"{method} {url}", str(getattr(exc, "reason", exc))) from exc
+                reason = getattr(exc, "reason", exc)
+                if attempt == MAX_ATTEMPTS or isinstance(reason, ConnectionRefusedError):
+                    raise PushError(f"{method} {url}", _network_reason(reason)) from exc
                 wait = delay
+            if time.monotonic() + min(wait, MAX_BACKOFF_S) >= give_up_at:
+                raise PushError(f"{method} {url}", f"no answer within {self.deadline_s:.0f} s")
             self.sleep(min(wait, MAX_BACKOFF_S))
             delay = min(delay * 2, MAX_BACKOFF_S)
         raise PushError(f"{method} {url}", "gave up")  # pragma: no cover - the loop always returns or raises
+
+
+def _network_reason(reason: object) -> str:
+    """What went wrong on the network, in words (``[Errno 111] Connection refused`` ->
+    ``connection refused``)."""
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused (is the engine running?)"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return "timed out"
+    return str(reason)
 
 
 def _opensearch_batch(http: Http, batch: list[Document], index: str) -> list[tuple[int, str]]:
@@ -174,8 +194,8 @@ def push(
     try:
         for offset in range(0, len(pending), batch_size):
             batch = pending[offset : offset + batch_size]
-            result.sent += len(batch)
             refused = send(http, batch, index)
+            result.sent += len(batch)
             for position, reason in refused:
                 result.failures.append((batch[position].doc_id, reason))
             first_bad = refused[0][0] if refused else len(batch)

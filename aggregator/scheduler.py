@@ -9,8 +9,9 @@ taking new requests, finishes the articles in flight and commits them; the sched
 If the crawl has not finished within ``grace`` seconds it is killed (committed batches stay; the
 rest is fetched again next run). A second signal kills the crawl at once.
 
-One scheduler per database: a lock row with a heartbeat; a lock whose holder stopped
-heartbeating for ``stale_after`` is taken over.
+One scheduler per database: a lock the kernel holds for us (a flock beside the SQLite file, a
+PostgreSQL advisory lock), so a scheduler killed with ``kill -9`` frees it at once and can be
+restarted straight away; the ``locks`` row and its heartbeat only tell ``status`` who holds it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 
 from aggregator.outcomes import CrawlReport
@@ -35,14 +36,17 @@ logger = logging.getLogger("aggregator.scheduler")
 
 LOCK_NAME = "scheduler"
 HEARTBEAT_S = 10.0
-STALE_AFTER = timedelta(seconds=60)
 MAX_SLEEP_S = 60.0
+#: ``aggregator crawl``'s exit code when it finished but some sources failed (not a failed crawl).
+EXIT_PARTIAL = 3
 
 
 @dataclass
 class Scheduler:
     db_url: str
     overrides: list[str] = field(default_factory=list)
+    #: Top-level options for each crawl (``--log-format json``...), so its lines match ours.
+    log_options: list[str] = field(default_factory=list)
     grace: float = 60.0
     poll: float = MAX_SLEEP_S
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
@@ -68,14 +72,16 @@ class Scheduler:
 
     def run(self, *, once: bool = False) -> int:
         with Store(self.db_url) as store:
-            store.acquire_lock(LOCK_NAME, self.owner, now=self.clock(), stale_after=STALE_AFTER)
+            store.acquire_lock(LOCK_NAME, self.owner, now=self.clock())
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
             logger.info("scheduler started (%s)", self.owner, extra={"event": "started", "db": self.db_url})
+            worst = 0
             try:
                 while not self.signals_received:
                     due = store.due_sources(self.clock())
                     if due:
-                        self._crawl(store, [s.name for s in due])
+                        code = self._crawl(store, [s.name for s in due])
+                        worst = code if code not in (0, None) and worst in (0, EXIT_PARTIAL) else worst
                     if once or self.signals_received:
                         break
                     self._sleep(store, self._seconds_until_due(store))
@@ -84,7 +90,9 @@ class Scheduler:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
                 logger.info("scheduler stopped", extra={"event": "stopped"})
-        return 0
+        # Once (cron): the crawl's own exit code when it failed, so cron's mail says so. Running
+        # for good, a failed crawl is logged and the next cycle tries again; a clean stop is 0.
+        return worst if once else 0
 
     def _seconds_until_due(self, store: Store) -> float:
         first = store.next_due_at()
@@ -106,8 +114,10 @@ class Scheduler:
             logger.error("lost the scheduler lock; stopping", extra={"event": "lock_lost"})
             self.signals_received = max(self.signals_received, 1)
 
-    def _crawl(self, store: Store, names: list[str]) -> None:
-        cmd = [sys.executable, "-m", "aggregator", "--db", self.db_url, "crawl", "--json", "--no-progress"]
+    def _crawl(self, store: Store, names: list[str]) -> int:
+        """Run one crawl in a child process; its exit code (a signal: 128 + its number)."""
+        cmd = [sys.executable, "-m", "aggregator", "--db", self.db_url, *self.log_options]
+        cmd += ["crawl", "--json", "--no-progress"]
         for name in names:
             cmd += ["--source", name]
         for override in self.overrides:
@@ -139,8 +149,10 @@ class Scheduler:
         report = _last_report(out.decode("utf-8", "replace"))
         seconds = time.monotonic() - started
         line = report.log_line() if report is not None else "no report (the crawl printed none)"
-        logger.info(
-            "crawl finished (exit %s) in %.1f s: %s",
+        logger.log(
+            logging.INFO if code in (0, EXIT_PARTIAL) else logging.ERROR,
+            "crawl %s (exit %s) in %.1f s: %s",
+            "finished" if code in (0, EXIT_PARTIAL) else "failed",
             code,
             seconds,
             line,
@@ -150,6 +162,7 @@ class Scheduler:
                 "summary": report.to_dict() if report is not None else {},
             },
         )
+        return code if code >= 0 else 128 - code
 
 
 def _last_report(output: str) -> CrawlReport | None:

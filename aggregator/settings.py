@@ -27,6 +27,13 @@ AGGREGATOR_STORE_WORKER = True
 #: Worker processes that extract pages while Scrapy keeps downloading (0: extract inline).
 AGGREGATOR_EXTRACT_WORKERS = os.cpu_count() or 1
 
+#: Fetch private, loopback and link-local addresses too (aggregator.netguard); also the
+#: environment's AGGREGATOR_ALLOW_PRIVATE=1 and the CLI's --allow-private.
+AGGREGATOR_ALLOW_PRIVATE = False
+
+#: The SSRF guard runs first, before robots.txt (100) fetches anything for a request.
+DOWNLOADER_MIDDLEWARES = {"aggregator.middlewares.PrivateAddressGuard": 50}
+
 USER_AGENT = f"industry-news-aggregator/{__version__} (+{AGGREGATOR_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"

@@ -33,7 +33,11 @@ class Status:
     def to_dict(self) -> dict[str, Any]:
         held = self.scheduler
         return {
-            "scheduler": {"owner": held.owner, "heartbeat_at": isoformat(held.heartbeat_at)}
+            "scheduler": {
+                "owner": held.owner,
+                "heartbeat_at": isoformat(held.heartbeat_at),
+                "running": held.live,
+            }
             if held
             else None,
             "runs": [r.to_dict() for r in self.runs],

@@ -27,6 +27,28 @@ if TYPE_CHECKING:
     from aggregator.store import SourceInfo, Store
 
 MAX_OPML_BYTES = 5 * 1024 * 1024
+#: Our own OPML attributes (``aggregator:delay``, ``aggregator:concurrency`` on an outline), in a
+#: namespace of their own so that other readers ignore them, as OPML 2.0 allows.
+OPML_NS = "https://github.com/industry-news-aggregator/aggregator/opml"
+ET.register_namespace("aggregator", OPML_NS)
+
+
+def _politeness(
+    origin: str, where: str, delay: object, concurrency: object
+) -> tuple[float | None, int | None]:
+    """A source's own delay (seconds, >= 0) and concurrency (>= 1) as a file gives them."""
+    try:
+        seconds = None if delay in (None, "") else float(str(delay))
+        slots = None if concurrency in (None, "") else int(str(concurrency))
+    except ValueError:
+        raise InvalidSubscriptions(
+            origin, f"{where}: delay must be a number, concurrency an integer"
+        ) from None
+    if seconds is not None and not seconds >= 0:
+        raise InvalidSubscriptions(origin, f"{where}: delay must be 0 or more seconds")
+    if slots is not None and slots < 1:
+        raise InvalidSubscriptions(origin, f"{where}: concurrency must be at least 1")
+    return seconds, slots
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,9 @@ class SourceSpec:
     kind: SourceKind | None = None
     tags: list[str] = field(default_factory=list)
     interval_seconds: int | None = None
+    #: Politeness of its own (``sources add --delay/--concurrency``), carried by both file formats.
+    delay: float | None = None
+    concurrency: int | None = None
 
 
 def guess_kind(url: str) -> SourceKind:
@@ -107,8 +132,8 @@ def add_sources(
                 now=now,
                 interval_seconds=spec.interval_seconds or interval,
                 tags=spec.tags,
-                delay=delay,
-                concurrency=concurrency,
+                delay=spec.delay if spec.delay is not None else delay,
+                concurrency=spec.concurrency if spec.concurrency is not None else concurrency,
             )
         except SourceExists:
             results.append(Known(spec.url))
@@ -144,8 +169,21 @@ def parse_opml(data: bytes, origin: str) -> list[SourceSpec]:
         tags = [t for t in folders + [p for c in categories for p in c.split("/")] if t]
         if url:
             kind = SourceKind.SITEMAP if (outline.get("type") or "").lower() == "sitemap" else SourceKind.FEED
+            delay, concurrency = _politeness(
+                origin,
+                f"outline {url.strip()}",
+                outline.get(f"{{{OPML_NS}}}delay"),
+                outline.get(f"{{{OPML_NS}}}concurrency"),
+            )
             specs.append(
-                SourceSpec(url=url.strip(), name=title.strip(), kind=kind, tags=list(dict.fromkeys(tags)))
+                SourceSpec(
+                    url=url.strip(),
+                    name=title.strip(),
+                    kind=kind,
+                    tags=list(dict.fromkeys(tags)),
+                    delay=delay,
+                    concurrency=concurrency,
+                )
             )
         children = outline.findall("outline")
         if children:
@@ -172,6 +210,9 @@ def parse_sources_toml(text: str, origin: str) -> list[SourceSpec]:
         kind = str(item.get("kind", ""))
         if kind and kind not in tuple(SourceKind):
             raise InvalidSubscriptions(origin, f"[[source]] number {i + 1}: unknown kind {kind!r}")
+        delay, concurrency = _politeness(
+            origin, f"[[source]] number {i + 1}", item.get("delay"), item.get("concurrency")
+        )
         specs.append(
             SourceSpec(
                 url=item["url"],
@@ -179,6 +220,8 @@ def parse_sources_toml(text: str, origin: str) -> list[SourceSpec]:
                 kind=SourceKind(kind) if kind else None,
                 tags=[str(t) for t in item.get("tags", [])],
                 interval_seconds=int(interval) if interval is not None else None,
+                delay=delay,
+                concurrency=concurrency,
             )
         )
     return specs
@@ -194,7 +237,10 @@ def to_sources_toml(sources: Iterable[SourceInfo]) -> str:
     return "".join(
         f"[[source]]\nname = {_toml_string(s.name)}\nkind = {_toml_string(s.kind)}\n"
         f"url = {_toml_string(s.url)}\n"
-        f"interval = {s.interval_seconds}\ntags = [{', '.join(_toml_string(t) for t in s.tags)}]\n\n"
+        f"interval = {s.interval_seconds}\ntags = [{', '.join(_toml_string(t) for t in s.tags)}]\n"
+        + (f"delay = {float(s.delay)!r}\n" if s.delay is not None else "")
+        + (f"concurrency = {int(s.concurrency)}\n" if s.concurrency is not None else "")
+        + "\n"
         for s in sources
     )
 
@@ -217,6 +263,10 @@ def to_opml(sources: Iterable[SourceInfo], *, title: str = "industry-news-aggreg
             attrs = {"text": name, "title": name, "type": "link", "url": url}
         if tags:
             attrs["category"] = ",".join(tags)
+        if source.delay is not None:
+            attrs[f"{{{OPML_NS}}}delay"] = repr(float(source.delay))
+        if source.concurrency is not None:
+            attrs[f"{{{OPML_NS}}}concurrency"] = str(source.concurrency)
         ET.SubElement(body, "outline", attrs)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

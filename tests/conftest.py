@@ -27,6 +27,11 @@ PAGES = FIXTURES / "pages"
 POSTGRES_URL = os.environ.get("AGGREGATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("AGGREGATOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
+# Every test crawls the fixture site on 127.0.0.1, which the SSRF guard (aggregator.netguard)
+# refuses by default: allow private addresses for the whole session, child processes included.
+# The guard's own tests (tests/test_netguard.py) turn it off explicitly.
+os.environ["AGGREGATOR_ALLOW_PRIVATE"] = "1"
+
 
 def fixture_articles() -> list[dict[str, Any]]:
     """The fixture publisher's articles, as fixtures/articles.toml declares them."""

@@ -19,9 +19,9 @@ import pytest
 from tests.conftest import PAGES, ROOT
 
 PACKAGES = ("aggregator", "spiders")
-#: The only modules that may import Scrapy or Twisted: settings, the item pipelines, the crawl
-#: runner, and the spiders.
-GLUE = {"aggregator.settings", "aggregator.pipelines", "aggregator.crawl"}
+#: The only modules that may import Scrapy or Twisted: settings, the item pipelines, the
+#: downloader middlewares, the crawl runner, and the spiders.
+GLUE = {"aggregator.settings", "aggregator.pipelines", "aggregator.middlewares", "aggregator.crawl"}
 FRAMEWORK = {"scrapy", "twisted"}
 #: Alembic runs the migrations itself (importing them outside a migration fails by design), and
 #: importing a __main__ runs the program.

@@ -165,6 +165,37 @@ def test_sources_export_toml_reads_back(db_url: str, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("fmt", ["toml", "opml"])
+def test_per_source_politeness_survives_export_and_import(db_url: str, tmp_path: Path, fmt: str) -> None:
+    feed, sitemap = "https://pub.example/feed.xml", "https://pub.example/sitemap.xml"
+    add = ("sources", "add", "--delay", "2.5", "--concurrency", "1")
+    assert invoke(*add, feed, "--kind", "feed", "--name", "slow", db=db_url).code == 0
+    assert invoke("sources", "add", sitemap, "--kind", "sitemap", "--name", "plain", db=db_url).code == 0
+    target = tmp_path / f"sources.{fmt}"
+    assert invoke("sources", "export", "--format", fmt, "-o", str(target), db=db_url).code == 0
+    if fmt == "opml":  # namespaced attributes, which other readers ignore
+        assert 'xmlns:aggregator="https://github.com/industry-news-aggregator/aggregator/opml"' in (
+            target.read_text("utf-8")
+        )
+        assert 'aggregator:delay="2.5" aggregator:concurrency="1"' in target.read_text("utf-8")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert invoke("sources", "import", str(target), db=other).code == 0
+    listed = [json.loads(line) for line in invoke("sources", "list", "--json", db=other).stdout.splitlines()]
+    assert {s["url"]: (s["delay"], s["concurrency"]) for s in listed} == {
+        feed: (2.5, 1),
+        sitemap: (None, None),
+    }
+
+
+def test_a_bad_politeness_in_a_sources_file_names_itself(db_url: str, tmp_path: Path) -> None:
+    target = tmp_path / "bad.toml"
+    target.write_text('[[source]]\nurl = "https://a.example/feed.xml"\nconcurrency = 0\n')
+    one_line_error(
+        invoke("sources", "import", str(target), db=db_url),
+        f"{target}: [[source]] number 1: concurrency must be at least 1",
+    )
+
+
 def test_crawl_unknown_source(db_url: str) -> None:
     result = invoke("crawl", "--source", "ghost", db=db_url)
     assert result.code == 1
@@ -173,8 +204,24 @@ def test_crawl_unknown_source(db_url: str) -> None:
 
 def test_bad_setting_override(db_url: str) -> None:
     result = invoke("crawl", "--all", "-s", "NOEQUALS", db=db_url)
-    assert result.code == 1
+    assert result.code == 2
     one_line_error(result, "-s expects NAME=VALUE, got 'NOEQUALS'")
+
+
+@pytest.mark.parametrize(
+    "command", [("crawl", "--all"), ("schedule", "--once"), ("fetch", "http://a.example/")]
+)
+def test_a_bad_setting_is_a_usage_error_before_anything_starts(db_url: str, command: tuple[str, ...]) -> None:
+    for pair, reason in (
+        ("CONCURRENT_REQUESTS=abc", "expected an integer"),
+        ("DOWNLOAD_DELAY=-5", "must not be negative"),
+    ):
+        result = invoke(*command, "-s", pair, db=db_url)
+        assert (result.code, result.stdout, result.stderr) == (
+            2,
+            "",
+            f"aggregator: error: -s {pair}: {reason}\n",
+        )
 
 
 def test_crawl_with_nothing_due(db_url: str) -> None:

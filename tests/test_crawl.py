@@ -53,6 +53,45 @@ def test_a_malformed_override_names_itself() -> None:
     assert bad.value.pair == "NOEQUALS"
 
 
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("CONCURRENT_REQUESTS=abc", "-s CONCURRENT_REQUESTS=abc: expected an integer"),
+        ("CONCURRENT_REQUESTS=0", "-s CONCURRENT_REQUESTS=0: must be at least 1"),
+        ("DOWNLOAD_DELAY=-5", "-s DOWNLOAD_DELAY=-5: must not be negative"),
+        ("DOWNLOAD_DELAY=inf", "-s DOWNLOAD_DELAY=inf: expected a finite number"),
+        ("DOWNLOAD_TIMEOUT=soon", "-s DOWNLOAD_TIMEOUT=soon: expected a number"),
+        ("ROBOTSTXT_OBEY=yes", "-s ROBOTSTXT_OBEY=yes: expected True or False"),
+        ("DOWNLOAD_SLOTS=[1]", "-s DOWNLOAD_SLOTS=[1]: expected a JSON object"),
+        (
+            "NOT_A_SETTING=1",
+            (
+                "-s NOT_A_SETTING=1: unknown setting NOT_A_SETTING (an extension's setting passes with "
+                "one of the prefixes REDIS_, SCHEDULER_, DUPEFILTER_, PLAYWRIGHT_, ZYTE_, EXT_)"
+            ),
+        ),
+    ],
+)
+def test_a_bad_override_is_refused_before_anything_starts(pair: str, message: str) -> None:
+    with pytest.raises(InvalidSetting) as bad:
+        parse_overrides(["AUTOTHROTTLE_ENABLED=False", pair])
+    assert str(bad.value) == message
+    assert bad.value.pair == pair
+
+
+def test_good_overrides_pass_as_scrapy_reads_them() -> None:
+    pairs = [
+        "DOWNLOAD_DELAY=0.5",  # an integer default Scrapy reads as seconds
+        "DEPTH_PRIORITY=-1",  # priorities may be negative
+        "ROBOTSTXT_OBEY=false",
+        'DOWNLOAD_SLOTS={"a.example": {"delay": 2}}',
+        "AGGREGATOR_BATCH_SIZE=50",
+        "USER_AGENT=anything at all",
+        "REDIS_URL=redis://127.0.0.1:6379/1",  # an extension's setting, by its prefix
+    ]
+    assert parse_overrides(pairs) == dict(p.split("=", 1) for p in pairs)
+
+
 def test_fetch_without_store_runs_no_store() -> None:
     settings = build_settings("sqlite:////tmp/x.db", {}, store=False)
     assert settings.get("AGGREGATOR_DB") is None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import ast
 import fnmatch
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -60,3 +67,46 @@ def test_every_dependency_is_imported() -> None:
         if n not in INDIRECT and IMPORT_NAMES.get(n, n.replace("-", "_").lower()) not in imported
     ]
     assert unused == []
+
+
+@pytest.mark.slow
+def test_the_built_wheel_holds_every_file_of_the_package(tmp_path: Path) -> None:
+    """Build the wheel as a user would (``pip wheel --no-deps``, from a copy of the sources, with
+    the machine's own pip configuration: no network here) and compare its files with ours."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in ("aggregator", "spiders"):
+        shutil.copytree(ROOT / package, source / package, ignore=ignore)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(tmp_path / "out"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    [wheel] = (tmp_path / "out").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {n for n in archive.namelist() if n.startswith(("aggregator/", "spiders/"))}
+    ours = {
+        p.relative_to(source).as_posix()
+        for package in ("aggregator", "spiders")
+        for p in (source / package).rglob("*")
+        if p.is_file()
+    }
+    assert sorted(ours - shipped) == []
+    assert sorted(shipped - ours) == []
+    assert {"aggregator/data/opensearch-index-template.json", "aggregator/web/templates/base.html"} <= shipped

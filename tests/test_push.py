@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from aggregator.model import Article
 from aggregator.normalize import normalize_article
 from aggregator.push import Engine, push
@@ -67,7 +69,48 @@ def test_unreachable_engine_keeps_the_cursor(db_url: str) -> None:
     result = push(store, Engine.OPENSEARCH, "http://127.0.0.1:9", sleep=no_sleep)
     assert result.error is not None
     assert result.cursor == 0
-    assert push(store, Engine.OPENSEARCH, "http://127.0.0.1:9", sleep=no_sleep).sent == 1
+    again = push(store, Engine.OPENSEARCH, "http://127.0.0.1:9", sleep=no_sleep)
+    assert (again.sent, again.cursor) == (0, 0)
+    assert again.error == "POST http://127.0.0.1:9/_bulk: connection refused (is the engine running?)"
+
+
+def test_push_to_a_dead_engine_is_one_line_and_exit_1_at_once(db_url: str) -> None:
+    import time
+
+    from tests.conftest import invoke
+
+    store = Store(db_url)
+    store.write_batch([art(1)], now=NOW)
+    store.close()
+    began = time.monotonic()
+    result = invoke("push", "opensearch", "http://127.0.0.1:9", db=db_url)
+    assert time.monotonic() - began < 5  # not 17 s of backoff against a port nothing listens on
+    assert (result.code, result.stdout, result.stderr) == (
+        1,
+        "",
+        (
+            "aggregator: error: push to http://127.0.0.1:9 failed: POST http://127.0.0.1:9/_bulk: "
+            "connection refused (is the engine running?) (cursor stays at 0)\n"
+        ),
+    )
+
+
+def test_an_engine_that_never_answers_gives_up_at_the_deadline() -> None:
+    import socket
+    import time
+
+    from aggregator.push import Http, PushError
+
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        http = Http(f"http://127.0.0.1:{port}", timeout=0.5, deadline_s=2.0)
+        began = time.monotonic()
+        with pytest.raises(PushError) as gave_up:
+            http.request("POST", "/_bulk", b"{}", "application/json")
+        assert gave_up.value.reason == "no answer within 2 s"
+        assert time.monotonic() - began < 5
 
 
 def test_meilisearch_push_with_tasks(db_url: str) -> None:

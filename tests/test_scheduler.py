@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from aggregator.devserver import SiteServer
-from aggregator.scheduler import LOCK_NAME, STALE_AFTER
+from aggregator.scheduler import LOCK_NAME
 from aggregator.store import Store
 from aggregator.workers import descendants
 from tests.conftest import ROOT, fixture_articles, invoke, run_cli
@@ -94,24 +95,69 @@ def test_schedule_once_crawls_what_is_due(site_server: SiteServer, db_url: str) 
     assert [s["name"] for s in status["next_due"]] in (["rss", "sitemap"], ["sitemap", "rss"])
 
 
-def test_second_scheduler_refuses_and_stale_lock_is_taken_over(db_url: str) -> None:
-    store = Store(db_url)
-    store.acquire_lock(LOCK_NAME, "otherhost:123", now=datetime.now(UTC), stale_after=STALE_AFTER)
-    refused = invoke("schedule", "--once", db=db_url)
-    assert refused.code == 1
-    assert refused.stderr.startswith(
-        "aggregator: error: another scheduler (otherhost:123) is running on this database"
-    )
-    store.release_lock(LOCK_NAME, "otherhost:123")
-    store.acquire_lock(
-        LOCK_NAME,
-        "crashed:1",
-        now=datetime.now(UTC) - STALE_AFTER - timedelta(seconds=5),
-        stale_after=STALE_AFTER,
-    )
-    assert invoke("schedule", "--once", db=db_url).code == 0  # nothing is due: no crawl
-    assert store.lock_holder(LOCK_NAME) is None
-    store.close()
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An SQLite file, then a private PostgreSQL schema: the lock is the kernel's on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_a_live_scheduler_refuses_a_second_one(any_db: str) -> None:
+    with Store(any_db) as store:
+        store.acquire_lock(LOCK_NAME, "otherhost:123", now=datetime.now(UTC))
+        refused = invoke("schedule", "--once", db=any_db)
+        assert refused.code == 1
+        assert refused.stderr.startswith(
+            "aggregator: error: another scheduler (otherhost:123) is running on this database, last seen "
+        )
+        assert refused.stderr.count("\n") == 1
+        holder = store.lock_holder(LOCK_NAME)
+        assert holder is not None
+        assert (holder.owner, holder.live) == ("otherhost:123", True)
+        store.release_lock(LOCK_NAME, "otherhost:123")
+        assert invoke("schedule", "--once", db=any_db).code == 0  # nothing is due: no crawl
+        assert store.lock_holder(LOCK_NAME) is None
+
+
+def holder_of(db: str) -> tuple[str, bool] | None:
+    with Store(db) as store:
+        held = store.lock_holder(LOCK_NAME)
+    return (held.owner, held.live) if held else None
+
+
+@pytest.mark.slow
+def test_restart_right_after_kill_9(any_db: str) -> None:
+    """A scheduler killed with SIGKILL never releases its lock; the kernel does, at once."""
+    first = start("schedule", db=any_db)
+    try:
+        wait_for(lambda: (holder_of(any_db) or ("", False))[0].endswith(f":{first.pid}"), "the lock")
+        # A live one is refused, whoever asks.
+        second = run_cli("schedule", "--once", db=any_db)
+        assert second.code == 1
+        assert f"another scheduler ({socket.gethostname()}:{first.pid}) is running" in second.stderr
+    finally:
+        first.kill()
+        first.communicate(timeout=30)
+    # The row outlived its holder: status says so, and the restart takes over.
+    held = holder_of(any_db)
+    assert held == (f"{socket.gethostname()}:{first.pid}", False)
+    status = invoke("status", db=any_db)
+    assert status.stdout.startswith(f"scheduler: not running ({held[0]} stopped uncleanly, last seen ")
+    began = time.monotonic()
+    restarted = start("--log-format", "json", "schedule", db=any_db)
+    try:
+        wait_for(
+            lambda: holder_of(any_db) == (f"{socket.gethostname()}:{restarted.pid}", True),
+            "the restarted scheduler to take the lock",
+        )
+        assert time.monotonic() - began < 30  # not the 60 s a heartbeat needed to go stale
+        assert json.loads(invoke("status", "--json", db=any_db).stdout)["scheduler"]["running"] is True
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        _, err = restarted.communicate(timeout=60)
+    assert restarted.returncode == 0, err.decode()[-2000:]
+    assert holder_of(any_db) is None
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,8 +22,8 @@ from urllib.parse import urlsplit
 import click
 
 from aggregator import __version__
-from aggregator.config import as_db_url, default_db_url
-from aggregator.errors import AggregatorError, InvalidDate, InvalidURL
+from aggregator.config import check_db_url, default_db_url
+from aggregator.errors import AggregatorError, InvalidDate, InvalidURL, UnwritableFile, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from aggregator.store import Store
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_NO_TEXT = 4
 
@@ -37,10 +39,21 @@ EXIT_NO_TEXT = 4
 class Context:
     """What the top-level options say, for every command of one invocation."""
 
-    def __init__(self, db: str | None, *, debug: bool, verbose: bool) -> None:
-        self.db_url = as_db_url(db) if db else default_db_url()
+    def __init__(self, db: str | None, *, debug: bool, verbose: bool, log_format: str = "text") -> None:
         self.debug = debug
         self.verbose = verbose
+        self.log_format = log_format
+        self.db_url = check_db_url(db) if db else default_db_url()
+
+    @property
+    def log_options(self) -> list[str]:
+        """The top-level options that shape log output, for a child ``aggregator`` process."""
+        return [
+            "--log-format",
+            self.log_format,
+            *(["--debug"] if self.debug else []),
+            *(["--verbose"] if self.verbose else []),
+        ]
 
     def store(self) -> Store:
         """The database, opened (and migrated). Use it as ``with ctx.store() as store:``."""
@@ -56,8 +69,21 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+#: Set by ``--log-format json``: every line on stderr is then a JSON object, notes and errors too.
+_json_stderr = False
+
+
+def note(message: str, *, level: str = "INFO") -> None:
+    """A line for the user on stderr (as is), or with ``--log-format json`` a JSON object."""
+    if _json_stderr:
+        record = {"ts": now().isoformat(), "level": level, "logger": "aggregator", "message": message}
+        click.echo(json.dumps(record, ensure_ascii=False), err=True)
+    else:
+        click.echo(message, err=True)
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"aggregator: error: {message}", err=True)
+    note(f"aggregator: error: {message}", level="ERROR")
     sys.exit(code)
 
 
@@ -103,19 +129,43 @@ def console(*, stderr: bool = False) -> Console:
 
 @contextmanager
 def output(path: str | None) -> Iterator[IO[str]]:
-    """Standard output, or a file written atomically (a reader never sees half a file)."""
+    """Standard output, or a file written atomically (a reader never sees half a file).
+
+    The file gets the mode of the file it replaces, else what the umask leaves of 0666 (as
+    ``>`` in a shell would), not the temporary file's 0600; errors name the user's path.
+    """
     if path is None or path == "-":
         yield sys.stdout
         return
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".export-")
     try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    except OSError as exc:
+        raise UnwritableFile(path, exc.strerror or str(exc)) from exc
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".export-")
+    except OSError as exc:
+        raise UnwritableFile(path, exc.strerror or str(exc)) from exc
+    try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             yield f
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UnwritableFile(path, exc.strerror or str(exc)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: put it straight back)."""
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 class Commands(click.Group):
@@ -130,7 +180,7 @@ class Commands(click.Group):
         except AggregatorError as exc:
             if ctx.params.get("debug"):
                 raise
-            fail(str(exc))
+            fail(str(exc), EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR)
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
@@ -154,25 +204,48 @@ class Commands(click.Group):
     show_default=True,
     help="Log lines as text, or one JSON object per event (for log collectors).",
 )
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Let crawls and fetches reach loopback, private and link-local addresses (refused by "
+    "default: a feed could point at this machine or a cloud's metadata service); also "
+    "AGGREGATOR_ALLOW_PRIVATE=1.",
+)
 @click.version_option(__version__, prog_name="aggregator")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str) -> None:
+def cli(
+    ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str, allow_private: bool
+) -> None:
     """Collect industry news: crawl publishers, extract clean articles, drop duplicates, store them."""
-    ctx.obj = Context(db, debug=debug, verbose=verbose)
-    if debug or log_format == "json":
-        from aggregator.logs import configure
+    if allow_private:  # in the environment, so every crawl process and worker it starts sees it
+        os.environ["AGGREGATOR_ALLOW_PRIVATE"] = "1"
+    global _json_stderr
+    _json_stderr = log_format == "json"
+    from aggregator.logs import configure
 
-        configure(debug=debug, json_lines=log_format == "json")
+    configure(level="DEBUG" if debug else ("INFO" if verbose else "WARNING"), json_lines=_json_stderr)
+    ctx.obj = Context(db, debug=debug, verbose=verbose, log_format=log_format)
+
+
+def _asks_for_json(argv: list[str]) -> bool:
+    """``--log-format json`` is on the command line (a usage error can come before it is read)."""
+    joined = " ".join(argv)
+    return "--log-format json" in joined or "--log-format=json" in joined
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; Ctrl-C exits 130, a closed pipe (``| head``) exits quietly."""
+    global _json_stderr
     try:
         cli.main(args=argv, prog_name="aggregator", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        if _json_stderr or _asks_for_json(argv if argv is not None else sys.argv[1:]):
+            _json_stderr = True
+            note(f"aggregator: error: {exc.format_message()}", level="ERROR")
+        else:
+            exc.show()
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aggregator.cli._base import EXIT_PARTIAL, Context, console, fail, json_line, now, pass_ctx
+from aggregator.cli._base import EXIT_PARTIAL, Context, console, fail, json_line, note, now, pass_ctx
 
 if TYPE_CHECKING:
     from aggregator.outcomes import CrawlReport
@@ -93,10 +93,10 @@ def run_crawl(
         chosen = store.sources_to_crawl(names=names, everything=everything, now=now())
         before = store.count_articles()
     if not chosen:
-        click.echo("nothing to crawl: no source is due (use --all or --source NAME)", err=True)
+        note("nothing to crawl: no source is due (use --all or --source NAME)")
         return 0
     err = console(stderr=True)
-    with _progress(show_progress and not as_json and err.is_terminal) as hook:
+    with _progress(show_progress and not as_json and ctx.log_format == "text" and err.is_terminal) as hook:
         report = crawl_sources(ctx.db_url, chosen, parsed, progress=hook, log_level=ctx.log_level)
     if as_json:
         click.echo(json_line(report.to_dict()))
@@ -111,10 +111,7 @@ def run_crawl(
         fail(f"crawl stopped early: {report.finish_reason}")
     if report.failures:
         detail = "; ".join(f"{name}: {reason}" for name, reason in report.failures.items())
-        click.echo(
-            f"aggregator: {len(report.failures)} source(s) failed: {detail} (see: aggregator sources list)",
-            err=True,
-        )
+        note(f"aggregator: {len(report.failures)} source(s) failed: {detail} (see: aggregator sources list)")
         return EXIT_PARTIAL
     return 0
 

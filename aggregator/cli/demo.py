@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from aggregator.cli._base import Context, console, fail, now, pass_ctx
+from aggregator.cli._base import Context, console, fail, note, now, pass_ctx
 from aggregator.cli.crawl import run_crawl
 from aggregator.config import sqlite_path
 
@@ -63,13 +64,15 @@ def demo(ctx: Context, site: Path, fresh: bool, port: int) -> None:
     if fresh and path is not None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-    err = console(stderr=True)
-    err.print(f"[bold]database[/bold] {ctx.db_url}")
+    note(f"database {ctx.db_url}")
     with serve(site, port=port, fallback_to_free=True) as server:
         base = server.base_url
-        err.print(f"[bold]serving[/bold] {site} at {base}")
+        note(f"serving {site} at {base}")
         with ctx.store() as store:
             _point_sources_at(store, base)
+        # The SSRF guard refuses loopback addresses; the demo's own server, and it alone, is allowed.
+        host_port = base.split("://", 1)[1].rstrip("/")
+        os.environ["AGGREGATOR_ALLOW_HOSTS"] = host_port
         code = run_crawl(ctx, everything=True, overrides=("AUTOTHROTTLE_ENABLED=False",))
     with ctx.store() as store:
         top = store.top_tags(8)
@@ -96,4 +99,4 @@ def _point_sources_at(store: Store, base: str) -> None:
         if name in existing:
             store.remove_source(name)
         store.add_source(name, kind, base + path, now=now())
-        click.echo(f"added {kind} source {name}: {base + path}", err=True)
+        note(f"added {kind} source {name}: {base + path}")

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from aggregator.cli._base import EXIT_PARTIAL, Context, check_urls, json_line, output, pass_ctx
+from aggregator.cli._base import EXIT_PARTIAL, Context, check_urls, fail, json_line, note, output, pass_ctx
 
 FORMATS = ["jsonl", "opensearch", "meilisearch"]
 ENGINES = ["opensearch", "meilisearch"]
@@ -47,7 +47,7 @@ def export(ctx: Context, fmt: str, since: int, path: str | None, one_per_story: 
             store, f, fmt=ExportFormat(fmt), since=since, one_per_story=one_per_story
         )
     target = f" to {path}" if path not in (None, "-") else ""
-    click.echo(f"wrote {count} documents{target}; next cursor: {cursor}", err=True)
+    note(f"wrote {count} documents{target}; next cursor: {cursor}")
 
 
 @click.command()
@@ -68,7 +68,9 @@ def push(ctx: Context, engine: str, url: str, index: str, batch_size: int, as_js
     """Send what changed since the last push to OpenSearch/Elasticsearch or Meilisearch at URL.
 
     The cursor only moves past documents the engine acknowledged; refused ones are listed and
-    sent again next time. Exits 3 when some documents were refused or the engine gave up.
+    sent again next time. Exits 3 when some documents were refused or the engine gave up
+    part way, 1 when it could not be reached at all (a refused connection is not retried; other
+    failures are retried for at most 20 s per request).
     """
     from aggregator.push import Engine
     from aggregator.push import push as run_push
@@ -76,13 +78,17 @@ def push(ctx: Context, engine: str, url: str, index: str, batch_size: int, as_js
     check_urls((url,))
     with ctx.store() as store:
         result = run_push(store, Engine(engine), url, index=index, batch_size=batch_size)
+    if result.error and not result.sent:  # nothing reached the engine: a failure, not a push
+        if as_json:
+            click.echo(json_line(asdict(result)))
+        fail(f"push to {url} failed: {result.error} (cursor stays at {result.cursor})")
     if as_json:
         click.echo(json_line(asdict(result)))
     else:
         click.echo(f"sent {result.sent}, acknowledged {result.acknowledged}; cursor now {result.cursor}")
         for did, reason in result.failures:
-            click.echo(f"refused document {did}: {reason}", err=True)
+            note(f"refused document {did}: {reason}")
         if result.error:
-            click.echo(f"aggregator: push stopped: {result.error}", err=True)
+            note(f"aggregator: push stopped: {result.error}")
     if result.failures or result.error:
         sys.exit(EXIT_PARTIAL)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from aggregator.cli._base import EXIT_NO_TEXT
+from aggregator.cli._base import EXIT_NO_TEXT, note
 from aggregator.errors import NotHTML, UnreadableFile
 
 
@@ -43,5 +43,5 @@ def extract(path: str, url: str | None, compact: bool) -> None:
     article = extract_article(data, url)
     click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=None if compact else 2))
     if not article.text:
-        click.echo(f"aggregator: {path}: no article text found ({article.page_type} page)", err=True)
+        note(f"aggregator: {path}: no article text found ({article.page_type} page)")
         sys.exit(EXIT_NO_TEXT)

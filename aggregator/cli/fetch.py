@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from aggregator.cli._base import Context, check_urls, fail, json_line, pass_ctx
+from aggregator.cli._base import Context, check_urls, fail, json_line, note, pass_ctx
 from aggregator.model import Article
+
+if TYPE_CHECKING:
+    from aggregator.outcomes import Duplicate
 
 
 @click.command()
@@ -30,8 +35,21 @@ def fetch(ctx: Context, urls: tuple[str, ...], do_store: bool, overrides: tuple[
         printed += 1
         click.echo(json_line(article.to_dict()))
 
+    def emit_duplicate(article: Article, outcome: Duplicate) -> None:
+        emit(article)
+        if outcome.verdict == "unchanged":  # else an alias: the same text under another URL
+            note(f"aggregator: {article.url}: unchanged (stored already)")
+        else:
+            note(f"aggregator: {article.url}: a duplicate of {outcome.of} (not stored again)")
+
     report = fetch_urls(
-        checked, db_url=ctx.db_url, store=do_store, on_item=emit, overrides=settings, log_level=ctx.log_level
+        checked,
+        db_url=ctx.db_url,
+        store=do_store,
+        on_item=emit,
+        on_duplicate=emit_duplicate,
+        overrides=settings,
+        log_level=ctx.log_level,
     )
     if printed < len(checked):
         fail(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 
 import click
@@ -32,16 +31,18 @@ from aggregator.cli._base import Context, console, pass_ctx, when
 def schedule(ctx: Context, once: bool, overrides: tuple[str, ...], grace: float) -> None:
     """Crawl sources as they fall due, until SIGINT/SIGTERM (a second signal stops at once).
 
-    One scheduler per database; a second one refuses to start. Logs one line per event
-    (--log-format json for JSON). Exits 0 after a clean stop.
+    One scheduler per database; a second one refuses to start (a killed one's lock is free at
+    once). Logs one line per event (--log-format json for JSON). Exits 0 after a clean stop;
+    with --once, the crawl's exit code when it failed (1, or 3 when some sources failed).
     """
     from aggregator.crawl import parse_overrides
+    from aggregator.logs import configure
     from aggregator.scheduler import Scheduler
 
-    parse_overrides(overrides)  # refuse a malformed -s before starting
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(Scheduler(ctx.db_url, overrides=list(overrides), grace=grace).run(once=once))
+    parse_overrides(overrides)  # refuse a bad -s before starting
+    configure(level=ctx.log_level, json_lines=ctx.log_format == "json", timestamps=True)
+    scheduler = Scheduler(ctx.db_url, overrides=list(overrides), log_options=ctx.log_options, grace=grace)
+    sys.exit(scheduler.run(once=once))
 
 
 @click.command()
@@ -61,7 +62,12 @@ def status(ctx: Context, as_json: bool, runs: int) -> None:
         click.echo(json.dumps(state.to_dict(), ensure_ascii=False))
         return
     held = state.scheduler
-    running = f"running as {held.owner}" if held else "not running"
+    if held is None:
+        running = "not running"
+    elif held.live:
+        running = f"running as {held.owner}"
+    else:  # the row outlived its holder's kernel lock: it died without releasing
+        running = f"not running ({held.owner} stopped uncleanly, last seen {when(held.heartbeat_at)})"
     click.echo(f"scheduler: {running}; {state.articles} articles stored")
     out = console()
     table = Table(title="Recent runs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aggregator.cli._base import Context, console, date_option, json_line, output, pass_ctx
+from aggregator.cli._base import Context, console, date_option, json_line, note, output, pass_ctx
 
 
 @click.command()
@@ -57,7 +57,7 @@ def search(
     )
     with ctx.store() as store:
         if reindex:
-            click.echo(f"reindexed {store.reindex()} articles", err=True)
+            note(f"reindexed {store.reindex()} articles")
         hits = run_search(store, wanted) if wanted is not None else []
     if wanted is None:
         return

@@ -6,7 +6,7 @@ import socket
 
 import click
 
-from aggregator.cli._base import Context, fail, pass_ctx
+from aggregator.cli._base import Context, fail, note, pass_ctx
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -63,7 +63,7 @@ def serve(ctx: Context, host: str, port: int, token: str | None) -> None:
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     mode = "changes allowed with the token" if token else "read-only"
-    click.echo(f"serving {ctx.db_url} at http://{shown}:{bound_port}/ ({mode}); Ctrl-C stops", err=True)
+    note(f"serving {ctx.db_url} at http://{shown}:{bound_port}/ ({mode}); Ctrl-C stops")
     config = uvicorn.Config(
         app,
         log_level="debug" if ctx.debug else ("info" if ctx.verbose else "warning"),

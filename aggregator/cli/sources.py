@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aggregator.cli._base import Context, check_urls, console, fail, json_line, now, output, pass_ctx, when
+from aggregator.cli._base import (
+    Context,
+    check_urls,
+    console,
+    fail,
+    json_line,
+    note,
+    now,
+    output,
+    pass_ctx,
+    when,
+)
 from aggregator.errors import UnreadableFile
 from aggregator.model import SourceKind
 
@@ -89,11 +100,9 @@ def sources_add(
             fail(f"cannot fetch {url}: {failed[0].reason} (add it with --kind to skip discovery)")
         found = [r for r in results if isinstance(r, Discovered)]
         for broken in (r for r in results if isinstance(r, BrokenFeed)):
-            click.echo(
-                f"aggregator: {broken.url} is announced as a feed, but {broken.reason}; not added", err=True
-            )
+            note(f"aggregator: {broken.url} is announced as a feed, but {broken.reason}; not added")
         if not found:
-            click.echo(f"aggregator: {url}: no feed or sitemap found; added as a page", err=True)
+            note(f"aggregator: {url}: no feed or sitemap found; added as a page")
             found = [Discovered(SourceKind.PAGE, url)]
     # A name the user chose names the one source found; several get generated names.
     chosen = (name or "") if len(found) == 1 else ""

@@ -141,6 +141,8 @@ class RunInfo:
 class LockHolder:
     owner: str
     heartbeat_at: datetime
+    #: The holder's kernel lock is held: False for a row left by a holder that died.
+    live: bool = True
 
 
 @dataclass(frozen=True)
