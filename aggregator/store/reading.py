@@ -31,22 +31,12 @@ from aggregator.store.records import (
     StoryCopy,
     StorySummary,
 )
-from aggregator.store.search import QUERY_ERRORS, _filters, _utc
+from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled
 
 #: Values listed per facet.
 FACET_VALUES = 10
 #: Matches the facets are counted over (the best ranked, or the newest).
 FACET_SAMPLE = 1000
-
-
-def _match(dialect: str, query: SearchQuery) -> str:
-    """The WHERE clause of the articles a query's text matches, the way search_rows matches them
-    (FTS5 MATCH on SQLite, the weighted tsvector on PostgreSQL); "" without text."""
-    if not query.text.strip():
-        return ""
-    if dialect == "sqlite":
-        return " AND a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q)"
-    return " AND a.search_vector @@ websearch_to_tsquery('english', :q)"
 
 
 def _day(dialect: str, column: str) -> str:
@@ -146,7 +136,9 @@ class ReadingMixin(StoreBase):
         Counting every match of a common word at 100k articles took seconds; the best thousand
         say as much about where to narrow a search, in a few milliseconds. InvalidQuery when the
         engine rejects the text."""
-        params: dict[str, Any] = {"q": query.text, "sample": sample}
+        params: dict[str, Any] = {"sample": sample}
+        if query.text.strip():
+            params["q"] = compiled(self.dialect, query.text)
         filters = _filters(query, params)
         joined = "FROM articles a LEFT JOIN sources s ON s.id = a.source_id"
         if not query.text.strip():
@@ -164,8 +156,8 @@ class ReadingMixin(StoreBase):
                 else "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH :q"
             )
         else:
-            match = "a.search_vector @@ websearch_to_tsquery('english', :q)"
-            rank = "ts_rank_cd(a.search_vector, websearch_to_tsquery('english', :q))"
+            match = "a.search_vector @@ to_tsquery('english', :q)"
+            rank = "ts_rank_cd(a.search_vector, to_tsquery('english', :q))"
             best = f"SELECT a.id {joined} WHERE {match}{filters} ORDER BY {rank} DESC LIMIT :sample"
             total = f"SELECT count(*) {joined} WHERE {match}{filters}"
         try:

@@ -15,15 +15,16 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from aggregator.errors import InvalidQuery
+from aggregator.query import parse, to_fts5, to_tsquery
 from aggregator.search import SearchQuery, SearchRow
 from aggregator.store.base import StoreBase
 from aggregator.store.batch import IndexRow
 from aggregator.store.models import ArticleRow
 from aggregator.tags import fold_tag
 
-#: What SQLite's errors about a MATCH expression start with or contain: the query's fault, not the
-#: database's ('"Q' is an unterminated string, 'foo:bar' names no column, '*' alone is a special
-#: query); each is InvalidQuery, never an unexpected error.
+#: What SQLite's errors about a MATCH expression start with or contain. The compiled queries
+#: (aggregator/query.py) quote every term, so none should reach the engine; if one does, it is
+#: still the query's fault and InvalidQuery, never raw SQL on the user's screen.
 QUERY_ERRORS = ("fts5", "syntax", "unterminated string", "no such column", "unknown special query")
 
 #: bm25() weights, in the FTS5 column order: title, subtitle, text, tags, section.
@@ -51,6 +52,13 @@ def index_rows(conn: Connection, rows: list[IndexRow], *, replace: list[int]) ->
         )
     finally:
         cursor.close()
+
+
+def compiled(dialect: str, text: str) -> str:
+    """The query's text in the engine's syntax (aggregator/query.py): an FTS5 MATCH expression
+    on SQLite, a to_tsquery text on PostgreSQL. InvalidQuery when it has nothing to look for."""
+    parsed = parse(text)
+    return to_fts5(parsed) if dialect == "sqlite" else to_tsquery(parsed)
 
 
 def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
@@ -108,7 +116,7 @@ def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
         "SELECT a.id, a.canonical_url, a.title, s.name, a.published,"
         " ts_headline('english', a.text, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=10'),"
         " ts_rank_cd(a.search_vector, q), a.story_id"
-        " FROM articles a CROSS JOIN websearch_to_tsquery('english', :q) q"
+        " FROM articles a CROSS JOIN to_tsquery('english', :q) q"
         " LEFT JOIN sources s ON s.id = a.source_id"
         " WHERE a.search_vector @@ q"
         + _filters(query, params)
@@ -130,7 +138,7 @@ class SearchMixin(StoreBase):
         """The ``limit`` best matches, best first. SQLite rows carry the article's text (for the
         caller's snippet), PostgreSQL rows ts_headline's snippet. InvalidQuery when the engine
         rejects the query's syntax."""
-        params: dict[str, Any] = {"q": query.text, "n": limit}
+        params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit}
         sql = _sqlite_sql(query, params) if self.dialect == "sqlite" else _postgres_sql(query, params)
         try:
             with self.session() as s:

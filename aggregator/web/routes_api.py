@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 
+from aggregator.query import parse
 from aggregator.store.records import Facets
 from aggregator.web import actions, pages, params, schemas
 from aggregator.web.state import web_state
@@ -82,8 +83,8 @@ def search(
             min_length=1,
             max_length=params.MAX_LENGTH,
             pattern=params.TEXT_PATTERN,
-            description='The CLI\'s query language: words, "exact phrases", prefix*. A query the '
-            "engine cannot read is searched as its words (the reply's notice says so).",
+            description='The CLI\'s query language: words, "exact phrases", prefix*, -word or '
+            "NOT word, OR. A query with nothing to look for is a 400.",
         ),
     ],
     tag: Text = "",
@@ -105,6 +106,7 @@ def search(
             hits=[],
             facets=schemas.facets_out(Facets(0)),
         )
+    parse(filters.q)  # InvalidQuery (a 400) when there is nothing to look for
     return schemas.search_out(pages.results(web_state(request).store, filters))
 
 

@@ -50,7 +50,7 @@ class HitOut(BaseModel):
 
 
 class SearchOut(BaseModel):
-    notice: str = Field("", description="Said when the query was searched as its words instead.")
+    notice: str = Field("", description="Said when the query has nothing to look for.")
     page: int
     per_page: int
     has_next: bool
