@@ -4,6 +4,7 @@ Usage:
     python benchmarks/store.py                                   # SQLite, 10k / 100k / 200k
     python benchmarks/store.py --backend postgresql --sizes 10000,100000,1000000
     python benchmarks/store.py --sizes 2000,5000 --queries 20     # a quick look
+    python benchmarks/store.py --writers --batches 24 --base 10000  # the writers' lock (PostgreSQL)
 
 Articles are generated with realistic weight (400-800 words over a Zipf-distributed vocabulary
 of 20,000 words, ~4 KB of text, three tags) and written through Store.write_batch in batches of
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import os
 import random
 import statistics
@@ -32,8 +34,11 @@ import tempfile
 import time
 import uuid
 from bisect import bisect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -231,5 +236,104 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if args.check and not all(ok for _, ok in checks) else 0
 
 
+# --- --writers: the writers' lock ----------------------------------------------------------------
+# What Store.lock_for_writes costs on PostgreSQL: batches written by one worker, by two at once
+# with the lock, and by two at once without it (wrong under races: the figure is only what the
+# lock's queueing costs). Each run writes into a fresh schema holding --base articles first
+# (untimed); two workers are two processes, each with its own engine, released by a barrier.
+
+
+def batches(count: int, start: int, seed: int) -> list[list[Article]]:
+    corpus, rng = Corpus(seed=seed), random.Random(seed)
+    out = []
+    for b in range(count):
+        first = start + b * BATCH
+        out.append(
+            [make_article(i, corpus.text(), random_bands(rng), rng) for i in range(first, first + BATCH)]
+        )
+    return out
+
+
+@contextmanager
+def schema() -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        engine.dispose()
+
+
+def _worker(url: str, work: list[list[Article]], locked: bool, barrier: Barrier) -> None:
+    store = Store(url, migrate_schema=False)
+    if not locked:
+        store.lock_for_writes = lambda session, name: None  # type: ignore[method-assign]
+    barrier.wait()
+    for batch in work:
+        store.write_batch(batch, now=NOW)
+    store.close()
+
+
+def run(url: str, work: list[list[Article]], workers: int, *, locked: bool) -> float:
+    """Seconds for ``workers`` processes to write ``work`` between them."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers + 1)
+    shares = [work[i::workers] for i in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(url, share, locked, barrier)) for share in shares]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"a worker failed (exit {p.exitcode})")
+    return time.perf_counter() - started
+
+
+def race_main(argv: list[str]) -> int:
+    """``--writers``: what the writers' lock costs (see below)."""
+    ap = argparse.ArgumentParser(description="What the writers' lock costs on PostgreSQL")
+    ap.add_argument("--writers", action="store_true")
+    ap.add_argument("--batches", type=int, default=24)
+    ap.add_argument("--base", type=int, default=10_000, help="articles stored before the timed writes")
+    args = ap.parse_args(argv)
+    base = batches(args.base // BATCH, 0, seed=1)
+    work = batches(args.batches, args.base, seed=2)
+    articles = args.batches * BATCH
+    figures = {}
+    for label, workers, locked in (
+        ("1 worker", 1, True),
+        ("2 workers, locked", 2, True),
+        ("2 workers, no lock", 2, False),
+    ):
+        with schema() as url:
+            with Store(url) as store:
+                for batch in base:
+                    store.write_batch(batch, now=NOW)
+                t0 = time.perf_counter()
+                for _ in range(200):
+                    with store.session() as s:
+                        store.lock_for_writes(s, "articles")
+                lock_ms = (time.perf_counter() - t0) * 1000 / 200
+            seconds = run(url, work, workers, locked=locked)
+            figures[label] = articles / seconds
+            print(
+                f"{label:>20}: {articles / seconds:7.0f} articles/s ({seconds:.1f} s);"
+                f" an uncontended lock + empty transaction {lock_ms:.2f} ms",
+                flush=True,
+            )
+    one = figures["1 worker"]
+    print(
+        f"  two locked writers: {figures['2 workers, locked'] / one:.2f}x one writer's throughput;"
+        f" without the lock {figures['2 workers, no lock'] / one:.2f}x"
+    )
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(race_main(sys.argv[1:]) if "--writers" in sys.argv else main())

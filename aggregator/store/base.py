@@ -127,7 +127,7 @@ class StoreBase:
         One lock, not one per band key: a batch of 200 articles has 6,400 band keys, more than
         the server's whole shared lock table (max_locks_per_transaction 64 x 100 connections),
         and folded into fewer buckets every batch would cover them all anyway. The cost is that
-        batch writes queue (benchmarks/concurrency.py measures it); downloads and extraction
+        batch writes queue (benchmarks/store.py --writers measures it); downloads and extraction
         do not. SQLite: BEGIN IMMEDIATE, the database's own writer lock, taken before the
         first read (a deferred transaction reads a snapshot that a concurrent writer makes
         stale, and SQLite then refuses the upgrade to writing).
