@@ -41,7 +41,7 @@ class SearchRow(NamedTuple):
     title: str
     source: str | None
     published: datetime | None
-    #: The article's text (SQLite) or the engine's snippet (PostgreSQL).
+    #: The article's text (the snippet is made of it for the hits shown).
     body: str
     score: float
     story_id: int | None
@@ -104,11 +104,8 @@ def search(store: SearchableStore, query: SearchQuery) -> list[SearchHit]:
     hits = hits[: query.limit]
     terms = query_terms(query.text)
     for hit in hits:
-        # SQLite rows carry the text (snippets are made here, for the hits shown); PostgreSQL
-        # rows carry ts_headline's snippet already.
-        hit.snippet = (
-            make_snippet(hit.snippet, terms) if store.dialect == "sqlite" else " ".join(hit.snippet.split())
-        )
+        # Rows carry the text: snippets are made here, for the hits shown, alike on both stores.
+        hit.snippet = make_snippet(hit.snippet, terms)
     return hits
 
 

@@ -247,7 +247,7 @@ def bulk_fill(
                     "INSERT INTO change_log (article_id, doc_id, action, at) VALUES (?, ?, ?, ?)", changes
                 )
                 cur.executemany(
-                    "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+                    "INSERT INTO articles_fts (rowid, title, subtitle, text, tags_text, section)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     fts,
                 )

@@ -66,7 +66,7 @@ class ArticlesMixin(StoreBase):
                 self.lock_for_writes(s, "articles")
                 batch = BatchTransaction(s.connection(), now)
                 result = batch.write(list(articles), [Alias(*a) for a in aliases])
-                index_rows(s.connection(), batch.index_rows, replace=batch.replaced)
+                index_rows(s.connection(), batch.index_rows)
         except OperationalError as exc:
             raise StorageError(self.url, "write to", str(exc.orig)) from exc
         return result

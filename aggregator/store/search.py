@@ -31,22 +31,22 @@ QUERY_ERRORS = ("fts5", "syntax", "unterminated string", "no such column", "unkn
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0, 2.0)
 
 
-def index_rows(conn: Connection, rows: list[IndexRow], *, replace: list[int]) -> None:
-    """Keep the SQLite full-text index in step with a batch of written rows, in the batch's
-    transaction (PostgreSQL's tsvector is a generated column and needs nothing).
+def index_rows(conn: Connection, rows: list[IndexRow]) -> None:
+    """Index a batch of written rows in SQLite's full-text index, in the batch's transaction
+    (PostgreSQL's tsvector is a generated column and needs nothing). Updated rows' old entries
+    were removed before their rows changed (BatchTransaction._update): the index reads the
+    text it removes from the articles table (migration 0011).
 
-    ``replace`` are ids of updated rows whose old index entries go first. One executemany per
-    batch: index upkeep costs about what bare FTS5 inserts cost (benchmarks/search.py).
+    One executemany per batch: index upkeep costs about what bare FTS5 inserts cost
+    (benchmarks/search.py).
     """
     if conn.dialect.name != "sqlite" or not rows:
         return
     # The driver's own executemany: SQLAlchemy's statement layer would cost as much as FTS5.
     cursor = conn.connection.cursor()
     try:
-        if replace:
-            cursor.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(i,) for i in replace])
         cursor.executemany(
-            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags_text, section)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
@@ -112,15 +112,19 @@ def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
 
 
 def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
+    # Ranked in a subquery that returns ids only, then joined for the page: the text (for the
+    # snippet, made in Python as on SQLite) is read for the rows kept. ts_headline on every row
+    # read re-parsed each text and cost more than the search.
     return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published,"
-        " ts_headline('english', a.text, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=10'),"
-        " ts_rank_cd(a.search_vector, q), a.story_id"
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, m.score, a.story_id"
+        " FROM (SELECT a.id, ts_rank_cd(a.search_vector, q) AS score"
         " FROM articles a CROSS JOIN to_tsquery('english', :q) q"
-        " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE a.search_vector @@ q"
+        + (" LEFT JOIN sources s ON s.id = a.source_id" if query.source else "")
+        + " WHERE a.search_vector @@ q"
         + _filters(query, params)
-        + " ORDER BY ts_rank_cd(a.search_vector, q) DESC, a.id LIMIT :n"
+        + " ORDER BY score DESC, a.id LIMIT :n) m"
+        " JOIN articles a ON a.id = m.id LEFT JOIN sources s ON s.id = a.source_id"
+        " ORDER BY m.score DESC, a.id"
     )
 
 
@@ -135,9 +139,9 @@ def _utc(value: datetime | str | None) -> datetime | None:
 
 class SearchMixin(StoreBase):
     def search_rows(self, query: SearchQuery, *, limit: int) -> list[SearchRow]:
-        """The ``limit`` best matches, best first. SQLite rows carry the article's text (for the
-        caller's snippet), PostgreSQL rows ts_headline's snippet. InvalidQuery when the engine
-        rejects the query's syntax."""
+        """The ``limit`` best matches, best first, each with the article's text (for the caller's
+        snippet, made the same way on both stores). InvalidQuery when the query has nothing to
+        look for (aggregator/query.py)."""
         params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit}
         sql = _sqlite_sql(query, params) if self.dialect == "sqlite" else _postgres_sql(query, params)
         try:
@@ -157,13 +161,7 @@ class SearchMixin(StoreBase):
         """Rebuild the full-text index from the articles table (a repair; writes keep it current)."""
         with self.session() as s:
             if self.dialect == "sqlite":
-                s.execute(text("DELETE FROM articles_fts"))
-                s.execute(
-                    text(
-                        "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
-                        " SELECT id, title, subtitle, text, tags_text, section FROM articles"
-                    )
-                )
+                s.execute(text("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')"))
             else:
                 s.execute(text("REINDEX INDEX ix_articles_search_vector"))
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
