@@ -343,6 +343,15 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 search(store, SearchQuery(text=f"{a} {b}", limit=10))
                 searched.append((time.perf_counter() - t0) * 1000)
+            # The web app's search page without HTTP (search, copies, facets), for a two-word
+            # query and for a word in most articles (#15: p95 under 100 ms).
+            from aggregator.web.pages import Filters, results
+
+            paged = []
+            for text_ in [f"{a} {b}" for a, b in queries[:20]] + corpus.words[5:15]:
+                t0 = time.perf_counter()
+                results(store, Filters(q=text_))
+                paged.append((time.perf_counter() - t0) * 1000)
             nbytes = size_in_bytes(store, args.backend, folder, schema)
             rows[size] = {
                 "write_p50": statistics.median(recent),
@@ -350,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 "lookup_p50": statistics.median(probes),
                 "search_p50": statistics.median(searched),
                 "search_p95": pct(searched, 0.95),
+                "page_p50": statistics.median(paged),
+                "page_p95": pct(paged, 0.95),
                 "bytes": nbytes / size,
             }
             r = rows[size]
@@ -358,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" write {r['write_p50']:.2f} ms/article"
                 f" (p95 {r['write_p95']:.2f}), story lookup {r['lookup_p50']:.2f} ms,"
                 f" search p50 {r['search_p50']:.2f} ms p95 {r['search_p95']:.2f} ms,"
+                f" search page p50 {r['page_p50']:.0f} ms p95 {r['page_p95']:.0f} ms,"
                 f" {r['bytes'] / 1024:.1f} KB/article",
                 flush=True,
             )

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 
-from aggregator.query import parse
 from aggregator.store.records import Facets
 from aggregator.web import actions, pages, params, schemas
 from aggregator.web.state import web_state
@@ -84,7 +83,7 @@ def search(
             max_length=params.MAX_LENGTH,
             pattern=params.TEXT_PATTERN,
             description='The CLI\'s query language: words, "exact phrases", prefix*, -word or '
-            "NOT word, OR. A query with nothing to look for is a 400.",
+            "NOT word, OR. A query with nothing to look for has no hits and a notice saying why.",
         ),
     ],
     tag: Text = "",
@@ -106,7 +105,6 @@ def search(
             hits=[],
             facets=schemas.facets_out(Facets(0)),
         )
-    parse(filters.q)  # InvalidQuery (a 400) when there is nothing to look for
     return schemas.search_out(pages.results(web_state(request).store, filters))
 
 
