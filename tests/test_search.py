@@ -149,3 +149,15 @@ def test_make_snippet_marks_matches_around_the_first() -> None:
     assert snippet.startswith("…")
     assert snippet.endswith("…")
     assert len(snippet.split()) <= 16
+
+
+def test_broad_queries_rank_their_newest_matches(store: Store) -> None:
+    from aggregator.store.search import compiled, rank_floor
+
+    ids = sorted(h.article_id for h in search(store, SearchQuery("wind", limit=50, all_copies=True)))
+    assert len(ids) == 4
+    with store.session() as s:
+        match = compiled("sqlite", "wind")
+        assert rank_floor(s.connection(), "sqlite", match, window=2) == ids[-2]
+        assert rank_floor(s.connection(), "sqlite", match, window=4) == ids[0]
+        assert rank_floor(s.connection(), "sqlite", match, window=5) == 0

@@ -31,7 +31,7 @@ from aggregator.store.records import (
     StoryCopy,
     StorySummary,
 )
-from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled, rank_floor
+from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled
 
 #: Values listed per facet.
 FACET_VALUES = 10
@@ -133,8 +133,8 @@ class ReadingMixin(StoreBase):
         self, query: SearchQuery, *, values: int = FACET_VALUES, sample: int = FACET_SAMPLE
     ) -> Facets:
         """How the articles the query matches (its text, if any, and its filters) spread over
-        tags, sources, sections and languages, counted over the ``sample`` best matches (best
-        ranked, or newest without text), and how many match in all.
+        tags, sources, sections and languages, counted over a ``sample`` of the matches (the
+        best ranked under filters, else the newest), and how many match (up to COUNT_CAP).
 
         Counting every match of a common word at 100k articles took seconds; the best thousand
         say as much about where to narrow a search, in a few milliseconds. InvalidQuery when the
@@ -155,9 +155,10 @@ class ReadingMixin(StoreBase):
             best = (
                 f"SELECT a.id {fts} WHERE articles_fts MATCH :q{filters} ORDER BY f.rank LIMIT :sample"
                 if filters
-                # The best of the newest matches, ranked inside the index (see search_rows).
-                else "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q AND rowid >= :floor"
-                " ORDER BY rank LIMIT :sample"
+                # The newest matches, walked in the index's order: ranking them (bm25 reads each
+                # row's statistics) cost more than the rest of the search page.
+                else "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q"
+                " ORDER BY rowid DESC LIMIT :sample"
             )
             total = (
                 f"SELECT count(*) FROM (SELECT 1 {fts} WHERE articles_fts MATCH :q{filters} LIMIT :cap)"
@@ -168,13 +169,11 @@ class ReadingMixin(StoreBase):
         else:
             match = "a.search_vector @@ to_tsquery('english', :q)"
             rank = "ts_rank_cd(a.search_vector, to_tsquery('english', :q))"
-            floor = "" if filters else " AND a.id >= :floor"
-            best = f"SELECT a.id {joined} WHERE {match}{filters}{floor} ORDER BY {rank} DESC LIMIT :sample"
+            order = f"{rank} DESC" if filters else "a.id DESC"
+            best = f"SELECT a.id {joined} WHERE {match}{filters} ORDER BY {order} LIMIT :sample"
             total = f"SELECT count(*) FROM (SELECT 1 {joined} WHERE {match}{filters} LIMIT :cap) m"
         try:
             with self.session() as s:
-                if query.text.strip() and not filters:
-                    params["floor"] = rank_floor(s.connection(), self.dialect, params["q"])
                 ids = [i for (i,) in s.execute(text(best), params)]
                 count = int(s.scalar(text(total), params) or 0)
                 rows: list[Any] = []

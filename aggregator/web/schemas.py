@@ -30,7 +30,10 @@ class FacetValue(BaseModel):
 class FacetsOut(BaseModel):
     total: int = Field(description="Articles matched in all (every copy counts), at most 5000 for a text.")
     more: bool = Field(False, description="More than total match (a text's matches are counted up to 5000).")
-    counted: int = Field(description="The best matches the counts below are over (at most 1000).")
+    counted: int = Field(
+        description="The matches the counts below are over: at most 1000, the best ranked under"
+        " filters, else the newest."
+    )
     tags: list[FacetValue]
     sources: list[FacetValue]
     sections: list[FacetValue]
