@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Protocol
 
 from aggregator.errors import InvalidQuery
 from aggregator.model import isoformat
+from aggregator.query import parse
 
 #: Rows read per hit wanted, so that collapsing copies of one story still fills the page.
 OVERFETCH = 5
@@ -40,7 +41,7 @@ class SearchRow(NamedTuple):
     title: str
     source: str | None
     published: datetime | None
-    #: The article's text (SQLite) or the engine's snippet (PostgreSQL).
+    #: The article's text (the snippet is made of it for the hits shown).
     body: str
     score: float
     story_id: int | None
@@ -78,6 +79,7 @@ def search(store: SearchableStore, query: SearchQuery) -> list[SearchHit]:
     """Run a query; raises InvalidQuery (with the reason) when it is empty or its syntax is rejected."""
     if not query.text.strip():
         raise InvalidQuery(query.text, "the query is empty")
+    parse(query.text)  # InvalidQuery before any SQL when there is nothing to look for
     rows = store.search_rows(query, limit=query.limit * (1 if query.all_copies else OVERFETCH))
     hits: list[SearchHit] = []
     by_story: dict[int, SearchHit] = {}
@@ -102,22 +104,18 @@ def search(store: SearchableStore, query: SearchQuery) -> list[SearchHit]:
     hits = hits[: query.limit]
     terms = query_terms(query.text)
     for hit in hits:
-        # SQLite rows carry the text (snippets are made here, for the hits shown); PostgreSQL
-        # rows carry ts_headline's snippet already.
-        hit.snippet = (
-            make_snippet(hit.snippet, terms) if store.dialect == "sqlite" else " ".join(hit.snippet.split())
-        )
+        # Rows carry the text: snippets are made here, for the hits shown, alike on both stores.
+        hit.snippet = make_snippet(hit.snippet, terms)
     return hits
 
 
-_QUERY_WORD = re.compile(r"\w+")
-_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 SNIPPET_WORDS = 16
 
 
 def query_terms(match: str) -> list[str]:
-    """The words of a query, without operators, case-folded (prefix* and phrases included)."""
-    return [w.casefold() for w in _QUERY_WORD.findall(match) if w not in _OPERATORS]
+    """The words a query looks for (aggregator/query.py: not operators, not excluded words),
+    case-folded, for highlighting."""
+    return parse(match).words
 
 
 def make_snippet(body: str, terms: list[str], words: int = SNIPPET_WORDS) -> str:

@@ -127,7 +127,7 @@ def ours(store: Store, n: int) -> float:
                 )
             ]
             began = time.perf_counter()
-            index_rows(s.connection(), batch, replace=[])
+            index_rows(s.connection(), batch)
             s.flush()
         elapsed += time.perf_counter() - began
     return n / elapsed

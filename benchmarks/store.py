@@ -4,6 +4,7 @@ Usage:
     python benchmarks/store.py                                   # SQLite, 10k / 100k / 200k
     python benchmarks/store.py --backend postgresql --sizes 10000,100000,1000000
     python benchmarks/store.py --sizes 2000,5000 --queries 20     # a quick look
+    python benchmarks/store.py --writers --batches 24 --base 10000  # the writers' lock (PostgreSQL)
 
 Articles are generated with realistic weight (400-800 words over a Zipf-distributed vocabulary
 of 20,000 words, ~4 KB of text, three tags) and written through Store.write_batch in batches of
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import os
 import random
 import statistics
@@ -32,8 +34,11 @@ import tempfile
 import time
 import uuid
 from bisect import bisect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -65,14 +70,13 @@ class Corpus:
         self.words = words
         self.cum = list(accumulate(1 / (rank + 1) ** 1.05 for rank in range(vocabulary)))
 
-    def text(self) -> str:
+    def paragraph(self) -> str:
         rng, words, cum, total = self.rng, self.words, self.cum, self.cum[-1]
-        paragraphs = []
-        for _ in range(rng.randint(6, 12)):
-            n = rng.randint(45, 75)
-            picked = [words[bisect(cum, rng.random() * total)] for _ in range(n)]
-            paragraphs.append(" ".join(picked).capitalize() + ".")
-        return "\n\n".join(paragraphs)
+        picked = [words[bisect(cum, rng.random() * total)] for _ in range(rng.randint(45, 75))]
+        return " ".join(picked).capitalize() + "."
+
+    def text(self) -> str:
+        return "\n\n".join(self.paragraph() for _ in range(self.rng.randint(6, 12)))
 
     def mid_words(self, n: int) -> list[tuple[str, str]]:
         """Two-word queries of words neither rare nor everywhere (ranks 200-2,000)."""
@@ -131,6 +135,143 @@ def size_in_bytes(store: Store, backend: str, folder: Path, schema: str) -> int:
     return int(total or 0)
 
 
+# --- the base corpus, in bulk ------------------------------------------------------------------
+#: Articles' columns as bulk_fill writes them (the shape Store.write_batch gives a row).
+_COLUMNS = (
+    "id, url, canonical_url, story_id, title, subtitle, authors, published, section, dateline,"
+    " language, text, word_count, image_url, site_name, text_origin, text_stage, content_hash,"
+    " tags_text, first_seen_at, changed_at"
+)
+
+
+class Paragraphs:
+    """Texts made of paragraphs drawn from a pool of Corpus paragraphs: the same words at the
+    same frequencies as Corpus.text, a hundred times faster (a million texts in minutes)."""
+
+    def __init__(self, corpus: Corpus, pool: int = 50_000) -> None:
+        self.rng = random.Random(5)
+        self.pool = [corpus.paragraph() for _ in range(pool)]
+
+    def text(self) -> str:
+        return "\n\n".join(self.rng.choices(self.pool, k=self.rng.randint(6, 12)))
+
+
+def _stamp(when: datetime, backend: str) -> object:
+    """A UTC time as the column stores it (SQLite: naive text, as SQLAlchemy writes it)."""
+    return when.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if backend == "sqlite" else when
+
+
+def bulk_fill(
+    store: Store, backend: str, start: int, stop: int, texts: Paragraphs, rng: random.Random
+) -> None:
+    """Articles ``start`` to ``stop`` (ids start+1...) straight into the tables, in the shape the
+    writer gives them: a story each, three tags, 32 band keys, a change-log entry and the
+    full-text index (SQLite's FTS5 rows; PostgreSQL computes its tsvector column on insert).
+    COPY on PostgreSQL, the driver's executemany on SQLite: what the real path writes, minus
+    the dedupe and the statement layer, which are measured on top of it."""
+    with store.session() as s:
+        tag_ids = {n: i for n, i in s.execute(text("SELECT name, id FROM tags"))}
+    names = [f"topic{i}" for i in range(301)] + [f"region{i}" for i in range(51)] + ["news"]
+    missing = [n for n in names if n not in tag_ids]
+    if missing:
+        with store.session() as s:
+            s.execute(text("INSERT INTO tags (name) VALUES (:n)"), [{"n": n} for n in missing])
+            tag_ids = {n: i for n, i in s.execute(text("SELECT name, id FROM tags"))}
+    chunk = 5000
+    for first in range(start, stop, chunk):
+        ids = range(first + 1, min(stop, first + chunk) + 1)
+        articles, tags, bands, changes, stories, fts = [], [], [], [], [], []
+        now = _stamp(NOW, backend)
+        for i in ids:
+            body = texts.text()
+            words = body.split()
+            chosen = [f"topic{rng.randint(0, 300)}", f"region{rng.randint(0, 50)}", "news"]
+            url = f"https://outlet{i % 400}.example/bulk/{i}"
+            title = " ".join(words[:8]).capitalize()
+            subtitle = " ".join(words[8:24])
+            published = _stamp(NOW - timedelta(minutes=i), backend)
+            digest = hashlib.sha256(str(i).encode()).hexdigest()
+            articles.append(
+                (
+                    i,
+                    url,
+                    url,
+                    i,
+                    title,
+                    subtitle,
+                    "[]",
+                    published,
+                    "Industry",
+                    "",
+                    "en",
+                    body,
+                    len(words),
+                    "",
+                    f"Outlet {i % 400}",
+                    "page",
+                    "dom",
+                    digest,
+                    " ".join(chosen),
+                    now,
+                    now,
+                )
+            )
+            tags += [(i, tag_ids[t], "feed", p) for p, t in enumerate(dict.fromkeys(chosen))]
+            bands += [(k, i) for k in random_bands(rng)]
+            changes.append((i, str(i), "upsert", now))
+            stories.append((i, now))
+            fts.append((i, title, subtitle, body, " ".join(chosen), "Industry"))
+        bands.sort()
+        raw = store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            if backend == "postgresql":
+                copy = cur.copy
+                for table, columns, rows in (
+                    ("stories", "id, created_at", stories),
+                    ("articles", _COLUMNS, articles),
+                    ("article_tags", "article_id, tag_id, origin, position", tags),
+                    ("story_bands", "key, article_id", bands),
+                    ("change_log", "article_id, doc_id, action, at", changes),
+                ):
+                    with copy(f"COPY {table} ({columns}) FROM STDIN") as out:
+                        for row in rows:
+                            out.write_row(row)
+            else:
+                marks = ", ".join("?" * len(articles[0]))
+                cur.executemany("INSERT INTO stories (id, created_at) VALUES (?, ?)", stories)
+                cur.executemany(f"INSERT INTO articles ({_COLUMNS}) VALUES ({marks})", articles)
+                cur.executemany("INSERT INTO article_tags VALUES (?, ?, ?, ?)", tags)
+                cur.executemany("INSERT INTO story_bands (key, article_id) VALUES (?, ?)", bands)
+                cur.executemany(
+                    "INSERT INTO change_log (article_id, doc_id, action, at) VALUES (?, ?, ?, ?)", changes
+                )
+                cur.executemany(
+                    "INSERT INTO articles_fts (rowid, title, subtitle, text, tags_text, section)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    fts,
+                )
+            raw.commit()
+        finally:
+            raw.close()
+        print(f"  bulk: {ids[-1]} articles", file=sys.stderr, end="\r", flush=True)
+    if backend == "postgresql":
+        with store.session() as s:
+            for table in ("articles", "stories"):
+                s.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" (SELECT max(id) FROM {table}))"
+                    )
+                )
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with store.session() as s:
+            s.connection().exec_driver_sql("ANALYZE")
+    print(file=sys.stderr)
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
@@ -145,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=5000, help="articles whose write time is reported")
     ap.add_argument("--keep", type=Path, default=None, help="folder for the SQLite file (kept)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument(
+        "--bulk",
+        action="store_true",
+        help="fill each size but its last --window articles in bulk (bulk_fill), then time the real path",
+    )
     args = ap.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     folder = args.keep or Path(tempfile.mkdtemp(prefix="store-bench-"))
@@ -156,11 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     written = 0
     rows: dict[int, dict[str, float]] = {}
     queries = corpus.mid_words(args.queries)
+    paragraphs: Paragraphs | None = None
     print(f"{args.backend}: {folder if args.backend == 'sqlite' else schema}", flush=True)
     try:
         for size in sizes:
             started = time.perf_counter()
             per_article: list[tuple[int, float]] = []
+            if args.bulk and written < size - args.window:
+                paragraphs = paragraphs or Paragraphs(corpus)
+                bulk_fill(store, args.backend, written, size - args.window, paragraphs, rng)
+                written = size - args.window
             while written < size:
                 batch = []
                 for i in range(written, min(written + BATCH, size)):
@@ -192,6 +343,15 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 search(store, SearchQuery(text=f"{a} {b}", limit=10))
                 searched.append((time.perf_counter() - t0) * 1000)
+            # The web app's search page without HTTP (search, copies, facets), for a two-word
+            # query and for a word in most articles (#15: p95 under 100 ms).
+            from aggregator.web.pages import Filters, results
+
+            paged = []
+            for text_ in [f"{a} {b}" for a, b in queries[:20]] + corpus.words[5:15]:
+                t0 = time.perf_counter()
+                results(store, Filters(q=text_))
+                paged.append((time.perf_counter() - t0) * 1000)
             nbytes = size_in_bytes(store, args.backend, folder, schema)
             rows[size] = {
                 "write_p50": statistics.median(recent),
@@ -199,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 "lookup_p50": statistics.median(probes),
                 "search_p50": statistics.median(searched),
                 "search_p95": pct(searched, 0.95),
+                "page_p50": statistics.median(paged),
+                "page_p95": pct(paged, 0.95),
                 "bytes": nbytes / size,
             }
             r = rows[size]
@@ -207,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" write {r['write_p50']:.2f} ms/article"
                 f" (p95 {r['write_p95']:.2f}), story lookup {r['lookup_p50']:.2f} ms,"
                 f" search p50 {r['search_p50']:.2f} ms p95 {r['search_p95']:.2f} ms,"
+                f" search page p50 {r['page_p50']:.0f} ms p95 {r['page_p95']:.0f} ms,"
                 f" {r['bytes'] / 1024:.1f} KB/article",
                 flush=True,
             )
@@ -231,5 +394,104 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if args.check and not all(ok for _, ok in checks) else 0
 
 
+# --- --writers: the writers' lock ----------------------------------------------------------------
+# What Store.lock_for_writes costs on PostgreSQL: batches written by one worker, by two at once
+# with the lock, and by two at once without it (wrong under races: the figure is only what the
+# lock's queueing costs). Each run writes into a fresh schema holding --base articles first
+# (untimed); two workers are two processes, each with its own engine, released by a barrier.
+
+
+def batches(count: int, start: int, seed: int) -> list[list[Article]]:
+    corpus, rng = Corpus(seed=seed), random.Random(seed)
+    out = []
+    for b in range(count):
+        first = start + b * BATCH
+        out.append(
+            [make_article(i, corpus.text(), random_bands(rng), rng) for i in range(first, first + BATCH)]
+        )
+    return out
+
+
+@contextmanager
+def schema() -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        engine.dispose()
+
+
+def _worker(url: str, work: list[list[Article]], locked: bool, barrier: Barrier) -> None:
+    store = Store(url, migrate_schema=False)
+    if not locked:
+        store.lock_for_writes = lambda session, name: None  # type: ignore[method-assign]
+    barrier.wait()
+    for batch in work:
+        store.write_batch(batch, now=NOW)
+    store.close()
+
+
+def run(url: str, work: list[list[Article]], workers: int, *, locked: bool) -> float:
+    """Seconds for ``workers`` processes to write ``work`` between them."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers + 1)
+    shares = [work[i::workers] for i in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(url, share, locked, barrier)) for share in shares]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"a worker failed (exit {p.exitcode})")
+    return time.perf_counter() - started
+
+
+def race_main(argv: list[str]) -> int:
+    """``--writers``: what the writers' lock costs (see below)."""
+    ap = argparse.ArgumentParser(description="What the writers' lock costs on PostgreSQL")
+    ap.add_argument("--writers", action="store_true")
+    ap.add_argument("--batches", type=int, default=24)
+    ap.add_argument("--base", type=int, default=10_000, help="articles stored before the timed writes")
+    args = ap.parse_args(argv)
+    base = batches(args.base // BATCH, 0, seed=1)
+    work = batches(args.batches, args.base, seed=2)
+    articles = args.batches * BATCH
+    figures = {}
+    for label, workers, locked in (
+        ("1 worker", 1, True),
+        ("2 workers, locked", 2, True),
+        ("2 workers, no lock", 2, False),
+    ):
+        with schema() as url:
+            with Store(url) as store:
+                for batch in base:
+                    store.write_batch(batch, now=NOW)
+                t0 = time.perf_counter()
+                for _ in range(200):
+                    with store.session() as s:
+                        store.lock_for_writes(s, "articles")
+                lock_ms = (time.perf_counter() - t0) * 1000 / 200
+            seconds = run(url, work, workers, locked=locked)
+            figures[label] = articles / seconds
+            print(
+                f"{label:>20}: {articles / seconds:7.0f} articles/s ({seconds:.1f} s);"
+                f" an uncontended lock + empty transaction {lock_ms:.2f} ms",
+                flush=True,
+            )
+    one = figures["1 worker"]
+    print(
+        f"  two locked writers: {figures['2 workers, locked'] / one:.2f}x one writer's throughput;"
+        f" without the lock {figures['2 workers, no lock'] / one:.2f}x"
+    )
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(race_main(sys.argv[1:]) if "--writers" in sys.argv else main())

@@ -237,10 +237,29 @@ def test_search_rejects_a_bad_date_and_a_bad_query(db_url: str) -> None:
         invoke("search", "ports", "--since", "last week", db=db_url),
         "not an ISO date: 'last week' (use YYYY-MM-DD)",
     )
-    one_line_error(invoke("search", "U.S. ports", db=db_url), "search: cannot read the query 'U.S. ports'")
+    nothing = invoke("search", "--", "-- -wind", db=db_url)
+    assert nothing.code == 2
+    one_line_error(nothing, "search: cannot read the query '-- -wind' (it only excludes words")
+    assert invoke("search", 'U.S. "ports', db=db_url).stdout == "no match for 'U.S. \"ports'\n"
     usage = invoke("search", db=db_url)
     assert usage.code == 2
     assert "a QUERY is needed (or --reindex)" in usage.stderr
+
+
+def test_search_table_keeps_the_matched_words(db_url: str) -> None:
+    from aggregator.search import SearchQuery, search
+    from aggregator.store import Store
+    from tests.test_search import load
+
+    with Store(db_url) as store:
+        load(store)
+        snippet = search(store, SearchQuery("floating foundations"))[0].snippet
+    result = invoke("search", "floating foundations", db=db_url)
+    assert result.code == 0
+    assert "[floating]" in snippet
+    shown = " ".join(result.stdout.replace("│", " ").split())
+    assert "floating foundations" in shown
+    assert "[" not in shown.split("snippet", 1)[1]
 
 
 def test_status_of_an_empty_database(db_url: str) -> None:

@@ -93,14 +93,15 @@ def test_phrase_prefix_and_filters(store: Store) -> None:
     assert all(h.published and h.published >= datetime(2026, 10, 25, tzinfo=UTC) for h in since)
 
 
-def test_rejected_syntax_is_explained(store: Store) -> None:
-    with pytest.raises(InvalidQuery, match="put words with punctuation in double quotes") as rejected:
-        search(store, SearchQuery("U.S. tariffs"))
-    assert rejected.value.query == "U.S. tariffs"
-    assert "syntax error" in rejected.value.reason
+def test_stray_syntax_is_read_and_an_empty_query_explained(store: Store) -> None:
+    assert {h.canonical_url for h in search(store, SearchQuery("U.S. lunar"))} == {
+        "https://industrywire.example/japan-space-policy"
+    }
+    assert search(store, SearchQuery('"U.S." lunar')) == search(store, SearchQuery("U.S. lunar"))
     with pytest.raises(InvalidQuery, match="the query is empty"):
         search(store, SearchQuery("  "))
-    assert search(store, SearchQuery('"U.S." lunar'))
+    with pytest.raises(InvalidQuery, match=r"cannot read the query '\* -wind' \(it only excludes words"):
+        search(store, SearchQuery("* -wind"))
 
 
 def test_index_follows_updates_and_deletes(store: Store) -> None:
@@ -148,3 +149,15 @@ def test_make_snippet_marks_matches_around_the_first() -> None:
     assert snippet.startswith("…")
     assert snippet.endswith("…")
     assert len(snippet.split()) <= 16
+
+
+def test_broad_queries_rank_their_newest_matches(store: Store) -> None:
+    from aggregator.store.search import compiled, rank_floor
+
+    ids = sorted(h.article_id for h in search(store, SearchQuery("wind", limit=50, all_copies=True)))
+    assert len(ids) == 4
+    with store.session() as s:
+        match = compiled("sqlite", "wind")
+        assert rank_floor(s.connection(), "sqlite", match, window=2) == ids[-2]
+        assert rank_floor(s.connection(), "sqlite", match, window=4) == ids[0]
+        assert rank_floor(s.connection(), "sqlite", match, window=5) == 0

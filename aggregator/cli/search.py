@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 import click
 
-from aggregator.cli._base import Context, console, date_option, json_line, note, output, pass_ctx
+from aggregator.cli._base import EXIT_USAGE, Context, console, date_option, fail, json_line, note, output, pass_ctx
+from aggregator.errors import InvalidQuery
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from aggregator.search import SearchHit, SearchQuery
+    from aggregator.store import Store
+
+_MARKED = re.compile(r"\[([^\[\]]+)\]")
 
 
 @click.command()
@@ -34,9 +46,9 @@ def search(
     as_json: bool,
     reindex: bool,
 ) -> None:
-    """Full-text search: words, "exact phrases", prefix*; one hit per story by default."""
+    """Full-text search: words, "exact phrases", prefix*, -word (or NOT word), OR; AND is implied.
+    One hit per story by default."""
     from aggregator.search import SearchQuery
-    from aggregator.search import search as run_search
 
     if not query and not reindex:
         raise click.UsageError("a QUERY is needed (or --reindex)")
@@ -58,7 +70,7 @@ def search(
     with ctx.store() as store:
         if reindex:
             note(f"reindexed {store.reindex()} articles")
-        hits = run_search(store, wanted) if wanted is not None else []
+        hits = _run_search(store, wanted) if wanted is not None else []
     if wanted is None:
         return
     if as_json:
@@ -79,9 +91,34 @@ def search(
             hit.title + copies,
             hit.source or "-",
             hit.published.date().isoformat() if hit.published else "-",
-            hit.snippet,
+            highlighted(hit.snippet),
         )
     console().print(table)
+
+
+def _run_search(store: Store, query: SearchQuery) -> list[SearchHit]:
+    """The search; a query with nothing to look for is a usage error: one line, exit 2."""
+    from aggregator.search import search as run_search
+
+    try:
+        return run_search(store, query)
+    except InvalidQuery as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def highlighted(snippet: str) -> Text:
+    """A snippet's ``[matched]`` words in bold, as plain text: handed to rich as markup, each
+    bracketed word was read as a style tag and vanished from the table."""
+    from rich.text import Text
+
+    out = Text()
+    last = 0
+    for found in _MARKED.finditer(snippet):
+        out.append(snippet[last : found.start()])
+        out.append(found.group(1), style="bold")
+        last = found.end()
+    out.append(snippet[last:])
+    return out
 
 
 @click.command()
@@ -146,11 +183,10 @@ def feed(
     """Write an Atom 1.0 or JSON Feed 1.1 of the newest matching articles (a planet feed)."""
     from aggregator.feedwriter import atom, jsonfeed, planet_title
     from aggregator.search import SearchQuery
-    from aggregator.search import search as run_search
 
     with ctx.store() as store:
         if text_query:
-            hits = run_search(store, SearchQuery(text_query, tag=tag, source=source, limit=limit))
+            hits = _run_search(store, SearchQuery(text_query, tag=tag, source=source, limit=limit))
             loaded = store.articles_by_id([h.article_id for h in hits])
             articles = [loaded[h.article_id][0] for h in hits if h.article_id in loaded]
         else:

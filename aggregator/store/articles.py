@@ -63,9 +63,10 @@ class ArticlesMixin(StoreBase):
         """
         try:
             with self.session() as s:
+                self.lock_for_writes(s, "articles")
                 batch = BatchTransaction(s.connection(), now)
                 result = batch.write(list(articles), [Alias(*a) for a in aliases])
-                index_rows(s.connection(), batch.index_rows, replace=batch.replaced)
+                index_rows(s.connection(), batch.index_rows)
         except OperationalError as exc:
             raise StorageError(self.url, "write to", str(exc.orig)) from exc
         return result

@@ -9,6 +9,7 @@ table gets one executemany, whatever the batch size. A loop of per-article state
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -82,9 +83,8 @@ class BatchTransaction:
         self.conn = conn
         self.now = now
         self.result = BatchResult()
-        #: Rows for the full-text index, and ids of updated rows whose old entries go first.
+        #: Rows for the full-text index (SQLite), new and updated.
         self.index_rows: list[IndexRow] = []
-        self.replaced: list[int] = []
 
     def write(self, articles: list[Article], aliases: Iterable[Alias]) -> BatchResult:
         new, updates = self._plan(articles)
@@ -315,6 +315,13 @@ class BatchTransaction:
             if values["source_id"] is None:
                 del values["source_id"]
             rows.append({"row_id": id_, **values})
+        ids = [id_ for id_, _ in updates]
+        if self.conn.dialect.name == "sqlite":
+            # Out of the full-text index first: it reads the text it removes from the row.
+            self.conn.exec_driver_sql(
+                "DELETE FROM articles_fts WHERE rowid IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
         # Rows without a source keep theirs: group by the columns each row sets.
         by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
@@ -327,10 +334,8 @@ class BatchTransaction:
                 .values({c: bindparam(c) for c in columns})
             )
             self.conn.execute(statement, group)
-        ids = [id_ for id_, _ in updates]
         self.conn.execute(delete(_BANDS).where(_BANDS.c.article_id.in_(ids)))
         self.conn.execute(delete(_TAGS).where(_TAGS.c.article_id.in_(ids)))
-        self.replaced += ids
 
     def _children(self, written: list[tuple[int, Article, tuple[int, ...]]], tag_ids: dict[str, int]) -> None:
         """Tags, band keys, change-log entries and index rows of the written articles: one

@@ -234,6 +234,8 @@ class Facets:
     sources: tuple[FacetCount, ...] = ()
     sections: tuple[FacetCount, ...] = ()
     languages: tuple[FacetCount, ...] = ()
+    #: More than ``total`` match: a text's matches are counted up to a cap (store.reading).
+    more: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,42 +15,75 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from aggregator.errors import InvalidQuery
+from aggregator.query import parse, to_fts5, to_tsquery
 from aggregator.search import SearchQuery, SearchRow
 from aggregator.store.base import StoreBase
 from aggregator.store.batch import IndexRow
 from aggregator.store.models import ArticleRow
 from aggregator.tags import fold_tag
 
-#: What SQLite's errors about a MATCH expression start with or contain: the query's fault, not the
-#: database's ('"Q' is an unterminated string, 'foo:bar' names no column, '*' alone is a special
-#: query); each is InvalidQuery, never an unexpected error.
+#: What SQLite's errors about a MATCH expression start with or contain. The compiled queries
+#: (aggregator/query.py) quote every term, so none should reach the engine; if one does, it is
+#: still the query's fault and InvalidQuery, never raw SQL on the user's screen.
 QUERY_ERRORS = ("fts5", "syntax", "unterminated string", "no such column", "unknown special query")
 
 #: bm25() weights, in the FTS5 column order: title, subtitle, text, tags, section.
 BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0, 2.0)
+#: Matches ranked at most, the newest: a word in most articles made SQLite compute bm25 for
+#: every one of them (0.7 s at 100k articles); finding where the newest RANK_WINDOW matches
+#: begin walks the index by rowid, without the per-row statistics bm25 reads.
+RANK_WINDOW = 2000
 
 
-def index_rows(conn: Connection, rows: list[IndexRow], *, replace: list[int]) -> None:
-    """Keep the SQLite full-text index in step with a batch of written rows, in the batch's
-    transaction (PostgreSQL's tsvector is a generated column and needs nothing).
+def rank_floor(conn: Connection, dialect: str, match: str, window: int = RANK_WINDOW) -> int:
+    """The smallest article id among the newest ``window`` matches (0 when fewer match): ranking
+    is done over ids >= it. Newest by id, which is arrival order; a query that matches more than
+    ``window`` articles is a broad one, and for news the recent matches are the ones wanted."""
+    if dialect == "sqlite":
+        sql = (
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q ORDER BY rowid DESC LIMIT 1 OFFSET :k"
+        )
+    else:
+        # The GIN index finds the matches, then their ids are sorted. Left to itself the planner
+        # walked the primary key backwards testing each row's tsvector (a detoast each) until
+        # enough matched: 0.4 s for a two-word query at 10k articles. OFFSET 0 fences the match
+        # set; no sequential scan (for this transaction) keeps it on the index.
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        sql = (
+            "SELECT id FROM (SELECT id FROM articles WHERE search_vector @@ to_tsquery('english', :q)"
+            " OFFSET 0) m ORDER BY id DESC LIMIT 1 OFFSET :k"
+        )
+    return int(conn.execute(text(sql), {"q": match, "k": window - 1}).scalar() or 0)
 
-    ``replace`` are ids of updated rows whose old index entries go first. One executemany per
-    batch: index upkeep costs about what bare FTS5 inserts cost (benchmarks/search.py).
+
+def index_rows(conn: Connection, rows: list[IndexRow]) -> None:
+    """Index a batch of written rows in SQLite's full-text index, in the batch's transaction
+    (PostgreSQL's tsvector is a generated column and needs nothing). Updated rows' old entries
+    were removed before their rows changed (BatchTransaction._update): the index reads the
+    text it removes from the articles table (migration 0011).
+
+    One executemany per batch: index upkeep costs about what bare FTS5 inserts cost
+    (benchmarks/search.py).
     """
     if conn.dialect.name != "sqlite" or not rows:
         return
     # The driver's own executemany: SQLAlchemy's statement layer would cost as much as FTS5.
     cursor = conn.connection.cursor()
     try:
-        if replace:
-            cursor.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(i,) for i in replace])
         cursor.executemany(
-            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
+            "INSERT INTO articles_fts (rowid, title, subtitle, text, tags_text, section)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
     finally:
         cursor.close()
+
+
+def compiled(dialect: str, text: str) -> str:
+    """The query's text in the engine's syntax (aggregator/query.py): an FTS5 MATCH expression
+    on SQLite, a to_tsquery text on PostgreSQL. InvalidQuery when it has nothing to look for."""
+    parsed = parse(text)
+    return to_fts5(parsed) if dialect == "sqlite" else to_tsquery(parsed)
 
 
 def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
@@ -88,7 +121,7 @@ def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
         return (
             "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -f.score, a.story_id"
             " FROM (SELECT rowid, bm25(articles_fts, " + weights + ") AS score FROM articles_fts"
-            " WHERE articles_fts MATCH :q ORDER BY score LIMIT :n) f"
+            " WHERE articles_fts MATCH :q AND rowid >= :floor ORDER BY score LIMIT :n) f"
             " JOIN articles a ON a.id = f.rowid LEFT JOIN sources s ON s.id = a.source_id ORDER BY f.score"
         )
     # The text column, not a snippet: making one re-reads each row, so it is made for the hits shown.
@@ -104,15 +137,19 @@ def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
 
 
 def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
+    # Ranked in a subquery that returns ids only, then joined for the page: the text (for the
+    # snippet, made in Python as on SQLite) is read for the rows kept. ts_headline on every row
+    # read re-parsed each text and cost more than the search.
     return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published,"
-        " ts_headline('english', a.text, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=10'),"
-        " ts_rank_cd(a.search_vector, q), a.story_id"
-        " FROM articles a CROSS JOIN websearch_to_tsquery('english', :q) q"
-        " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE a.search_vector @@ q"
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, m.score, a.story_id"
+        " FROM (SELECT a.id, ts_rank_cd(a.search_vector, q) AS score"
+        " FROM articles a CROSS JOIN to_tsquery('english', :q) q"
+        + (" LEFT JOIN sources s ON s.id = a.source_id" if query.source else "")
+        + " WHERE a.search_vector @@ q AND a.id >= :floor"
         + _filters(query, params)
-        + " ORDER BY ts_rank_cd(a.search_vector, q) DESC, a.id LIMIT :n"
+        + " ORDER BY score DESC, a.id LIMIT :n) m"
+        " JOIN articles a ON a.id = m.id LEFT JOIN sources s ON s.id = a.source_id"
+        " ORDER BY m.score DESC, a.id"
     )
 
 
@@ -127,13 +164,16 @@ def _utc(value: datetime | str | None) -> datetime | None:
 
 class SearchMixin(StoreBase):
     def search_rows(self, query: SearchQuery, *, limit: int) -> list[SearchRow]:
-        """The ``limit`` best matches, best first. SQLite rows carry the article's text (for the
-        caller's snippet), PostgreSQL rows ts_headline's snippet. InvalidQuery when the engine
-        rejects the query's syntax."""
-        params: dict[str, Any] = {"q": query.text, "n": limit}
+        """The ``limit`` best matches, best first, each with the article's text (for the caller's
+        snippet, made the same way on both stores). InvalidQuery when the query has nothing to
+        look for (aggregator/query.py)."""
+        params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit, "floor": 0}
         sql = _sqlite_sql(query, params) if self.dialect == "sqlite" else _postgres_sql(query, params)
         try:
             with self.session() as s:
+                if not _filters(query, {}):
+                    # Filters narrow the matches themselves; the window is for broad text only.
+                    params["floor"] = rank_floor(s.connection(), self.dialect, params["q"])
                 rows = s.execute(text(sql), params).all()
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
@@ -149,13 +189,7 @@ class SearchMixin(StoreBase):
         """Rebuild the full-text index from the articles table (a repair; writes keep it current)."""
         with self.session() as s:
             if self.dialect == "sqlite":
-                s.execute(text("DELETE FROM articles_fts"))
-                s.execute(
-                    text(
-                        "INSERT INTO articles_fts (rowid, title, subtitle, text, tags, section)"
-                        " SELECT id, title, subtitle, text, tags_text, section FROM articles"
-                    )
-                )
+                s.execute(text("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')"))
             else:
                 s.execute(text("REINDEX INDEX ix_articles_search_vector"))
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0

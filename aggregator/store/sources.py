@@ -86,8 +86,16 @@ class SourcesMixin(StoreBase):
             raise SourceNameTaken(name) from exc
         return self.get_source(name)
 
-    def _source(self, s: Session, name: str) -> Source:
-        source = s.scalar(select(Source).where(Source.name == name))
+    def _source(self, s: Session, name: str, *, for_update: bool = False) -> Source:
+        """The source's row; ``for_update`` locks it until the transaction ends, so that two
+        workers finishing pages of one source each count their error (or keep their ETag)
+        instead of the second writing over the first from what it read before."""
+        query = select(Source).where(Source.name == name)
+        if for_update:
+            if self.dialect == "sqlite":  # no row locks: the writer lock, before the read
+                self.lock_for_writes(s, "sources")
+            query = query.with_for_update()
+        source = s.scalar(query)
         if source is None:
             raise SourceNotFound(name)
         return source
@@ -161,7 +169,7 @@ class SourcesMixin(StoreBase):
         """The source was read: keep its validators, clear its errors, schedule the next read
         (``jitter`` drawn at random when not given; see aggregator.due)."""
         with self.session() as s:
-            src = self._source(s, name)
+            src = self._source(s, name, for_update=True)
             src.last_success_at = now
             src.last_error = None
             src.error_count = 0
@@ -180,7 +188,7 @@ class SourcesMixin(StoreBase):
     ) -> None:
         """The source failed: back off (a server's Retry-After wins); see aggregator.due."""
         with self.session() as s:
-            src = self._source(s, name)
+            src = self._source(s, name, for_update=True)
             src.last_error = message
             src.last_error_at = now
             src.error_count += 1
@@ -195,7 +203,7 @@ class SourcesMixin(StoreBase):
         """A permanent redirect: the source lives at ``url`` from now on. With ``now``, where it
         lived before and when it moved are kept (the web app's sources page shows them)."""
         with self.session() as s:
-            src = self._source(s, name)
+            src = self._source(s, name, for_update=True)
             if now is not None and src.url != url:
                 src.moved_from = src.url
                 src.moved_at = now
@@ -204,7 +212,7 @@ class SourcesMixin(StoreBase):
     def disable_source(self, name: str, reason: str, *, now: datetime) -> None:
         """Stop crawling a source (410 Gone, say) and keep the reason for ``sources list``."""
         with self.session() as s:
-            src = self._source(s, name)
+            src = self._source(s, name, for_update=True)
             src.enabled = False
             src.disabled_reason = reason
             src.last_error = reason

@@ -152,7 +152,7 @@ class Results:
     facets: Facets
     has_next: bool
     per_page: int = PER_PAGE
-    #: Said when the query could not be read as written and its words were searched instead.
+    #: Said when the query has nothing to look for (InvalidQuery's reason).
     notice: str = ""
 
     @property
@@ -181,20 +181,15 @@ def results(store: Store, filters: Filters, *, per_page: int = PER_PAGE) -> Resu
     filters = replace(filters, page=page)
     wanted = page * per_page + 1  # one more than shown: is there a next page?
     hits: list[Hit]
-    searched, notice = filters, ""
+    notice = ""
     if filters.q.strip():
         try:
             found = search(store, filters.query(limit=wanted))
         except InvalidQuery as exc:
-            # A reader's stray quote or operator should not cost them the search: the words
-            # alone, each as a literal term, and a line saying so.
-            searched = replace(filters, q=literal_words(filters.q))
-            notice = (
-                f"The query could not be read as written ({exc.reason}); its words were searched instead."
-            )
-            if not searched.q:
-                return Results(filters, [], Facets(total=0), False, per_page, notice)
-            found = search(store, searched.query(limit=wanted))
+            # The query language (aggregator/query.py) reads stray quotes and operators as
+            # written; what is left is a query with nothing to look for, said in one line.
+            notice = f"The query could not be read ({exc.reason})."
+            return Results(filters, [], Facets(total=0), False, per_page, notice)
         hits = [
             Hit(
                 h.article_id,
@@ -237,16 +232,8 @@ def results(store: Store, filters: Filters, *, per_page: int = PER_PAGE) -> Resu
     # The outlet of a search hit is its site's name when the store knows it.
     names = {c.article_id: outlet(c.site_name, c.canonical_url) for cs in copies.values() for c in cs}
     shown = [replace(h, outlet=names.get(h.article_id, h.outlet)) for h in shown]
-    facets = store.facet_counts(searched.query(limit=wanted))
+    facets = store.facet_counts(filters.query(limit=wanted))
     return Results(filters, _with_outlets(shown, copies), facets, has_next, per_page, notice)
-
-
-_WORD = re.compile(r"\w+")
-
-
-def literal_words(text: str) -> str:
-    """The words of a query, each a quoted literal term: no operator, no syntax to reject."""
-    return " ".join(f'"{word}"' for word in _WORD.findall(text))
 
 
 def feed_articles(store: Store, filters: Filters, *, limit: int) -> list[Article]:

@@ -82,8 +82,8 @@ def search(
             min_length=1,
             max_length=params.MAX_LENGTH,
             pattern=params.TEXT_PATTERN,
-            description='The CLI\'s query language: words, "exact phrases", prefix*. A query the '
-            "engine cannot read is searched as its words (the reply's notice says so).",
+            description='The CLI\'s query language: words, "exact phrases", prefix*, -word or '
+            "NOT word, OR. A query with nothing to look for has no hits and a notice saying why.",
         ),
     ],
     tag: Text = "",

@@ -28,8 +28,12 @@ class FacetValue(BaseModel):
 
 
 class FacetsOut(BaseModel):
-    total: int = Field(description="Articles matched in all (every copy counts).")
-    counted: int = Field(description="The best matches the counts below are over (at most 1000).")
+    total: int = Field(description="Articles matched in all (every copy counts), at most 5000 for a text.")
+    more: bool = Field(False, description="More than total match (a text's matches are counted up to 5000).")
+    counted: int = Field(
+        description="The matches the counts below are over: at most 1000, the best ranked under"
+        " filters, else the newest."
+    )
     tags: list[FacetValue]
     sources: list[FacetValue]
     sections: list[FacetValue]
@@ -50,7 +54,7 @@ class HitOut(BaseModel):
 
 
 class SearchOut(BaseModel):
-    notice: str = Field("", description="Said when the query was searched as its words instead.")
+    notice: str = Field("", description="Why there are no hits when the query has nothing to look for.")
     page: int
     per_page: int
     has_next: bool
@@ -174,6 +178,7 @@ def facets_out(f: Facets) -> FacetsOut:
 
     return FacetsOut(
         total=f.total,
+        more=f.more,
         counted=f.counted,
         tags=values(f.tags),
         sources=values(f.sources),

@@ -74,7 +74,7 @@ def test_older_schema_is_upgraded_with_its_data(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "old.db") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD
         assert conn.execute("SELECT count(*) FROM story_bands").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM articles_fts_idx").fetchone()[0] == 0
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:

@@ -68,6 +68,15 @@ def test_the_openapi_document_covers_the_api_and_only_the_api(readonly_server: L
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
+def test_a_query_with_nothing_to_look_for_has_no_hits_and_says_why(readonly_server: LiveServer) -> None:
+    found = get(readonly_server, "/api/search", q="-- -wind")
+    assert (found["hits"], found["notice"]) == (
+        [],
+        "The query could not be read (it only excludes words; add a word to look for).",
+    )
+    assert get(readonly_server, "/api/search", q='"offshore wind')["hits"]
+
+
 def test_search_collapses_a_story_into_one_hit_with_its_other_outlets(
     readonly_server: LiveServer, reader_store: ReaderStore
 ) -> None:

@@ -169,10 +169,12 @@ def test_a_reader_searches_filters_pages_and_keys_through_results(reader: Reader
     page.wait_for_url(lambda url: "page=" not in url)
     expect(page.locator("ol.hits")).to_have_attribute("start", "1")
 
-    # A query the engine cannot read is searched as its words, and the page says so.
+    # A stray quote is read as written; a query with nothing to look for says so in one line.
     reader.open('/?q="offshore')
-    expect(page.get_by_role("status")).to_contain_text("could not be read as written")
     expect(hits.first).to_be_visible()
+    reader.open("/?q=-offshore")
+    expect(page.get_by_role("status")).to_contain_text("could not be read (it only excludes words")
+    expect(hits).to_have_count(0)
 
 
 def test_a_reader_follows_a_story_across_outlets_to_an_article(

@@ -12,7 +12,7 @@ import pytest
 
 from aggregator.errors import InvalidDate
 from aggregator.web import params, wording
-from aggregator.web.pages import Filters, literal_words, snippet_parts
+from aggregator.web.pages import Filters, snippet_parts
 from aggregator.web.security import SECURITY_HEADERS, Guard
 from aggregator.web.sparkline import sparkline
 from tests.conftest import run_cli
@@ -71,7 +71,7 @@ def test_filters_read_from_a_query_string() -> None:
     assert params.filters(until=date.max).query(limit=1).until is None
 
 
-def test_snippets_and_literal_words() -> None:
+def test_snippet_parts() -> None:
     parts = snippet_parts("… the [offshore] [wind] auction")
     assert [(p.text, p.matched) for p in parts] == [
         ("… the ", False),
@@ -80,7 +80,6 @@ def test_snippets_and_literal_words() -> None:
         ("wind", True),
         (" auction", False),
     ]
-    assert literal_words('"offshore AND (wind') == '"offshore" "AND" "wind"'
 
 
 def test_sessions_are_signed_and_expire() -> None:
