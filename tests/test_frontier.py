@@ -1,0 +1,134 @@
+"""The shared frontier (issue #14): several worker processes, one Redis, one PostgreSQL schema.
+
+Real parts only: the fixture site on loopback, the local Redis (each test under a key prefix of
+its own, removed afterwards) and PostgreSQL, workers as real processes. A worker is killed with
+SIGKILL mid-crawl, and a private redis-server is restarted under a crawl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from aggregator.devserver import SiteServer
+from aggregator.frontier import Frontier, page_fingerprint
+from tests.conftest import REDIS_URL, ROOT, run_cli
+from tests.test_crawl_e2e import expected_articles
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+FAST = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "AGGREGATOR_EXTRACT_WORKERS=1")
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A key prefix of this test's own in the shared Redis, cleared afterwards."""
+    name = f"test-frontier-{uuid.uuid4().hex[:10]}"
+    yield name
+    Frontier(REDIS_URL, prefix=name).clear()
+
+
+def add_sources(base: str, db: str) -> None:
+    for path in ("/feeds/rss.xml", "/feeds/atom.xml", "/sitemap_index.xml"):
+        assert run_cli("sources", "add", base + path, db=db).code == 0
+
+
+def worker(db: str, prefix: str, *extra: str, frontier: str = REDIS_URL) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
+    env["AGGREGATOR_FRONTIER_PREFIX"] = prefix
+    cmd = [sys.executable, "-m", "aggregator", "--db", db, "worker", "--frontier", frontier, "--json", *extra]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(proc: subprocess.Popen[bytes], timeout: float = 180) -> dict:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err.decode()
+    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+def stored(db: str) -> dict[str, int]:
+    """Stored articles: canonical URL -> how many rows."""
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT canonical_url, count(*) FROM articles GROUP BY canonical_url"))
+        found = {url: n for url, n in rows}
+    engine.dispose()
+    return found
+
+
+def sources_done(db: str) -> dict[str, bool]:
+    lines = run_cli("sources", "list", "--json", db=db).stdout.splitlines()
+    return {s["name"]: bool(s["last_success_at"]) for s in map(json.loads, lines)}
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def enqueue(db: str, prefix: str, *extra: str, frontier: str = REDIS_URL) -> dict:
+    env_prefix = ("-s", f"AGGREGATOR_FRONTIER_PREFIX={prefix}")
+    result = run_cli(
+        "crawl", "--all", "--enqueue", "--json", "--frontier", frontier, *env_prefix, *extra, db=db
+    )
+    assert result.code == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_tracking_variants_are_one_request() -> None:
+    base = "https://publisher.example/energy/2026/10/story.html"
+    variants = [
+        base,
+        base + "?utm_source=rss&utm_medium=feed",
+        base + "#comments",
+        "https://m.publisher.example/energy/2026/10/story.html?fbclid=abc",
+        "HTTPS://PUBLISHER.EXAMPLE:443/energy/2026/10/story.html",
+    ]
+    assert {page_fingerprint(v) for v in variants} == {page_fingerprint(base)}
+    assert page_fingerprint(base + "?page=2") != page_fingerprint(base)
+
+
+def test_canonical_dupefilter_in_redis(prefix: str) -> None:
+    from scrapy import Request
+
+    from spiders.frontier import CanonicalDupeFilter
+
+    server = redis.Redis.from_url(REDIS_URL)
+    dupefilter = CanonicalDupeFilter(server, key=f"{prefix}:seen")
+    url = "http://127.0.0.1:1/energy/2026/10/story.html"
+    assert dupefilter.request_seen(Request(url + "?utm_campaign=x")) is False
+    assert dupefilter.request_seen(Request(url)) is True
+    assert dupefilter.request_seen(Request(url + "?gclid=1#top")) is True
+    assert dupefilter.request_seen(Request(url + "?page=2")) is False
+    assert server.scard(f"{prefix}:seen") == 2
+
+
+def test_three_workers_share_one_frontier(site_server: SiteServer, postgres_url: str, prefix: str) -> None:
+    add_sources(site_server.base_url, postgres_url)
+    names = sorted(sources_done(postgres_url))
+    assert sorted(enqueue(postgres_url, prefix)["enqueued"]) == names
+    assert enqueue(postgres_url, prefix) == {"enqueued": [], "in_flight": names}  # leased: not twice
+    workers = [worker(postgres_url, prefix, "--idle-exit", "3", *FAST) for _ in range(3)]
+    reports = [finish(w) for w in workers]
+    expected = {site_server.base_url + path for path in expected_articles()}
+    assert stored(postgres_url) == dict.fromkeys(expected, 1)
+    assert sum(r["new"] for r in reports) == len(expected) == 31
+    for path in expected_articles():
+        assert site_server.hits[path] == 1, path  # one fetch across all workers
+    assert sum(r["pages_fetched"] for r in reports) == 31 + 4  # and the 4 listings, once each
+    assert all(sources_done(postgres_url).values())
+    ledger = Frontier(REDIS_URL, prefix=prefix)
+    assert ledger.waiting() == 0
+    assert ledger.redis.scard(ledger.seen_key) == 0  # the seen filter holds only what is in flight
