@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -132,3 +133,28 @@ def test_three_workers_share_one_frontier(site_server: SiteServer, postgres_url:
     ledger = Frontier(REDIS_URL, prefix=prefix)
     assert ledger.waiting() == 0
     assert ledger.redis.scard(ledger.seen_key) == 0  # the seen filter holds only what is in flight
+
+
+def test_a_worker_killed_mid_crawl_loses_nothing(
+    site_server: SiteServer, postgres_url: str, prefix: str
+) -> None:
+    add_sources(site_server.base_url, postgres_url)
+    enqueue(postgres_url, prefix)
+    slow = ("-s", "DOWNLOAD_DELAY=0.3", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
+    workers = [worker(postgres_url, prefix, "--idle-exit", "3", *FAST, *slow) for _ in range(3)]
+    pages = set(expected_articles())
+    wait_for(lambda: sum(site_server.hits[p] for p in pages) >= 6, 120, "six article pages fetched")
+    workers[0].send_signal(signal.SIGKILL)
+    workers[0].wait(timeout=30)
+    for w in workers[1:]:
+        finish(w)
+    assert set(stored(postgres_url).values()) <= {1}  # (20 of 31, no source done, in one run)
+    # Whatever the dead worker had in hand is pending in the ledger, so its sources are not done
+    # (unless it held nothing), and the next cycle — once their lease ran out — fetches it again.
+    again = enqueue(postgres_url, prefix, "-s", "AGGREGATOR_FRONTIER_LEASE=0")
+    assert sorted(again["enqueued"]) == sorted(sources_done(postgres_url))
+    for w in [worker(postgres_url, prefix, "--idle-exit", "3", *FAST) for _ in range(2)]:
+        finish(w)
+    expected = {site_server.base_url + path for path in pages}
+    assert stored(postgres_url) == dict.fromkeys(expected, 1)
+    assert all(sources_done(postgres_url).values())
