@@ -212,10 +212,21 @@ class CrawlSession:
         try:
             outcome = self.frontier.finish_page(ticket, forget=forget)
         except FrontierUnavailable as exc:
-            logger.error("%s (the source is crawled again once its lease runs out)", exc)
+            self.frontier_failed(exc)
             return
+        self._frontier_down = False
         if outcome is not None:
             self._mark_done(ticket.source, outcome_from_dict(outcome))
+
+    _frontier_down = False
+
+    def frontier_failed(self, exc: FrontierUnavailable) -> None:
+        """The frontier could not be told something: the sources concerned are not done this
+        cycle, and are crawled again once their lease runs out. Logged once per outage."""
+        self._counts["frontier_errors"] += 1
+        if not self._frontier_down:
+            logger.error("%s (its sources are crawled again once their lease runs out)", exc)
+        self._frontier_down = True
 
     def _frontier_read(self, key: str, outcome: SourceOutcome) -> None:
         assert self.frontier is not None
@@ -225,8 +236,9 @@ class CrawlSession:
         try:
             done = self.frontier.source_read(key, outcome_to_dict(outcome))
         except FrontierUnavailable as exc:
-            logger.error("%s (the source is crawled again once its lease runs out)", exc)
+            self.frontier_failed(exc)
             return
+        self._frontier_down = False
         if done is not None and not isinstance(outcome, Failed | Gone):
             self._mark_done(key, outcome)
 

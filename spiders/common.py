@@ -27,6 +27,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from aggregator.crawl import session_from_settings
+from aggregator.errors import FrontierUnavailable
 from aggregator.feeds import FeedEntry, article_from_entry
 from aggregator.frontier import PageTicket, page_key
 from aggregator.ingest import add_tags, prepare_page
@@ -154,8 +155,13 @@ class ArticlePages(Spider):
             by_source: dict[str, list[str]] = {}
             for ticket in tickets.values():
                 by_source.setdefault(ticket.source, []).append(ticket.key)
-            for source, keys in by_source.items():
-                frontier.claim(source, keys)
+            try:
+                for source, keys in by_source.items():
+                    frontier.claim(source, keys)
+            except FrontierUnavailable as exc:
+                # Not handed over: the source is not done, and lists them again next cycle.
+                self.session.frontier_failed(exc)
+                return []
         return [
             Request(
                 key,

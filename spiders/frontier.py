@@ -57,6 +57,19 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]  # scrapy-redis is unt
     """scrapy-redis's scheduler, riding out a Redis that restarts."""
 
     _down = False
+    _stats: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Self:
+        scheduler: Self = super().from_crawler(crawler)
+        # scrapy-redis passes ``spider=`` to the stats, which Scrapy 2.13+ deprecates (a warning
+        # on every run): the counts are kept here instead.
+        scheduler._stats, scheduler.stats = scheduler.stats, None
+        return scheduler
+
+    def _count(self, key: str) -> None:
+        if self._stats is not None:
+            self._stats.inc_value(key)
 
     def _unreachable(self, what: str, exc: Exception) -> None:
         if not self._down:
@@ -75,6 +88,8 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]  # scrapy-redis is unt
             self._unreachable("enqueue", exc)
             return False
         self._back()
+        if added:
+            self._count("scheduler/enqueued/redis")
         return added
 
     def next_request(self) -> Request | None:
@@ -84,6 +99,8 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]  # scrapy-redis is unt
             self._unreachable("next request", exc)
             return None
         self._back()
+        if request is not None:
+            self._count("scheduler/dequeued/redis")
         return request
 
     def has_pending_requests(self) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response
 
-from aggregator.errors import SourceError
+from aggregator.errors import FrontierUnavailable, SourceError
 from aggregator.frontier import PageTicket, doc_key
 from aggregator.model import SourceKind, SourceRef
 from aggregator.outcomes import Skip
@@ -43,8 +43,12 @@ class SitemapMixin(SourceDocuments):
             # A child sitemap is read again every cycle (the seen filter is for pages), and is
             # pending for its source until its own pages are claimed.
             assert frontier is not None
-            meta["frontier"] = PageTicket(source.key, doc_key(url or source.url))
-            frontier.claim(source.key, [meta["frontier"].key])
+            ticket = PageTicket(source.key, doc_key(url or source.url))
+            try:
+                frontier.claim(source.key, [ticket.key])
+                meta["frontier"] = ticket
+            except FrontierUnavailable as exc:  # the source cannot be done this cycle anyway
+                self.session.frontier_failed(exc)
         return Request(
             url or source.url,
             callback=self.parse_sitemap,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,11 +45,16 @@ def add_sources(base: str, db: str) -> None:
         assert run_cli("sources", "add", base + path, db=db).code == 0
 
 
-def worker(db: str, prefix: str, *extra: str, frontier: str = REDIS_URL) -> subprocess.Popen[bytes]:
+def worker(
+    db: str, prefix: str, *extra: str, frontier: str = REDIS_URL, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``aggregator worker`` in a process of its own (the environment passed on: the test
+    session's AGGREGATOR_ALLOW_PRIVATE lets it crawl loopback); stderr to ``log`` if given."""
     env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DB"}
     env["AGGREGATOR_FRONTIER_PREFIX"] = prefix
     cmd = [sys.executable, "-m", "aggregator", "--db", db, "worker", "--frontier", frontier, "--json", *extra]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr = log.open("wb") if log is not None else subprocess.PIPE
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr)
 
 
 def finish(proc: subprocess.Popen[bytes], timeout: float = 180) -> dict:
@@ -158,3 +165,76 @@ def test_a_worker_killed_mid_crawl_loses_nothing(
     expected = {site_server.base_url + path for path in pages}
     assert stored(postgres_url) == dict.fromkeys(expected, 1)
     assert all(sources_done(postgres_url).values())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def private_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A redis-server of this test's own (never the shared one), keeping nothing on disk."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    wait_for(lambda: _pings(client), 30, f"redis-server on port {port}")
+    return proc
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+def test_redis_restarted_mid_crawl(
+    site_server: SiteServer, postgres_url: str, prefix: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = private_redis(port, tmp_path)
+    try:
+        add_sources(site_server.base_url, postgres_url)
+        enqueue(postgres_url, prefix, frontier=url)
+        slow = ("-s", "DOWNLOAD_DELAY=0.3", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
+        logs = [tmp_path / f"worker-{i}.log" for i in range(2)]
+        workers = [
+            worker(postgres_url, prefix, "--idle-exit", "4", *FAST, *slow, frontier=url, log=log)
+            for log in logs
+        ]
+        pages = set(expected_articles())
+        wait_for(lambda: sum(site_server.hits[p] for p in pages) >= 6, 120, "six article pages fetched")
+        server.terminate()  # everything in it is gone: a restart without persistence
+        server.wait(timeout=30)
+        wait_for(
+            lambda: all("frontier unreachable" in log.read_text() for log in logs),
+            60,
+            "the workers to say so",
+        )
+        assert all(w.poll() is None for w in workers)  # they wait for it rather than fail
+        server = private_redis(port, tmp_path)
+        for w in workers:
+            finish(w)
+        errors = [log.read_text() for log in logs]
+        assert not any("Traceback" in e for e in errors), errors
+        for e in errors:  # one line each time it goes away, one when it is back
+            assert e.count("frontier unreachable") == 1, e
+        # The next cycle puts every unfinished source back (the restart forgot the leases).
+        enqueue(postgres_url, prefix, frontier=url)
+        for w in [worker(postgres_url, prefix, "--idle-exit", "3", *FAST, frontier=url) for _ in range(2)]:
+            finish(w)
+        expected = {site_server.base_url + path for path in pages}
+        assert stored(postgres_url) == dict.fromkeys(expected, 1)
+        assert all(sources_done(postgres_url).values())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
