@@ -89,7 +89,7 @@ def frontier_from_settings(settings: BaseSettings) -> Frontier | None:
     )
 
 
-def use_frontier(settings: Settings) -> None:
+def use_frontier(settings: BaseSettings) -> None:
     """Point Scrapy's scheduler and seen filter at the shared frontier (scrapy-redis), or, with
     none, at disk queues in a JOBDIR of this crawl's own (AGGREGATOR_DISK_QUEUE)."""
     url = settings.get("AGGREGATOR_FRONTIER") or ""

@@ -20,7 +20,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from scrapy import signals
+from scrapy.settings import BaseSettings
 
+from aggregator.crawl import use_frontier
 from aggregator.errors import FrontierUnavailable
 from spiders.sources import SourcesSpider
 
@@ -83,6 +85,14 @@ class WorkerSpider(SourcesSpider):
                 idle_since = None
             if not sources:
                 await asyncio.sleep(POLL_S)
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Run as ``scrapy crawl worker -s AGGREGATOR_FRONTIER=...`` (how Scrapyd runs it), the
+        spider points Scrapy's scheduler at the frontier itself."""
+        super().update_settings(settings)
+        if settings.get("AGGREGATOR_FRONTIER"):
+            use_frontier(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WorkerSpider:
