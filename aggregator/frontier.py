@@ -34,10 +34,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import redis
 
 from aggregator.errors import FrontierNotSet, FrontierUnavailable
 from aggregator.model import SourceKind, SourceRef
@@ -47,12 +45,19 @@ DEFAULT_PREFIX = "aggregator"
 #: Seconds a source may stay unfinished before ``schedule`` hands it out again (its worker died).
 DEFAULT_LEASE = 3600.0
 
-#: Redis errors a frontier call may meet (the server restarted, the network dropped).
-REDIS_ERRORS = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ResponseError,
-)
+if TYPE_CHECKING:
+    import redis
+
+
+def redis_errors() -> tuple[type[Exception], ...]:
+    """Redis errors a frontier call may meet (the server restarted, the network dropped).
+
+    redis is imported here, not at the top: it is the ``redis`` extra, and every crawl imports
+    this module (for PageTicket) whether it uses a frontier or not.
+    """
+    import redis
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ResponseError)
 
 
 def page_fingerprint(url: str) -> str:
@@ -155,6 +160,8 @@ class Frontier:
         self.url = url
         self.prefix = prefix
         self.lease = lease
+        import redis
+
         try:
             self.redis: redis.Redis = redis.Redis.from_url(
                 url, decode_responses=True, socket_timeout=30, socket_connect_timeout=10
@@ -191,7 +198,7 @@ class Frontier:
         """Run a Redis call; a connection or server error becomes one FrontierUnavailable."""
         try:
             return fn(*args, **kwargs)
-        except REDIS_ERRORS as exc:
+        except redis_errors() as exc:
             raise FrontierUnavailable(safe_url(self.url), f"{what}: {exc}") from exc
 
     def check(self) -> None:

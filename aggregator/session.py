@@ -31,13 +31,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aggregator.config import DEFAULT_BATCH_SIZE
 from aggregator.dedupe import Deduplicator, Verdict
 from aggregator.due import random_jitter
 from aggregator.errors import FrontierUnavailable, StorageError
-from aggregator.frontier import Frontier, PageTicket
 from aggregator.model import Article, SourceRef
 from aggregator.outcomes import (
     CrawlReport,
@@ -57,6 +56,9 @@ from aggregator.outcomes import (
 )
 from aggregator.sinks import InlineSink, WriterProcessSink
 from aggregator.store import Alias, BatchResult, RunTotals, Store
+
+if TYPE_CHECKING:
+    from aggregator.frontier import Frontier, PageTicket
 
 logger = logging.getLogger(__name__)
 

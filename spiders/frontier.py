@@ -21,9 +21,10 @@ from scrapy import Request, Spider
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
-from aggregator.frontier import REDIS_ERRORS, PageTicket, page_fingerprint
+from aggregator.frontier import PageTicket, page_fingerprint, redis_errors
 
 logger = logging.getLogger(__name__)
+REDIS_ERRORS = redis_errors()
 
 
 class CanonicalDupeFilter(RFPDupeFilter):  # type: ignore[misc]  # scrapy-redis is untyped
