@@ -28,12 +28,21 @@ from aggregator.cli._base import Context, console, pass_ctx, when
     show_default=True,
     help="Seconds a stopping crawl gets to finish its articles in flight.",
 )
+@click.option(
+    "--frontier",
+    metavar="URL",
+    envvar="AGGREGATOR_FRONTIER",
+    help="Put due sources in this shared frontier (redis://HOST:6379/0) for `aggregator worker`s.",
+)
 @pass_ctx
-def schedule(ctx: Context, once: bool, overrides: tuple[str, ...], grace: float) -> None:
+def schedule(
+    ctx: Context, once: bool, overrides: tuple[str, ...], grace: float, frontier: str | None
+) -> None:
     """Crawl sources as they fall due, until SIGINT/SIGTERM (a second signal stops at once).
 
     One scheduler per database; a second one refuses to start. Logs one line per event
-    (--log-format json for JSON). Exits 0 after a clean stop.
+    (--log-format json for JSON). Exits 0 after a clean stop. With --frontier it crawls
+    nothing itself: due sources go to the workers (a source still in flight is not sent twice).
     """
     from aggregator.crawl import parse_overrides
     from aggregator.scheduler import Scheduler
@@ -41,7 +50,8 @@ def schedule(ctx: Context, once: bool, overrides: tuple[str, ...], grace: float)
     parse_overrides(overrides)  # refuse a malformed -s before starting
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(Scheduler(ctx.db_url, overrides=list(overrides), grace=grace).run(once=once))
+    scheduler = Scheduler(ctx.db_url, overrides=list(overrides), grace=grace, frontier=frontier)
+    sys.exit(scheduler.run(once=once))
 
 
 @click.command()
