@@ -24,7 +24,6 @@ import importlib.util
 import json
 import os
 import random
-import resource
 import shutil
 import socket
 import subprocess
@@ -318,9 +317,29 @@ def redis_calls(url: str) -> int:
     return sum(int(v["calls"]) for v in stats.values())
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _collect(proc: subprocess.Popen[bytes], outs: dict[int, bytes]) -> None:
+    outs[proc.pid] = proc.communicate()[0]
+
+
+def tree_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds of the processes and everything they start (fork servers, extraction workers,
+    writers: not children of ours, so getrusage would miss them), sampled until all exit."""
+    last: dict[int, float] = {}
+    while any(p.poll() is None for p in procs):
+        for proc in procs:
+            for pid in [proc.pid, *descendants(proc.pid)]:
+                last[pid] = max(last.get(pid, 0.0), cpu_seconds(pid))
+        time.sleep(0.2)
+    return sum(last.values())
 
 
 def run_workers(sitemap: str, counts: list[int], settings: list[str], postgres: str, tmp: Path) -> None:
@@ -352,7 +371,7 @@ def run_workers(sitemap: str, counts: list[int], settings: list[str], postgres: 
                     env=env,
                 )
                 time.sleep(1.0)  # PostgreSQL's statistics reach pg_stat_database within a second
-                xact, calls, cpu = commits(db), redis_calls(frontier), children_cpu()
+                xact, calls = commits(db), redis_calls(frontier)
                 cmd = [*cli, "worker", "--frontier", frontier, "--idle-exit", str(idle_exit), "--json"]
                 for setting in settings:
                     cmd += ["-s", setting]
@@ -362,9 +381,16 @@ def run_workers(sitemap: str, counts: list[int], settings: list[str], postgres: 
                     )
                     for _ in range(n)
                 ]
-                reports = [json.loads(p.communicate()[0].decode().strip().splitlines()[-1]) for p in procs]
+                outs: dict[int, bytes] = {}
+                readers = [threading.Thread(target=_collect, args=(p, outs)) for p in procs]
+                for reader in readers:
+                    reader.start()
+                cpu = tree_cpu(procs)
+                for reader in readers:
+                    reader.join()
+                reports = [json.loads(out.decode().strip().splitlines()[-1]) for out in outs.values()]
                 time.sleep(1.0)
-                xact, calls, cpu = commits(db) - xact, redis_calls(frontier) - calls, children_cpu() - cpu
+                xact, calls = commits(db) - xact, redis_calls(frontier) - calls
                 pages = sum(r["pages_fetched"] for r in reports)
                 stored = sum(r["new"] for r in reports)
                 seconds = max(r["crawl_seconds"] for r in reports) - idle_exit
