@@ -239,3 +239,36 @@ def test_redis_restarted_mid_crawl(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_crawl_with_a_frontier_works_on_it_and_reports(
+    site_server: SiteServer, postgres_url: str, prefix: str
+) -> None:
+    add_sources(site_server.base_url, postgres_url)
+    env_prefix = ("-s", f"AGGREGATOR_FRONTIER_PREFIX={prefix}")
+    result = run_cli(
+        "crawl", "--all", "--json", "--frontier", REDIS_URL, *env_prefix, *FAST, db=postgres_url, timeout=300
+    )
+    assert result.code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["new"], report["pages_fetched"], report["sources_done"]) == (31, 35, True)
+    assert stored(postgres_url) == dict.fromkeys({site_server.base_url + p for p in expected_articles()}, 1)
+    assert all(sources_done(postgres_url).values())
+
+
+def test_enqueue_without_a_frontier_is_one_line(db_url: str) -> None:
+    result = run_cli("crawl", "--all", "--enqueue", db=db_url)
+    expected = (
+        "aggregator: error: crawl --enqueue needs a shared frontier: --frontier redis://HOST:6379/0"
+        " (or AGGREGATOR_FRONTIER)\n"
+    )
+    assert (result.code, result.stderr) == (1, expected)
+
+
+def test_a_worker_with_no_redis_there_is_one_line(db_url: str) -> None:
+    result = run_cli("worker", "--frontier", f"redis://127.0.0.1:{free_port()}/0", db=db_url)
+    assert result.code == 1
+    assert result.stderr.startswith("aggregator: error: frontier redis://127.0.0.1:")
+    assert "ping" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
