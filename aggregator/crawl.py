@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -26,7 +28,8 @@ from scrapy.settings import BaseSettings, Settings
 
 from aggregator.config import DEFAULT_BATCH_SIZE
 from aggregator.discover import Discovery
-from aggregator.errors import CrawlFailed, InvalidSetting
+from aggregator.errors import CrawlFailed, FrontierNotSet, InvalidSetting
+from aggregator.frontier import DEFAULT_LEASE, DEFAULT_PREFIX, Frontier
 from aggregator.model import Article, SourceRef
 from aggregator.outcomes import CrawlReport, Duplicate
 from aggregator.pipelines import DuplicateDropped
@@ -135,13 +138,48 @@ def build_settings(
 
 
 def session_from_settings(settings: BaseSettings, *, sources: Iterable[SourceRef] = ()) -> CrawlSession:
-    """The crawl session the settings describe (AGGREGATOR_DB, _BATCH_SIZE, _STORE_WORKER)."""
+    """The crawl session the settings describe (AGGREGATOR_DB, _BATCH_SIZE, _STORE_WORKER,
+    AGGREGATOR_FRONTIER)."""
     return make_session(
         settings.get("AGGREGATOR_DB") or None,
         batch_size=settings.getint("AGGREGATOR_BATCH_SIZE", DEFAULT_BATCH_SIZE),
         writer_process=settings.getbool("AGGREGATOR_STORE_WORKER", True),
         sources=sources,
+        frontier=frontier_from_settings(settings),
     )
+
+
+def frontier_from_settings(settings: BaseSettings) -> Frontier | None:
+    """The shared frontier's ledger when AGGREGATOR_FRONTIER names one."""
+    url = settings.get("AGGREGATOR_FRONTIER") or ""
+    if not url:
+        return None
+    return Frontier(
+        url,
+        prefix=settings.get("AGGREGATOR_FRONTIER_PREFIX") or DEFAULT_PREFIX,
+        lease=settings.getfloat("AGGREGATOR_FRONTIER_LEASE", DEFAULT_LEASE),
+    )
+
+
+def use_frontier(settings: BaseSettings) -> None:
+    """Point Scrapy's scheduler and seen filter at the shared frontier (scrapy-redis), or, with
+    none, at disk queues in a JOBDIR of this crawl's own (AGGREGATOR_DISK_QUEUE)."""
+    url = settings.get("AGGREGATOR_FRONTIER") or ""
+    if url:
+        prefix = settings.get("AGGREGATOR_FRONTIER_PREFIX") or DEFAULT_PREFIX
+        for name, value in {
+            "SCHEDULER": "spiders.frontier.FrontierScheduler",
+            "DUPEFILTER_CLASS": "spiders.frontier.CanonicalDupeFilter",
+            "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
+            "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:seen",
+            # Workers come and go: the queue and the filter outlive each of them.
+            "SCHEDULER_PERSIST": True,
+            "REDIS_URL": url,
+        }.items():
+            settings.set(name, value, priority="cmdline")
+        return
+    if settings.getbool("AGGREGATOR_DISK_QUEUE", True) and not settings.get("JOBDIR"):
+        settings.set("JOBDIR", tempfile.mkdtemp(prefix="aggregator-crawl-"), priority="cmdline")
 
 
 def politeness_slots(sources: Iterable[SourceInfo]) -> dict[str, dict[str, Any]]:
@@ -244,17 +282,74 @@ def crawl_sources(
     slots = politeness_slots(sources)
     if slots and "DOWNLOAD_SLOTS" not in overrides:
         settings.set("DOWNLOAD_SLOTS", slots, priority="cmdline")
+    own_jobdir = not settings.get("JOBDIR")
+    use_frontier(settings)
+    spider = "sources"
+    if settings.get("AGGREGATOR_FRONTIER"):
+        # Put the sources in the shared frontier and work on it beside the other workers,
+        # until it has had nothing for us for a moment.
+        spider = "worker"
+        if not settings.getfloat("AGGREGATOR_WORKER_IDLE_EXIT", 0.0):
+            settings.set("AGGREGATOR_WORKER_IDLE_EXIT", CRAWL_IDLE_EXIT, priority="cmdline")
+        enqueue(settings, refs)
     with Store(db_url) as store:
         run_id = store.start_run([s.name for s in sources], now=datetime.now(UTC))
     session = session_from_settings(settings, sources=refs)
     crawler: Crawler | None = None
     try:
-        crawler = _run(settings, "sources", progress=progress, sources=refs, session=session)
+        crawler = _run(
+            settings, spider, progress=progress, sources=refs if spider == "sources" else (), session=session
+        )
     finally:
+        if own_jobdir and settings.get("JOBDIR"):
+            shutil.rmtree(settings["JOBDIR"], ignore_errors=True)
         report = session.close("failed")  # the spider closed it already, unless the crawl broke
         status = report.finish_reason if report.finish_reason else "failed"
         with Store(db_url) as store:
             store.finish_run(run_id, run_totals(report), status=status, now=datetime.now(UTC))
+    return _with_run_facts(report, crawler, started)
+
+
+#: Seconds ``crawl --frontier`` goes on once the frontier has nothing waiting and it nothing in hand.
+CRAWL_IDLE_EXIT = 3.0
+
+
+def enqueue(settings: BaseSettings, sources: list[SourceRef]) -> list[str]:
+    """Put sources in the shared frontier for its workers; returns those put there (a source
+    still in flight under a live lease is not). Raises FrontierUnavailable."""
+    frontier = frontier_from_settings(settings)
+    if frontier is None:
+        raise FrontierNotSet("crawl --enqueue")
+    try:
+        frontier.check()
+        return frontier.enqueue(sources, now=time.time())
+    finally:
+        frontier.close()
+
+
+def run_worker(
+    db_url: str,
+    overrides: dict[str, str],
+    *,
+    progress: ProgressHook | None = None,
+    log_level: str = "WARNING",
+) -> CrawlReport:
+    """Work for the shared frontier (AGGREGATOR_FRONTIER) until stopped, or idle for
+    AGGREGATOR_WORKER_IDLE_EXIT seconds; the report counts this worker's share."""
+    started = time.monotonic()
+    settings = build_settings(db_url, overrides, log_level=log_level)
+    use_frontier(settings)
+    frontier = frontier_from_settings(settings)
+    if frontier is None:
+        raise FrontierNotSet("aggregator worker")
+    frontier.check()
+    frontier.close()
+    session = session_from_settings(settings)
+    crawler: Crawler | None = None
+    try:
+        crawler = _run(settings, "worker", progress=progress, session=session)
+    finally:
+        report = session.close("failed")
     return _with_run_facts(report, crawler, started)
 
 

@@ -178,3 +178,22 @@ class StorageError(AggregatorError):
         self.url = url
         self.action = action
         self.cause = cause
+
+
+class FrontierUnavailable(AggregatorError):
+    """The shared frontier (Redis) cannot be reached or answered with an error."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"frontier {url}: {cause}")
+        self.url = url
+        self.cause = cause
+
+
+class FrontierNotSet(InputError):
+    """A command that works through the shared frontier was given none."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} needs a shared frontier: --frontier redis://HOST:6379/0 (or AGGREGATOR_FRONTIER)"
+        )
+        self.what = what

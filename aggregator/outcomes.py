@@ -168,6 +168,8 @@ class CrawlReport:
     from_feed_content: int = 0
     #: Articles in batches that could not be written.
     unstored: int = 0
+    #: Calls to the shared frontier (Redis) that failed: their sources are crawled again later.
+    frontier_errors: int = 0
     #: Whether the sources read were marked done (the crawl finished, everything committed).
     sources_done: bool = False
     #: From the spider's start to the last batch committed (what benchmarks/crawl.py compares).

@@ -39,6 +39,8 @@ HEARTBEAT_S = 10.0
 MAX_SLEEP_S = 60.0
 #: ``aggregator crawl``'s exit code when it finished but some sources failed (not a failed crawl).
 EXIT_PARTIAL = 3
+#: With a shared frontier, the least time between two enqueue cycles.
+FRONTIER_RECHECK_S = 30.0
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Scheduler:
     #: Top-level options for each crawl (``--log-format json``...), so its lines match ours.
     log_options: list[str] = field(default_factory=list)
     grace: float = 60.0
+    #: A shared frontier (redis:// URL): due sources are put there for the workers
+    #: (``crawl --enqueue``) instead of being crawled by the scheduler's own child.
+    frontier: str | None = None
     poll: float = MAX_SLEEP_S
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -98,7 +103,10 @@ class Scheduler:
         first = store.next_due_at()
         if first is None:
             return self.poll
-        return max(1.0, min(self.poll, (first - self.clock()).total_seconds()))
+        # With a frontier, an enqueued source stays due until the workers finish it: look again
+        # after a while, not every second.
+        least = FRONTIER_RECHECK_S if self.frontier else 1.0
+        return max(least, min(self.poll, (first - self.clock()).total_seconds()))
 
     def _sleep(self, store: Store, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -122,6 +130,8 @@ class Scheduler:
             cmd += ["--source", name]
         for override in self.overrides:
             cmd += ["-s", override]
+        if self.frontier:
+            cmd += ["--frontier", self.frontier, "--enqueue"]
         logger.info("crawling %d source(s)", len(names), extra={"event": "crawl_started", "sources": names})
         started = time.monotonic()
         # A session of its own: Ctrl-C in a terminal reaches the scheduler alone, which passes on

@@ -31,12 +31,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aggregator.config import DEFAULT_BATCH_SIZE
 from aggregator.dedupe import Deduplicator, Verdict
 from aggregator.due import random_jitter
-from aggregator.errors import StorageError
+from aggregator.errors import FrontierUnavailable, StorageError
 from aggregator.model import Article, SourceRef
 from aggregator.outcomes import (
     CrawlReport,
@@ -51,9 +51,14 @@ from aggregator.outcomes import (
     Skip,
     SourceOutcome,
     Stored,
+    outcome_from_dict,
+    outcome_to_dict,
 )
 from aggregator.sinks import InlineSink, WriterProcessSink
 from aggregator.store import Alias, BatchResult, RunTotals, Store
+
+if TYPE_CHECKING:
+    from aggregator.frontier import Frontier, PageTicket
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +107,13 @@ class CrawlSession:
         now: Callable[[], datetime],
         timer: Callable[[], float],
         jitter: Callable[[], float],
+        frontier: Frontier | None = None,
     ) -> None:
         self._store = store
+        #: The shared frontier's ledger (--frontier): sources are marked done through it.
+        self.frontier = frontier
+        #: Frontier tickets of pages whose article is on its way from the spider, by article URL.
+        self._tickets: dict[str, PageTicket] = {}
         self._sink = sink
         self._dedupe = Deduplicator(store) if store is not None else None
         #: Stored sources: only their outcomes are recorded (a URL given on the command line is not).
@@ -118,8 +128,12 @@ class CrawlSession:
         self._outcomes: dict[str, SourceOutcome] = {}
         self._articles: list[Article] = []
         self._aliases: list[Alias] = []
-        #: Batches on their way to the store, with the (URL, hash) of each article in them.
-        self._pending: deque[tuple[Future[BatchResult], list[tuple[str, str]]]] = deque()
+        #: Batches on their way to the store, with the (URL, hash) of each article in them and
+        #: the frontier tickets they finish.
+        self._pending: deque[tuple[Future[BatchResult], list[tuple[str, str]], list[PageTicket]]] = deque()
+        self._batch_tickets: list[PageTicket] = []
+        #: Sources this session marked done through the frontier.
+        self._done: set[str] = set()
         #: Why the crawl must stop (a batch could not be written), once it must.
         self.failure: str | None = None
         self.report: CrawlReport | None = None
@@ -146,8 +160,15 @@ class CrawlSession:
         return self._store.stored_urls(canonical_urls) if self._store is not None else set()
 
     def source_finished(self, source: SourceRef, outcome: SourceOutcome) -> None:
-        """The source's own document (feed, sitemap or index, page) was read, or failed."""
+        """The source's own document (feed, sitemap or index, page) was read, or failed.
+
+        With a frontier, the pages it lists must have been claimed first (spiders do); the
+        source is done once the last of them finished, whichever worker finishes it.
+        """
         self._outcomes[source.key] = outcome
+        if self.frontier is not None and source.name is not None:
+            self._named.add(source.name)  # a worker learns its sources from the frontier
+            self._frontier_read(source.key, outcome)
         if isinstance(outcome, NotModified):
             self._counts["not_modified"] += 1
         elif isinstance(outcome, Gone):
@@ -178,6 +199,56 @@ class CrawlSession:
         logger.warning("could not %s %s: %s", "extract" if retry else "fetch", url, reason)
         return PageFailed(url, reason, retry)
 
+    # --- the shared frontier -------------------------------------------------------------------
+
+    def expect(self, url: str, ticket: PageTicket) -> None:
+        """The article of ``url`` comes next (through the pipelines): it finishes ``ticket``
+        once its batch committed."""
+        self._tickets[url] = ticket
+
+    def page_finished(self, ticket: PageTicket | None, *, forget: bool = True) -> None:
+        """A page of a frontier source needs nothing more (a duplicate, not an article, failed
+        at the publisher's end, forbidden); when it was the source's last, the source is done."""
+        if ticket is None or self.frontier is None:
+            return
+        try:
+            outcome = self.frontier.finish_page(ticket, forget=forget)
+        except FrontierUnavailable as exc:
+            self.frontier_failed(exc)
+            return
+        self._frontier_down = False
+        if outcome is not None:
+            self._mark_done(ticket.source, outcome_from_dict(outcome))
+
+    _frontier_down = False
+
+    def frontier_failed(self, exc: FrontierUnavailable) -> None:
+        """The frontier could not be told something: the sources concerned are not done this
+        cycle, and are crawled again once their lease runs out. Logged once per outage."""
+        self._counts["frontier_errors"] += 1
+        if not self._frontier_down:
+            logger.error("%s (its sources are crawled again once their lease runs out)", exc)
+        self._frontier_down = True
+
+    def _frontier_read(self, key: str, outcome: SourceOutcome) -> None:
+        assert self.frontier is not None
+        if isinstance(outcome, Failed | Gone):
+            # Recorded now; the frontier forgets the source (nothing of it is pending).
+            self._record(key, outcome, done=False)
+        try:
+            done = self.frontier.source_read(key, outcome_to_dict(outcome))
+        except FrontierUnavailable as exc:
+            self.frontier_failed(exc)
+            return
+        self._frontier_down = False
+        if done is not None and not isinstance(outcome, Failed | Gone):
+            self._mark_done(key, outcome)
+
+    def _mark_done(self, key: str, outcome: SourceOutcome) -> None:
+        """Every page of a frontier source committed: record it as read successfully."""
+        self._done.add(key)
+        self._record(key, outcome, done=True)
+
     def entry_content_used(self, url: str) -> None:
         """The feed entry's own content stands in for its page."""
         self._counts["from_feed_content"] += 1
@@ -188,15 +259,20 @@ class CrawlSession:
         """Check a normalized article and take it into the current batch unless it is a duplicate."""
         if self._dedupe is None:
             raise RuntimeError("this session has no store: it takes no articles")
+        ticket = self._tickets.pop(article.url, None)
         if not article.is_article:
+            self.page_finished(ticket)
             return self.not_article(article.url, article.page_type)
         decision = self._dedupe.check(article)
         if decision.verdict is Verdict.ALIAS:
             self._aliases.append(Alias(article.canonical_url, decision.canonical_url))
         if decision.is_duplicate:
             self._counts["duplicates"] += 1
+            self.page_finished(ticket)
             return Duplicate(article.canonical_url, decision.canonical_url, decision.verdict)
         self._articles.append(article)
+        if ticket is not None:
+            self._batch_tickets.append(ticket)
         if len(self._articles) >= self.batch_size and (
             self._sink_idle() or len(self._articles) >= self.batch_size * self.MAX_GROWTH
         ):
@@ -204,15 +280,15 @@ class CrawlSession:
         return Stored(article.canonical_url)
 
     def _sink_idle(self) -> bool:
-        return all(future.done() for future, _ in self._pending)
+        return all(future.done() for future, _, _ in self._pending)
 
     def flush(self) -> None:
         """Submit the batch being filled; account for the batches committed so far."""
         if (self._articles or self._aliases) and self._sink is not None:
-            articles, aliases = self._articles, self._aliases
-            self._articles, self._aliases = [], []
+            articles, aliases, tickets = self._articles, self._aliases, self._batch_tickets
+            self._articles, self._aliases, self._batch_tickets = [], [], []
             future = self._sink.submit(articles, aliases, self._now())
-            self._pending.append((future, [(a.canonical_url, a.content_hash) for a in articles]))
+            self._pending.append((future, [(a.canonical_url, a.content_hash) for a in articles], tickets))
         self._collect(wait=False)
 
     async def room(self) -> None:
@@ -224,7 +300,7 @@ class CrawlSession:
     def _collect(self, *, wait: bool) -> None:
         """Account for finished batches, oldest first (all of them when ``wait``)."""
         while self._pending and (wait or self._pending[0][0].done()):
-            future, keys = self._pending.popleft()
+            future, keys, tickets = self._pending.popleft()
             if self._dedupe is not None:
                 self._dedupe.forget(keys)
             try:
@@ -243,6 +319,8 @@ class CrawlSession:
                 # Another process stored the same article since our dedupe looked.
                 duplicates=result.unchanged,
             )
+            for ticket in tickets:  # committed: a frontier source may be done now
+                self.page_finished(ticket)
 
     # --- the end -------------------------------------------------------------------------------
 
@@ -260,13 +338,19 @@ class CrawlSession:
             self._collect(wait=True)
             ended = self._timer()
             done = reason == "finished" and not self._counts["unstored"] and not self._counts["lost_pages"]
-            if self._store is not None:
+            if self.frontier is not None:
+                # Recorded as they finished (see source_finished); done when every source this
+                # process read was finished, here or by another worker.
+                done = all(self._frontier_done(k) for k, o in self._outcomes.items() if k in self._named)
+            elif self._store is not None:
                 self._record_sources(done=done)
         finally:
             if self._sink is not None:
                 self._sink.close()
             if self._store is not None:
                 self._store.close()
+            if self.frontier is not None:
+                self.frontier.close()
         order = [k for k in self._order if k in self._outcomes] + [
             k for k in self._outcomes if k not in self._order
         ]
@@ -280,29 +364,42 @@ class CrawlSession:
         )
         return self.report
 
+    def _frontier_done(self, key: str) -> bool:
+        if key in self._done:
+            return True
+        assert self.frontier is not None
+        try:
+            return self.frontier.state(key) == "done"
+        except FrontierUnavailable:
+            return False
+
     def _record_sources(self, *, done: bool) -> None:
-        store = self._store
-        assert store is not None
-        now = self._now()
         for key, outcome in self._outcomes.items():
-            if key not in self._named:
-                continue  # a URL from the command line: reported, never recorded
-            match outcome:
-                case Failed(reason, retry_after):
-                    store.record_source_error(key, reason, now=now, retry_after=retry_after)
-                case Gone(reason):
-                    store.disable_source(key, reason, now=now)
-                case Moved(url, etag, last_modified) if done:
-                    store.move_source(key, url, now=now)
-                    store.record_source_success(
-                        key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
-                    )
-                case Fetched(etag, last_modified) if done:
-                    store.record_source_success(
-                        key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
-                    )
-                case NotModified() if done:
-                    store.record_source_success(key, now=now, jitter=self._jitter())
+            if key in self._named:  # a URL from the command line is reported, never recorded
+                self._record(key, outcome, done=done)
+
+    def _record(self, key: str, outcome: SourceOutcome, *, done: bool) -> None:
+        """Record one source's outcome; a success only when ``done``."""
+        store = self._store
+        if store is None:
+            return
+        now = self._now()
+        match outcome:
+            case Failed(reason, retry_after):
+                store.record_source_error(key, reason, now=now, retry_after=retry_after)
+            case Gone(reason):
+                store.disable_source(key, reason, now=now)
+            case Moved(url, etag, last_modified) if done:
+                store.move_source(key, url, now=now)
+                store.record_source_success(
+                    key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
+                )
+            case Fetched(etag, last_modified) if done:
+                store.record_source_success(
+                    key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
+                )
+            case NotModified() if done:
+                store.record_source_success(key, now=now, jitter=self._jitter())
 
 
 def make_session(
@@ -314,6 +411,7 @@ def make_session(
     now: Callable[[], datetime] = _utcnow,
     timer: Callable[[], float] = time.monotonic,
     jitter: Callable[[], float] = random_jitter,
+    frontier: Frontier | None = None,
     _sink: BatchSink | None = None,
     _store: Store | None = None,
 ) -> CrawlSession:
@@ -328,6 +426,8 @@ def make_session(
         sources: the stored sources this crawl reads (their outcomes are recorded on close).
         now: the clock for timestamps; timer: the clock for durations; jitter: draws the spread
             of a source's next due time (see aggregator.due).
+        frontier: the shared frontier's ledger (``--frontier``): sources are marked done as
+            their last page commits, by whichever worker commits it (aggregator.frontier).
         _sink, _store: collaborators to use instead of the ones made from ``db_url`` (tests).
     """
     store = _store if _store is not None else (Store(db_url) if db_url is not None else None)
@@ -342,6 +442,7 @@ def make_session(
         now=now,
         timer=timer,
         jitter=jitter,
+        frontier=frontier,
     )
 
 

@@ -34,6 +34,21 @@ AGGREGATOR_ALLOW_PRIVATE = False
 #: The SSRF guard runs first, before robots.txt (100) fetches anything for a request.
 DOWNLOADER_MIDDLEWARES = {"aggregator.middlewares.PrivateAddressGuard": 50}
 
+#: The shared frontier (issue #14): a redis:// URL makes every crawl process using it share one
+#: request queue and seen-URL filter (scrapy-redis); "" keeps the frontier in this process, on
+#: disk (Scrapy's JOBDIR queues). AGGREGATOR_FRONTIER in the environment sets it too.
+AGGREGATOR_FRONTIER = os.environ.get("AGGREGATOR_FRONTIER", "")
+#: Prefix of the frontier's Redis keys: crawls with different prefixes do not share work.
+AGGREGATOR_FRONTIER_PREFIX = os.environ.get("AGGREGATOR_FRONTIER_PREFIX", "aggregator")
+#: Seconds a source may stay unfinished in the frontier before it is handed out again (its
+#: worker died); see aggregator.frontier.
+AGGREGATOR_FRONTIER_LEASE = 3600
+#: A worker stops once the frontier had nothing for it for this many seconds (0: never).
+AGGREGATOR_WORKER_IDLE_EXIT = 0
+#: Without a shared frontier, keep the crawl's pending requests in Scrapy's disk queues (a
+#: JOBDIR of its own per crawl) instead of memory: a 100k-URL sitemap would take ~0.5 GB.
+AGGREGATOR_DISK_QUEUE = True
+
 USER_AGENT = f"industry-news-aggregator/{__version__} (+{AGGREGATOR_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"

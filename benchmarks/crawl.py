@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import random
 import shutil
 import socket
@@ -71,7 +72,8 @@ def build_site(folder: Path, pages: int) -> None:
         base["paragraphs"] = [
             " ".join(_vary(rng, s, vocabulary) for s in rng.sample(sentences, 3)) for _ in range(5)
         ]
-        (folder / "a" / f"{i}.html").write_text(site.article_page(articles, base, i % 3), "utf-8")
+        page = site.article_page(articles, base, i % 3)
+        (folder / "a" / f"{i}.html").write_text(heavy(page, rng, vocabulary, i, pages), "utf-8")
         urls.append(f"<url><loc>{{base}}/a/{i}.html</loc></url>")
     (folder / "sitemap.xml").write_text(
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -80,6 +82,43 @@ def build_site(folder: Path, pages: int) -> None:
         "utf-8",
     )
     (folder / "robots.txt").write_text("User-agent: *\nDisallow:\n", "utf-8")
+
+
+def heavy(page: str, rng: random.Random, vocabulary: list[str], index: int, pages: int) -> str:
+    """The page at a real article page's weight (100-250 KB): inline scripts and styles in the
+    head (tag managers, consent, the app's state), a mega-menu of a few hundred links, blocks of
+    related and most-read stories with teaser text, a long footer. The generated fixture pages
+    are ~10 KB and flatter the ratio: parsing and cleaning grow with the page, Scrapy's fetch
+    hardly does."""
+    target = rng.randint(100_000, 250_000)
+
+    def words(n: int) -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(n))
+
+    flags = ",".join(str(rng.randint(0, 9)) for _ in range(30))
+    script = "".join(f"window.__cfg_{k}={{id:{k},name:'{words(3)}',flags:[{flags}]}};" for k in range(400))
+    style = "".join(f".c{k}{{margin:{k % 7}px;padding:{k % 5}px;color:#{k:06x}}}" for k in range(600))
+    menu = "".join(
+        f'<li class="menu-item"><a href="/topics/{rng.randint(0, 999)}/">{words(2)}</a></li>'
+        for _ in range(300)
+    )
+    related = "".join(
+        f'<div class="teaser"><a href="/a/{rng.randrange(pages)}.html"><img src="/img/{k}.jpg" alt="">'
+        f"<h3>{words(8)}</h3></a><p>{words(25)}</p></div>"
+        for k in range(40)
+    )
+    footer = "".join(f'<a href="/legal/{k}">{words(2)}</a> ' for k in range(150))
+    head = f"<script>{script}</script><style>{style}</style>"
+    body = (
+        f'<nav class="mega-menu"><ul>{menu}</ul></nav>'
+        f'<aside class="related-stories"><h2>Related Stories</h2>{related}</aside>'
+        f'<aside class="most-read"><h2>Most read</h2>{related[: len(related) // 2]}</aside>'
+    )
+    page = page.replace("</head>", head + "</head>", 1).replace("</main>", "</main>" + body, 1)
+    filler = ""
+    while len(page) + len(filler) + len(footer) < target:
+        filler += f"<script>/* {index} */ var ad_slot_{len(filler)} = '{words(40)}';</script>"
+    return page.replace("</body>", f'<footer class="site-footer">{footer}</footer>{filler}</body>', 1)
 
 
 def _vary(rng: random.Random, sentence: str, vocabulary: list[str]) -> str:
@@ -208,9 +247,175 @@ def _stored(db: Path) -> int:
         return 0
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def private_redis(folder: Path) -> Iterator[str]:
+    """A redis-server of the benchmark's own (its command counts are ours alone)."""
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def private_database(server: str) -> Iterator[str]:
+    """A database of the benchmark's own on the PostgreSQL server (its pg_stat_database row
+    counts our transactions alone)."""
+    from sqlalchemy import create_engine, text
+
+    name = f"bench_{random.randrange(16**8):08x}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def commits(db: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        value = conn.execute(
+            text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+def redis_calls(url: str) -> int:
+    import redis
+
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return sum(int(v["calls"]) for v in stats.values())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _collect(proc: subprocess.Popen[bytes], outs: dict[int, bytes]) -> None:
+    outs[proc.pid] = proc.communicate()[0]
+
+
+def tree_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds of the processes and everything they start (fork servers, extraction workers,
+    writers: not children of ours, so getrusage would miss them), sampled until all exit."""
+    last: dict[int, float] = {}
+    while any(p.poll() is None for p in procs):
+        for proc in procs:
+            for pid in [proc.pid, *descendants(proc.pid)]:
+                last[pid] = max(last.get(pid, 0.0), cpu_seconds(pid))
+        time.sleep(0.2)
+    return sum(last.values())
+
+
+def run_workers(sitemap: str, counts: list[int], settings: list[str], postgres: str, tmp: Path) -> None:
+    """N `aggregator worker` processes on one frontier (a private Redis) and one PostgreSQL
+    database: pages/s, CPU ms, Redis commands and PostgreSQL transactions per page."""
+    idle_exit = 2.0
+    print(f"workers on one Redis frontier and one PostgreSQL database ({postgres.rsplit('@', 1)[-1]}):")
+    with private_redis(tmp) as frontier:
+        for n in counts:
+            with private_database(postgres) as db:
+                env = {
+                    **os.environ,
+                    "AGGREGATOR_FRONTIER_PREFIX": f"bench{n}",
+                    "AGGREGATOR_ALLOW_PRIVATE": "1",
+                }
+                cli = [sys.executable, "-m", "aggregator", "--db", db]
+                subprocess.run(
+                    [*cli, "sources", "add", sitemap, "--kind", "sitemap", "--name", "bench"],
+                    check=True,
+                    capture_output=True,
+                    cwd=ROOT,
+                    env=env,
+                )
+                subprocess.run(
+                    [*cli, "crawl", "--all", "--enqueue", "--frontier", frontier],
+                    check=True,
+                    capture_output=True,
+                    cwd=ROOT,
+                    env=env,
+                )
+                time.sleep(1.0)  # PostgreSQL's statistics reach pg_stat_database within a second
+                xact, calls = commits(db), redis_calls(frontier)
+                cmd = [*cli, "worker", "--frontier", frontier, "--idle-exit", str(idle_exit), "--json"]
+                for setting in settings:
+                    cmd += ["-s", setting]
+                procs = [
+                    subprocess.Popen(
+                        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+                    )
+                    for _ in range(n)
+                ]
+                outs: dict[int, bytes] = {}
+                readers = [threading.Thread(target=_collect, args=(p, outs)) for p in procs]
+                for reader in readers:
+                    reader.start()
+                cpu = tree_cpu(procs)
+                for reader in readers:
+                    reader.join()
+                reports = [json.loads(out.decode().strip().splitlines()[-1]) for out in outs.values()]
+                time.sleep(1.0)
+                xact, calls = commits(db) - xact, redis_calls(frontier) - calls
+                pages = sum(r["pages_fetched"] for r in reports)
+                stored = sum(r["new"] for r in reports)
+                seconds = max(r["crawl_seconds"] for r in reports) - idle_exit
+                print(
+                    f"  {n} worker(s): {pages / seconds:7.1f} pages/s ({pages} pages, {stored} stored,"
+                    f" {seconds:.1f} s), {1000 * cpu / pages:.1f} CPU ms/page (all processes),"
+                    f" {calls / pages:.1f} Redis commands/page, {xact / pages:.3f} PostgreSQL commits/page"
+                )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=3000)
+    ap.add_argument(
+        "--workers",
+        default="",
+        help="Also crawl with N worker processes on one Redis frontier and PostgreSQL (e.g. 1,2,3).",
+    )
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "AGGREGATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    ap.add_argument("--skip-peers", action="store_true", help="Only the workers' figures.")
     ap.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
     ap.add_argument("-s", "--set", dest="overrides", action="append", default=[])
     ap.add_argument(
@@ -225,6 +430,10 @@ def main() -> int:
     server = nginx(folder / "site", folder) if args.server == "nginx" else python_server(folder / "site")
     with server as base_url:
         sitemap = base_url + "/sitemap.xml"
+        if args.workers:
+            run_workers(sitemap, [int(n) for n in args.workers.split(",")], settings, args.postgres, folder)
+        if args.skip_peers:
+            return 0
         for kind in ("bare", "naive"):
             out, _wall, peak, _ = run(
                 [py, str(ROOT / "benchmarks" / "crawl_peers.py"), kind, sitemap, *settings]

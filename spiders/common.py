@@ -27,7 +27,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from aggregator.crawl import session_from_settings
+from aggregator.errors import FrontierUnavailable
 from aggregator.feeds import FeedEntry, article_from_entry
+from aggregator.frontier import PageTicket, page_key
 from aggregator.ingest import add_tags, prepare_page
 from aggregator.model import Article, PageType, SourceKind, SourceRef, Tag, TagOrigin
 from aggregator.normalize import canonical_url
@@ -69,6 +71,12 @@ def failed_request(failure: Failure) -> Request:
     return request
 
 
+def frontier_ticket(request: Request | None) -> PageTicket | None:
+    """The shared frontier's ticket a page request carries (None without a frontier)."""
+    ticket = request.meta.get("frontier") if request is not None else None
+    return ticket if isinstance(ticket, PageTicket) else None
+
+
 def split_urls(url: str | None, urls: str | list[str] | None) -> list[str]:
     """``-a url=X`` and ``-a urls=X,Y`` from the command line, or a list from Python."""
     found: list[str] = []
@@ -108,26 +116,61 @@ class ArticlePages(Spider):
         """Which of these canonical URLs are stored already (those are not downloaded again)."""
         return set()
 
-    def article_requests(self, found: Iterable[Found]) -> list[Request]:
+    #: Links checked against the store in one query (and claimed in the frontier in one call).
+    CHUNK = 1000
+
+    def article_requests(self, found: Iterable[Found]) -> Iterator[Request]:
         """Requests for a listing's article links: each page once per crawl, none already stored.
 
-        One stored-URL query per listing, not one per link.
+        Lazy, a chunk of links at a time (one stored-URL query each): a 100k-URL sitemap goes to
+        the scheduler, and so to its disk queue or Redis, without 100k requests in memory at once.
+        With a shared frontier each page is claimed for its source before it is handed over, so
+        the source is not done before that page is (aggregator.frontier).
         """
-        fresh: dict[str, Found] = {}
+        chunk: dict[str, Found] = {}
         for item in found:
             key = canonical_url(item.url)
-            if key in self._requested or key in fresh:
+            if key in self._requested or key in chunk:
                 self.session.skipped(Skip.DUPLICATE_LINK)
                 continue
-            fresh[key] = item
+            chunk[key] = item
+            if len(chunk) >= self.CHUNK:
+                yield from self._chunk_requests(chunk)
+                chunk = {}
+        if chunk:
+            yield from self._chunk_requests(chunk)
+
+    def _chunk_requests(self, fresh: dict[str, Found]) -> list[Request]:
         self._requested.update(fresh)
-        known = self.known_urls(list(fresh)) if fresh else set()
+        known = self.known_urls(list(fresh))
         if known:
             self.session.skipped(Skip.ALREADY_STORED, len(known))
+        wanted = {key: item for key, item in fresh.items() if key not in known}
+        frontier = self.session.frontier
+        tickets: dict[str, PageTicket] = {}
+        if frontier is not None:
+            for key, item in wanted.items():
+                if item.source.name is not None:
+                    tickets[key] = PageTicket(item.source.key, page_key(key))
+            by_source: dict[str, list[str]] = {}
+            for ticket in tickets.values():
+                by_source.setdefault(ticket.source, []).append(ticket.key)
+            try:
+                for source, keys in by_source.items():
+                    frontier.claim(source, keys)
+            except FrontierUnavailable as exc:
+                # Not handed over: the source is not done, and lists them again next cycle.
+                self.session.frontier_failed(exc)
+                return []
         return [
-            Request(key, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"found": item})
-            for key, item in fresh.items()
-            if key not in known
+            Request(
+                key,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                cb_kwargs={"found": item},
+                meta={"frontier": tickets[key]} if key in tickets else {},
+            )
+            for key, item in wanted.items()
         ]
 
     _pages: ChunkedPool[Article] | None = None
@@ -190,41 +233,51 @@ class ArticlePages(Spider):
         spider middlewares' plain path, which costs a fraction of the asynchronous one.
         """
         self.session.page_fetched()
+        ticket = frontier_ticket(response.request)
         if not isinstance(response, TextResponse):
             self.session.not_article(response.url, PageType.NOT_HTML)  # not text: an image, a PDF...
-            return list(self._entry_fallback(found))
+            return list(self._entry_fallback(found, ticket))
         try:
             article = await self.prepare(response, found)
         except WorkerCrashed as exc:
-            # Our failure, not the publisher's: no source is marked done, so the page comes again.
+            # Our failure, not the publisher's: no source is marked done, so the page comes again
+            # (its frontier ticket stays pending for the same reason).
             self.session.page_failed(response.url, str(exc), retry=True)
-            return list(self._entry_fallback(found))
+            return list(self._entry_fallback(found, None))
         if article.is_article:
+            if ticket is not None:
+                self.session.expect(article.url, ticket)
             return [article]
         self.session.not_article(response.url, article.page_type)
         items = [self._finish(article, found)] if self.keep_non_articles and found.entry is None else []
-        return items + list(self._entry_fallback(found))
+        return items + list(self._entry_fallback(found, ticket))
 
     def article_failed(self, failure: Failure) -> Iterator[Article]:
         request = failed_request(failure)
         found: Found = request.cb_kwargs["found"]
+        ticket = frontier_ticket(request)
         # HttpError subclasses IgnoreRequest: a 404 is a failed page (feed content may stand in),
         # while robots.txt's IgnoreRequest means the page must be neither fetched nor stored.
         if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
             logger.info("not fetching %s: %s", request.url, failure.getErrorMessage())
             self.session.skipped(Skip.FORBIDDEN)
+            self.session.page_finished(ticket)
             return
         self.session.page_failed(request.url, describe_failure(failure))
-        yield from self._entry_fallback(found)
+        yield from self._entry_fallback(found, ticket)
 
-    def _entry_fallback(self, found: Found) -> Iterator[Article]:
-        """When a feed entry's page cannot be used, the entry's own content is stored."""
-        if found.entry is None:
+    def _entry_fallback(self, found: Found, ticket: PageTicket | None) -> Iterator[Article]:
+        """When a feed entry's page cannot be used, the entry's own content is stored (and
+        finishes the page's frontier ticket once committed); else the page is finished now."""
+        article = article_from_entry(found.entry) if found.entry is not None else None
+        if article is None or not article.text:
+            self.session.page_finished(ticket)
             return
-        article = article_from_entry(found.entry)
-        if article.text:
-            self.session.entry_content_used(found.url)
-            yield self._finish(article, found)
+        self.session.entry_content_used(found.url)
+        finished = self._finish(article, found)
+        if ticket is not None:
+            self.session.expect(finished.url, ticket)
+        yield finished
 
     @staticmethod
     def _added_tags(found: Found) -> list[Tag]:

@@ -16,7 +16,15 @@ from aggregator.errors import SourceError
 from aggregator.feeds import parse_feed
 from aggregator.model import SourceKind, SourceRef
 from aggregator.outcomes import Failed, Fetched, Gone, Moved, NotModified, SourceOutcome
-from spiders.common import ArticlePages, Found, StandaloneSpider, describe_failure, failed_request, header
+from spiders.common import (
+    ArticlePages,
+    Found,
+    StandaloneSpider,
+    describe_failure,
+    failed_request,
+    frontier_ticket,
+    header,
+)
 
 #: Statuses whose Retry-After a source's next crawl honours.
 _THROTTLED = (429, 503)
@@ -51,6 +59,7 @@ class SourceDocuments(ArticlePages):
         reason = describe_failure(failure)
         if request.cb_kwargs.get("depth", 0) > 0:
             self.session.document_failed(source, request.url, reason)
+            self.session.page_finished(frontier_ticket(request), forget=False)
             return
         outcome: SourceOutcome = Failed(reason)
         if isinstance(failure.value, HttpError):
@@ -85,11 +94,13 @@ class FeedMixin(SourceDocuments):
         except SourceError as exc:
             self.source_unreadable(source, response.url, exc.reason)
             return
-        self.source_read(source, response)
         self.session.entries_listed(len(feed.entries))
-        yield from self.article_requests(
-            Found(url=entry.link, source=source, entry=entry) for entry in feed.entries
+        # Claimed (with a shared frontier) before the source counts as read: see aggregator.frontier.
+        requests = list(
+            self.article_requests(Found(url=entry.link, source=source, entry=entry) for entry in feed.entries)
         )
+        self.source_read(source, response)
+        yield from requests
 
 
 class FeedSpider(StandaloneSpider, FeedMixin):

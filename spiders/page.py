@@ -10,7 +10,7 @@ from spiders.common import ArticlePages, Found, StandaloneSpider
 
 class PageMixin(ArticlePages):
     def page_requests(self, source: SourceRef) -> list[Request]:
-        requests = self.article_requests([Found(url=source.url, source=source)])
+        requests = list(self.article_requests([Found(url=source.url, source=source)]))
         for request in requests:
             request.dont_filter = True
         return requests

@@ -20,6 +20,7 @@ for command in (
     fetch.fetch,
     sources.sources,
     crawl.crawl,
+    crawl.worker,
     schedule.schedule,
     schedule.status,
     search.search,

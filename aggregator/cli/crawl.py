@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from aggregator.cli._base import EXIT_PARTIAL, Context, console, fail, json_line
 
 if TYPE_CHECKING:
     from aggregator.outcomes import CrawlReport
+    from aggregator.store import SourceInfo
 
 
 @contextmanager
@@ -82,29 +84,66 @@ def run_crawl(
     overrides: tuple[str, ...] = (),
     as_json: bool = False,
     show_progress: bool = True,
+    frontier: str | None = None,
+    enqueue: bool = False,
 ) -> int:
     """Crawl, print the report (a table, or JSON), and return the exit code."""
-    from rich.table import Table
-
-    from aggregator.crawl import crawl_sources, parse_overrides
+    from aggregator.crawl import parse_overrides
 
     parsed = parse_overrides(overrides)
+    if frontier:
+        parsed["AGGREGATOR_FRONTIER"] = frontier
     with ctx.store() as store:
         chosen = store.sources_to_crawl(names=names, everything=everything, now=now())
         before = store.count_articles()
+    if enqueue:
+        return _enqueue(chosen, parsed, as_json=as_json)
     if not chosen:
         note("nothing to crawl: no source is due (use --all or --source NAME)")
         return 0
+    from aggregator.crawl import crawl_sources
+
     err = console(stderr=True)
     with _progress(show_progress and not as_json and ctx.log_format == "text" and err.is_terminal) as hook:
         report = crawl_sources(ctx.db_url, chosen, parsed, progress=hook, log_level=ctx.log_level)
+    return show_report(
+        report, title=f"Crawl of {len(chosen)} source(s)", stored_before=before, as_json=as_json
+    )
+
+
+def _enqueue(chosen: list[SourceInfo], overrides: dict[str, str], *, as_json: bool) -> int:
+    """Put the chosen sources in the shared frontier for its workers (no crawl here)."""
+    from aggregator.frontier import frontier_from_options
+
+    frontier = frontier_from_options(overrides, what="crawl --enqueue")
+    try:
+        frontier.check()
+        enqueued = frontier.enqueue([s.as_ref() for s in chosen], now=time.time())
+    finally:
+        frontier.close()
+    in_flight = [s.name for s in chosen if s.name not in enqueued]
+    if as_json:
+        click.echo(json_line({"enqueued": enqueued, "in_flight": in_flight}))
+    else:
+        click.echo(
+            f"enqueued {len(enqueued)} source(s)"
+            + (f": {', '.join(enqueued)}" if enqueued else "")
+            + (f"; still in flight: {', '.join(in_flight)}" if in_flight else "")
+        )
+    return 0
+
+
+def show_report(report: CrawlReport, *, title: str, stored_before: int, as_json: bool) -> int:
+    """Print a crawl's report (a table, or JSON) and return the exit code."""
+    from rich.table import Table
+
     if as_json:
         click.echo(json_line(report.to_dict()))
     else:
-        table = Table(title=f"Crawl of {len(chosen)} source(s) in {report.seconds:.1f}s")
+        table = Table(title=f"{title} in {report.seconds:.1f}s")
         table.add_column("what")
         table.add_column("count", justify="right")
-        for label, value in report_rows(report, stored_before=before):
+        for label, value in report_rows(report, stored_before=stored_before):
             table.add_row(label, str(value))
         console().print(table)
     if not report.finished:
@@ -129,6 +168,15 @@ def run_crawl(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option(
+    "--frontier",
+    metavar="URL",
+    envvar="AGGREGATOR_FRONTIER",
+    help="Share the crawl's frontier in this Redis (redis://HOST:6379/0) with other workers.",
+)
+@click.option(
+    "--enqueue", is_flag=True, help="Put the sources in the shared frontier for workers; crawl nothing."
+)
 @pass_ctx
 def crawl(
     ctx: Context,
@@ -137,8 +185,15 @@ def crawl(
     overrides: tuple[str, ...],
     as_json: bool,
     no_progress: bool,
+    frontier: str | None,
+    enqueue: bool,
 ) -> None:
-    """Crawl the sources that are due (or those named) and store new articles."""
+    """Crawl the sources that are due (or those named) and store new articles.
+
+    With --frontier, the sources go into a Redis frontier that any number of crawl processes and
+    `aggregator worker`s share (one request queue, one seen-URL filter); this process works on
+    it too until it has nothing more for a moment. With --enqueue it only puts them there.
+    """
     sys.exit(
         run_crawl(
             ctx,
@@ -147,5 +202,52 @@ def crawl(
             overrides=overrides,
             as_json=as_json,
             show_progress=not no_progress,
+            frontier=frontier,
+            enqueue=enqueue,
         )
     )
+
+
+@click.command()
+@click.option(
+    "--frontier",
+    metavar="URL",
+    envvar="AGGREGATOR_FRONTIER",
+    help="The shared frontier's Redis (redis://HOST:6379/0); also AGGREGATOR_FRONTIER.",
+)
+@click.option(
+    "--idle-exit",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Stop once the frontier had nothing for this many seconds (0: run until SIGTERM).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy setting, as scrapy crawl -s does.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print this worker's report as JSON when it stops.")
+@pass_ctx
+def worker(
+    ctx: Context, frontier: str | None, idle_exit: float, overrides: tuple[str, ...], as_json: bool
+) -> None:
+    """Work for a shared frontier: crawl what `crawl --enqueue` or other workers put there.
+
+    Run any number, on any machines, against one Redis and one database (PostgreSQL). SIGTERM
+    finishes the pages in hand and commits them; a worker that dies leaves its pages to the next
+    cycle (see docs/deploy.md).
+    """
+    from aggregator.crawl import parse_overrides, run_worker
+
+    parsed = parse_overrides(overrides)
+    if frontier:
+        parsed["AGGREGATOR_FRONTIER"] = frontier
+    if idle_exit:
+        parsed["AGGREGATOR_WORKER_IDLE_EXIT"] = str(idle_exit)
+    with ctx.store() as store:
+        before = store.count_articles()
+    report = run_worker(ctx.db_url, parsed, log_level=ctx.log_level)
+    sys.exit(show_report(report, title="Worker", stored_before=before, as_json=as_json))

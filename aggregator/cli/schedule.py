@@ -27,13 +27,23 @@ from aggregator.cli._base import Context, console, pass_ctx, when
     show_default=True,
     help="Seconds a stopping crawl gets to finish its articles in flight.",
 )
+@click.option(
+    "--frontier",
+    metavar="URL",
+    envvar="AGGREGATOR_FRONTIER",
+    help="Put due sources in this shared frontier (redis://HOST:6379/0) for `aggregator worker`s.",
+)
 @pass_ctx
-def schedule(ctx: Context, once: bool, overrides: tuple[str, ...], grace: float) -> None:
+def schedule(
+    ctx: Context, once: bool, overrides: tuple[str, ...], grace: float, frontier: str | None
+) -> None:
     """Crawl sources as they fall due, until SIGINT/SIGTERM (a second signal stops at once).
 
     One scheduler per database; a second one refuses to start (a killed one's lock is free at
     once). Logs one line per event (--log-format json for JSON). Exits 0 after a clean stop;
-    with --once, the crawl's exit code when it failed (1, or 3 when some sources failed).
+    with --once, the crawl's exit code when it failed (1, or 3 when some sources failed). With
+    --frontier it crawls nothing itself: due sources go to the workers (a source still in flight
+    is not sent twice).
     """
     from aggregator.crawl import parse_overrides
     from aggregator.logs import configure
@@ -41,7 +51,9 @@ def schedule(ctx: Context, once: bool, overrides: tuple[str, ...], grace: float)
 
     parse_overrides(overrides)  # refuse a bad -s before starting
     configure(level=ctx.log_level, json_lines=ctx.log_format == "json", timestamps=True)
-    scheduler = Scheduler(ctx.db_url, overrides=list(overrides), log_options=ctx.log_options, grace=grace)
+    scheduler = Scheduler(
+        ctx.db_url, overrides=list(overrides), log_options=ctx.log_options, grace=grace, frontier=frontier
+    )
     sys.exit(scheduler.run(once=once))
 
 
