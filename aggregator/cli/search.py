@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from aggregator.cli._base import EXIT_USAGE, Context, console, date_option, fail, json_line, note, output, pass_ctx
+from aggregator.cli._base import (
+    EXIT_USAGE,
+    Context,
+    console,
+    date_option,
+    fail,
+    json_line,
+    note,
+    output,
+    pass_ctx,
+)
 from aggregator.errors import InvalidQuery
 
 if TYPE_CHECKING:
