@@ -250,8 +250,24 @@ def merge_entry(article: Article, entry: FeedEntry) -> Article:
     )
 
 
+#: A feed entry stands in for its page only with at least this many words of real text: a
+#: one-line teaser, or a hostile feed's unexpanded entities (``&lol9;``), is not an article.
+MIN_ENTRY_WORDS = 10
+#: An entity reference left as text (``&lol9;``, ``&lol9``, ``&#x41``): never expanded, never a word.
+_ENTITY_LEFTOVER = re.compile(r"&#?\w+;?")
+
+
+def usable_words(text: str) -> int:
+    """Words of real text: entity references that were left unexpanded do not count."""
+    return count_words(_ENTITY_LEFTOVER.sub(" ", text))
+
+
 def article_from_entry(entry: FeedEntry, *, source: str | None = None) -> Article:
-    """An article built from the entry alone, for when its page cannot be fetched or read."""
+    """An article built from the entry alone, for when its page cannot be fetched or read.
+
+    Its ``page_type`` is EMPTY, and a crawl skips it, when the entry has fewer than
+    MIN_ENTRY_WORDS words of real text.
+    """
     html = entry.content_html or entry.summary
     paragraphs: list[str] = []
     if html.strip():
@@ -272,7 +288,7 @@ def article_from_entry(entry: FeedEntry, *, source: str | None = None) -> Articl
         updated=entry.updated,
         text=text,
         word_count=count_words(text),
-        page_type=PageType.ARTICLE if text else PageType.EMPTY,
+        page_type=PageType.ARTICLE if usable_words(text) >= MIN_ENTRY_WORDS else PageType.EMPTY,
         text_origin=TextOrigin.FEED,
     )
     return article.with_tags(Tag(t, TagOrigin.FEED) for t in entry.tags)

@@ -55,12 +55,40 @@ def header(response: Response, name: str) -> str:
 
 
 def describe_failure(failure: Failure) -> str:
-    """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message."""
-    if isinstance(failure.value, HttpError):
-        status = failure.value.response.status
+    """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message.
+
+    Twisted's connection errors carry a list of Failures as their message, and a truncated body
+    carries none; those are named by what happened instead.
+    """
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        status = exc.response.status
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
         return f"HTTP {status} {phrase}".strip()
-    return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+    name = type(exc).__name__
+    if "DataLoss" in name:
+        return f"{name}: the body was shorter than its Content-Length (truncated)"
+    # twisted.web's ResponseFailed and its kin carry the reasons, maybe as Scrapy's error's cause.
+    cause = (exc.__cause__ or exc.__context__) if exc is not None else None
+    reasons = getattr(exc, "reasons", None) or getattr(cause, "reasons", None)
+    if isinstance(reasons, list) and reasons:
+        causes = ", ".join(type(getattr(r, "value", r)).__name__ for r in reasons)
+        return f"{name}: the connection closed before the response was complete ({causes})"
+    message = failure.getErrorMessage()
+    if not message and "Cancelled" in name:
+        # Scrapy cancels without a word when a body without Content-Length grows too large.
+        return f"{name}: cut off (the body grew past DOWNLOAD_MAXSIZE, or the crawl stopped)"
+    return f"{name}: {message}" if message else name
+
+
+def forbidden_by_robots(failure: Failure) -> bool:
+    """Whether robots.txt refused the request (Scrapy says so only in IgnoreRequest's message)."""
+    exc = failure.value
+    return (
+        isinstance(exc, IgnoreRequest)
+        and not isinstance(exc, HttpError)
+        and "robots.txt" in failure.getErrorMessage()
+    )
 
 
 def failed_request(failure: Failure) -> Request:
@@ -124,8 +152,17 @@ class ArticlePages(Spider):
         known = self.known_urls(list(fresh)) if fresh else set()
         if known:
             self.session.skipped(Skip.ALREADY_STORED, len(known))
+        # dont_filter: the links are deduplicated above, by canonical URL. Scrapy's filter would
+        # also drop a redirect back to a URL already requested, so a page in a redirect loop
+        # vanished without a word; unfiltered, it fails at REDIRECT_MAX_TIMES like any fault.
         return [
-            Request(key, callback=self.parse_article, errback=self.article_failed, cb_kwargs={"found": item})
+            Request(
+                key,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                cb_kwargs={"found": item},
+                dont_filter=True,
+            )
             for key, item in fresh.items()
             if key not in known
         ]
@@ -197,10 +234,14 @@ class ArticlePages(Spider):
             article = await self.prepare(response, found)
         except WorkerCrashed as exc:
             # Our failure, not the publisher's: no source is marked done, so the page comes again.
-            self.session.page_failed(response.url, str(exc), retry=True)
+            self.session.page_failed(response.url, str(exc), retry=True, source=found.source)
             return list(self._entry_fallback(found))
         if article.is_article:
             return [article]
+        if article.page_type == PageType.NOT_HTML and "html" in (header(response, "Content-Type").lower()):
+            # Binary bytes served as HTML: the publisher's fault, shown on the source's health.
+            self.session.page_failed(response.url, "served as HTML but is not text", source=found.source)
+            return list(self._entry_fallback(found))
         self.session.not_article(response.url, article.page_type)
         items = [self._finish(article, found)] if self.keep_non_articles and found.entry is None else []
         return items + list(self._entry_fallback(found))
@@ -210,21 +251,34 @@ class ArticlePages(Spider):
         found: Found = request.cb_kwargs["found"]
         # HttpError subclasses IgnoreRequest: a 404 is a failed page (feed content may stand in),
         # while robots.txt's IgnoreRequest means the page must be neither fetched nor stored.
-        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
+        # Scrapy raises IgnoreRequest for other things too (a redirect loop, a gzip bomb past
+        # DOWNLOAD_MAXSIZE): those are the publisher's faults, failed pages like a 404.
+        if forbidden_by_robots(failure):
             logger.info("not fetching %s: %s", request.url, failure.getErrorMessage())
             self.session.skipped(Skip.FORBIDDEN)
             return
-        self.session.page_failed(request.url, describe_failure(failure))
+        # The URL as listed, not where its redirects led.
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        self.session.page_failed(url, describe_failure(failure), source=found.source)
         yield from self._entry_fallback(found)
 
     def _entry_fallback(self, found: Found) -> Iterator[Article]:
-        """When a feed entry's page cannot be used, the entry's own content is stored."""
+        """When a feed entry's page cannot be used, the entry's own content is stored, if it
+        has enough real text to be an article (see aggregator.feeds.article_from_entry)."""
         if found.entry is None:
             return
         article = article_from_entry(found.entry)
-        if article.text:
-            self.session.entry_content_used(found.url)
-            yield self._finish(article, found)
+        if not article.is_article:
+            if not article.text:
+                return  # nothing to stand in: the page's own failure was the line to log
+            logger.warning(
+                "skipped the feed entry for %s: no page and no usable text (%d words)",
+                found.url,
+                article.word_count,
+            )
+            return
+        self.session.entry_content_used(found.url)
+        yield self._finish(article, found)
 
     @staticmethod
     def _added_tags(found: Found) -> list[Tag]:

@@ -57,6 +57,10 @@ class SitemapMixin(SourceDocuments):
             self.source_read(source, response)
         if sitemap.kind == SitemapKind.INDEX:
             if depth >= MAX_SITEMAP_DEPTH:
+                # An index of indexes this deep is a trap (a calendar that links next month
+                # forever), not a publisher's archive.
+                reason = f"sitemap indexes nested more than {MAX_SITEMAP_DEPTH} deep"
+                self.session.document_skipped(source, response.url, reason)
                 return
             for entry in sitemap.entries:
                 if changed_since(entry.lastmod, source.last_success):
