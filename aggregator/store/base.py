@@ -19,10 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from aggregator.config import sqlite_path
+from aggregator.config import busy_timeout, sqlite_path
 from aggregator.errors import StorageError
 
 #: Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
@@ -36,7 +36,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout() * 1000)}")
         # 64 MB of page cache (the default is 2 MB): the story band index and the full-text index
         # are written at random places, and each page read back from disk costs a batch dearly.
         cursor.execute("PRAGMA cache_size=-65536")
@@ -59,6 +59,16 @@ def migrate(engine: Engine) -> None:
             return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def describe_operational_error(exc: OperationalError) -> str:
+    """The driver's own message (without SQLAlchemy's SQL and parameters), and what it means."""
+    cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if "locked" in cause:
+        return f"{cause} (another process holds its write lock; waited {busy_timeout():g} s)"
+    if "full" in cause:
+        return f"{cause} (nothing of this transaction was written)"
+    return cause
 
 
 def qmark(statement: str, paramstyle: str) -> str:
@@ -111,9 +121,17 @@ class StoreBase:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session whose transaction commits on success and rolls back on any error.
+
+        The database refusing the work (locked by another writer, a full disk, a damaged file)
+        is a StorageError that says so in one line; the transaction is rolled back, so what was
+        committed before stays as it was.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StorageError(self.url, "write to", describe_operational_error(exc)) from exc
 
     def sql(self, statement: str) -> str:
         """A qmark statement in this database driver's parameter style."""
