@@ -61,6 +61,23 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+#: SQLite's primary result codes for a database that refuses work whatever the statement: BUSY,
+#: LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
+_SQLITE_REFUSALS = frozenset({5, 6, 8, 10, 11, 13, 14, 26})
+#: PostgreSQL's SQLSTATE classes and codes for the same: connection lost (08), disk full and
+#: other resources (53), shut down (57), a lock not available (55P03).
+_PG_REFUSALS = ("08", "53", "57", "55P03")
+
+
+def database_refused(exc: OperationalError) -> bool:
+    """Whether the database itself refused the work (locked, full, broken), not the statement."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_REFUSALS
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_PG_REFUSALS)
+
+
 def describe_operational_error(exc: OperationalError) -> str:
     """The driver's own message (without SQLAlchemy's SQL and parameters), and what it means."""
     cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
@@ -131,6 +148,8 @@ class StoreBase:
             with self._sessions() as session, session.begin():
                 yield session
         except OperationalError as exc:
+            if not database_refused(exc):
+                raise  # about the statement (a search query's syntax): the caller's to read
             raise StorageError(self.url, "write to", describe_operational_error(exc)) from exc
 
     def sql(self, statement: str) -> str:
