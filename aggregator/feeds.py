@@ -135,6 +135,22 @@ def _looks_json(data: bytes, content_type: str | None) -> bool:
     return data.lstrip()[:1] == b"{"
 
 
+#: A numeric character reference: &#55296; or &#xD800;.
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
+
+
+def _no_surrogate_refs(data: bytes) -> bytes:
+    """References to UTF-16 surrogates (and past U+10FFFF) as U+FFFD: no character has those
+    numbers, and feedparser fails to encode them (found by tests/test_fuzz.py)."""
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        ref = match.group(1)
+        number = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+        return b"&#xFFFD;" if 0xD800 <= number <= 0xDFFF or number > 0x10FFFF else match.group(0)
+
+    return _CHAR_REF.sub(fix, data) if b"&#" in data else data
+
+
 def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document (RSS, Atom or JSON Feed); raises SourceError when it is not a feed.
 
@@ -150,7 +166,15 @@ def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> Par
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
+    try:
+        parsed = feedparser.parse(
+            _no_surrogate_refs(data),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=True,
+        )
+    except (UnicodeError, ValueError) as error:  # feedparser's own failures on hostile input
+        raise SourceError(url, f"not a feed ({type(error).__name__}: {error})") from error
     problem = ""
     exc = parsed.get("bozo_exception")
     # A missing or generic Content-Type, or an encoding the document overrides, is not ill-formed.

@@ -170,3 +170,15 @@ def test_feed_entries_need_ten_real_words(text: str, words: int, is_article: boo
     entry = FeedEntry(link="https://x.example/1", title="T", id="1", summary=f"<p>{text}</p>")
     assert article_from_entry(entry).is_article is is_article
     assert MIN_ENTRY_WORDS == 10
+
+
+def test_a_reference_to_a_surrogate_is_read_as_a_replacement_character() -> None:
+    """&#xD800; names no character; feedparser raised UnicodeEncodeError on it (found by
+    tests/test_fuzz.py)."""
+    data = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T &#xD800;&#55296;&#1114112;</title>'
+        b"<item><title>A &#xdfff; b</title><link>https://x.example/1</link></item></channel></rss>"
+    )
+    feed = parse_feed(data, "https://x.example/feed")
+    assert feed.title == "T \ufffd\ufffd\ufffd"
+    assert feed.entries[0].title == "A \ufffd b"
