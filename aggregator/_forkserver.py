@@ -10,6 +10,10 @@ and a worker whose crawl is killed exits with it (aggregator.workers.exit_with).
 
 multiprocessing's fork server imports its preload modules before it sets its own handlers, and
 restores the ones it found in each child: those are these.
+
+SIGXFSZ is ignored too, as Python ignores it in every main process: a file-size limit
+(``ulimit -f``) then makes the writer's write fail with EFBIG, which SQLite reports as "database
+or disk is full" like a full disk, instead of killing the writer without a word.
 """
 
 from __future__ import annotations
@@ -18,3 +22,4 @@ import signal
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -62,3 +62,16 @@ def sqlite_path(db_url: str) -> Path | None:
     if not db_url.startswith("sqlite:///") or db_url.startswith("sqlite:///:memory:"):
         return None
     return Path(db_url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+#: How long an SQLite write waits for another process's write lock before it fails ("database is
+#: locked"), in seconds. AGGREGATOR_BUSY_TIMEOUT overrides it (tests use a short one).
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+
+def busy_timeout() -> float:
+    """AGGREGATOR_BUSY_TIMEOUT in seconds when it is a number, else DEFAULT_BUSY_TIMEOUT."""
+    try:
+        return max(0.0, float(os.environ.get("AGGREGATOR_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT)))
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import shutil
 import sys
@@ -216,6 +217,7 @@ def _run(
     # workers idle. 1 ms keeps them fed (benchmarks/crawl.py: 9.0 s -> 8.5 s for 2000 pages).
     sys.setswitchinterval(0.001)
     process = CrawlerProcess(settings)
+    _one_line_per_fault(settings)
     crawler = process.create_crawler(spider)
     if progress is not None:
         for event, signal in (
@@ -248,6 +250,32 @@ def _run(
     if broken:
         raise CrawlFailed(f"{type(broken[0]).__name__}: {broken[0]}") from broken[0]
     return crawler
+
+
+class _ReportedBySession(logging.Filter):
+    """Drops Scrapy's lines that repeat a failure the crawl session reports itself, with the
+    source it belongs to: retries given up, responses cut at DOWNLOAD_MAXSIZE. Each failed page
+    or source is then one line in the log, not three."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "scrapy.downloadermiddlewares.retry":
+            return not record.getMessage().startswith("Gave up retrying")
+        message = record.getMessage()
+        return "larger than download max size" not in message and "exceeded DOWNLOAD_MAXSIZE" not in message
+
+
+_REPORTED_BY_SESSION = _ReportedBySession()
+
+
+def _one_line_per_fault(settings: Settings) -> None:
+    """Only at the default WARNING level: ``--verbose`` and ``--debug`` show Scrapy's own lines."""
+    if settings.get("LOG_LEVEL") == "WARNING":
+        for name in (
+            "scrapy.downloadermiddlewares.retry",
+            "scrapy.downloadermiddlewares.httpcompression",
+            "scrapy.core.downloader.handlers.http11",
+        ):
+            logging.getLogger(name).addFilter(_REPORTED_BY_SESSION)
 
 
 def _progress_handler(progress: ProgressHook, event: str) -> Callable[..., None]:

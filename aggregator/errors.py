@@ -8,10 +8,26 @@ renders a one-line message from them; errors about what the user typed also subc
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 
 class AggregatorError(Exception):
     """Base of every error the aggregator raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Errors cross processes (a crawl's writer and extraction workers send them back), and
+        pickle rebuilds an exception by calling its class with ``args``: here the message, not
+        the constructor's inputs. A StorageError from the writer then failed to unpickle, and the
+        crawl saw "a process terminated abruptly" instead of the database's reason."""
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type[AggregatorError], message: str, state: dict[str, Any]) -> AggregatorError:
+    """An error as it was pickled: its message and its attributes, without calling __init__."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class InputError(AggregatorError, ValueError):

@@ -135,6 +135,22 @@ def _looks_json(data: bytes, content_type: str | None) -> bool:
     return data.lstrip()[:1] == b"{"
 
 
+#: A numeric character reference: &#55296; or &#xD800;.
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
+
+
+def _no_surrogate_refs(data: bytes) -> bytes:
+    """References to UTF-16 surrogates (and past U+10FFFF) as U+FFFD: no character has those
+    numbers, and feedparser fails to encode them (found by tests/test_fuzz.py)."""
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        ref = match.group(1)
+        number = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+        return b"&#xFFFD;" if 0xD800 <= number <= 0xDFFF or number > 0x10FFFF else match.group(0)
+
+    return _CHAR_REF.sub(fix, data) if b"&#" in data else data
+
+
 def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document (RSS, Atom or JSON Feed); raises SourceError when it is not a feed.
 
@@ -150,7 +166,15 @@ def parse_feed(data: bytes, url: str, *, content_type: str | None = None) -> Par
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
+    try:
+        parsed = feedparser.parse(
+            _no_surrogate_refs(data),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=True,
+        )
+    except (UnicodeError, ValueError) as error:  # feedparser's own failures on hostile input
+        raise SourceError(url, f"not a feed ({type(error).__name__}: {error})") from error
     problem = ""
     exc = parsed.get("bozo_exception")
     # A missing or generic Content-Type, or an encoding the document overrides, is not ill-formed.
@@ -250,8 +274,24 @@ def merge_entry(article: Article, entry: FeedEntry) -> Article:
     )
 
 
+#: A feed entry stands in for its page only with at least this many words of real text: a
+#: one-line teaser, or a hostile feed's unexpanded entities (``&lol9;``), is not an article.
+MIN_ENTRY_WORDS = 10
+#: An entity reference left as text (``&lol9;``, ``&lol9``, ``&#x41``): never expanded, never a word.
+_ENTITY_LEFTOVER = re.compile(r"&#?\w+;?")
+
+
+def usable_words(text: str) -> int:
+    """Words of real text: entity references that were left unexpanded do not count."""
+    return count_words(_ENTITY_LEFTOVER.sub(" ", text))
+
+
 def article_from_entry(entry: FeedEntry, *, source: str | None = None) -> Article:
-    """An article built from the entry alone, for when its page cannot be fetched or read."""
+    """An article built from the entry alone, for when its page cannot be fetched or read.
+
+    Its ``page_type`` is EMPTY, and a crawl skips it, when the entry has fewer than
+    MIN_ENTRY_WORDS words of real text.
+    """
     html = entry.content_html or entry.summary
     paragraphs: list[str] = []
     if html.strip():
@@ -272,7 +312,7 @@ def article_from_entry(entry: FeedEntry, *, source: str | None = None) -> Articl
         updated=entry.updated,
         text=text,
         word_count=count_words(text),
-        page_type=PageType.ARTICLE if text else PageType.EMPTY,
+        page_type=PageType.ARTICLE if usable_words(text) >= MIN_ENTRY_WORDS else PageType.EMPTY,
         text_origin=TextOrigin.FEED,
     )
     return article.with_tags(Tag(t, TagOrigin.FEED) for t in entry.tags)

@@ -126,6 +126,8 @@ class CrawlSession:
         self._started = timer()
         self._counts: Counter[str] = Counter()
         self._outcomes: dict[str, SourceOutcome] = {}
+        #: Pages that failed, by the key of the source that listed them: "URL: reason".
+        self._page_faults: dict[str, list[str]] = {}
         self._articles: list[Article] = []
         self._aliases: list[Alias] = []
         #: Batches on their way to the store, with the (URL, hash) of each article in them and
@@ -190,12 +192,17 @@ class CrawlSession:
         logger.info("skipped %s: %s page, not an article", url, page_type)
         return NotArticle(url, page_type)
 
-    def page_failed(self, url: str, reason: str, *, retry: bool = False) -> PageFailed:
+    def page_failed(
+        self, url: str, reason: str, *, retry: bool = False, source: SourceRef | None = None
+    ) -> PageFailed:
         """A page could not be fetched or read. ``retry``: our fault (a worker died), so no
-        source is marked done and the page is fetched again next time."""
+        source is marked done and the page is fetched again next time. The ``source`` that led
+        to it keeps the failure on its health (see :meth:`_record_sources`)."""
         self._counts["page_errors"] += 1
         if retry:
             self._counts["lost_pages"] += 1
+        if source is not None:
+            self._page_faults.setdefault(source.key, []).append(f"{url}: {reason}")
         logger.warning("could not %s %s: %s", "extract" if retry else "fetch", url, reason)
         return PageFailed(url, reason, retry)
 
@@ -248,6 +255,21 @@ class CrawlSession:
         """Every page of a frontier source committed: record it as read successfully."""
         self._done.add(key)
         self._record(key, outcome, done=True)
+
+    def page_faults(self, source_key: str) -> str | None:
+        """One line on the pages (and documents) of a source that failed in this crawl (None:
+        none did)."""
+        faults = self._page_faults.get(source_key)
+        if not faults:
+            return None
+        more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+        return f"{len(faults)} problem(s) in the last crawl: {faults[0]}{more}"
+
+    def document_skipped(self, source: SourceRef, url: str, reason: str) -> None:
+        """A document of the source was not followed (a sitemap nested too deep: a calendar
+        trap). Not an error of the source, but its health shows it."""
+        self._page_faults.setdefault(source.key, []).append(f"{url}: {reason}")
+        logger.warning("source %s: not following %s: %s", source.key, url, reason)
 
     def entry_content_used(self, url: str) -> None:
         """The feed entry's own content stands in for its page."""
@@ -392,11 +414,21 @@ class CrawlSession:
             case Moved(url, etag, last_modified) if done:
                 store.move_source(key, url, now=now)
                 store.record_source_success(
-                    key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
+                    key,
+                    now=now,
+                    etag=etag,
+                    last_modified=last_modified,
+                    jitter=self._jitter(),
+                    page_errors=self.page_faults(key),
                 )
             case Fetched(etag, last_modified) if done:
                 store.record_source_success(
-                    key, now=now, etag=etag, last_modified=last_modified, jitter=self._jitter()
+                    key,
+                    now=now,
+                    etag=etag,
+                    last_modified=last_modified,
+                    jitter=self._jitter(),
+                    page_errors=self.page_faults(key),
                 )
             case NotModified() if done:
                 store.record_source_success(key, now=now, jitter=self._jitter())

@@ -38,7 +38,10 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*PRELOAD, *_main_module()])
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_started, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_started,
+        initargs=(os.getpid(), name),
     )
     ready: Future[None] = Future()
     threading.Thread(
@@ -47,9 +50,34 @@ def start_pool(workers: int, name: str) -> tuple[ProcessPoolExecutor, Future[Non
     return pool, ready
 
 
-def _worker_started(crawl: int) -> None:
-    """A worker does not outlive its crawl (it ignores the crawl's signals: aggregator._forkserver)."""
+def _worker_started(crawl: int, name: str) -> None:
+    """A worker does not outlive its crawl (it ignores the crawl's signals: aggregator._forkserver),
+    and says what it is (see name_process)."""
+    name_process(f"agg-{name}")
     exit_with(crawl)
+
+
+def name_process(name: str) -> None:
+    """Name this process in ``ps``, ``top`` and /proc/PID/comm (Linux; at most 15 bytes), so an
+    operator, or a crash test, can tell the writer from the extraction workers."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass  # a name is a convenience
+
+
+def process_name(pid: int) -> str:
+    """What /proc/PID/comm says ("" when the process is gone or this is not Linux)."""
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return ""
 
 
 def exit_with(pid: int) -> None:

@@ -57,12 +57,40 @@ def header(response: Response, name: str) -> str:
 
 
 def describe_failure(failure: Failure) -> str:
-    """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message."""
-    if isinstance(failure.value, HttpError):
-        status = failure.value.response.status
+    """A one-line reason: "HTTP 404 Not Found" rather than Scrapy's generic message.
+
+    Twisted's connection errors carry a list of Failures as their message, and a truncated body
+    carries none; those are named by what happened instead.
+    """
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        status = exc.response.status
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
         return f"HTTP {status} {phrase}".strip()
-    return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+    name = type(exc).__name__
+    if "DataLoss" in name:
+        return f"{name}: the body was shorter than its Content-Length (truncated)"
+    # twisted.web's ResponseFailed and its kin carry the reasons, maybe as Scrapy's error's cause.
+    cause = (exc.__cause__ or exc.__context__) if exc is not None else None
+    reasons = getattr(exc, "reasons", None) or getattr(cause, "reasons", None)
+    if isinstance(reasons, list) and reasons:
+        causes = ", ".join(type(getattr(r, "value", r)).__name__ for r in reasons)
+        return f"{name}: the connection closed before the response was complete ({causes})"
+    message = failure.getErrorMessage()
+    if not message and "Cancelled" in name:
+        # Scrapy cancels without a word when a body without Content-Length grows too large.
+        return f"{name}: cut off (the body grew past DOWNLOAD_MAXSIZE, or the crawl stopped)"
+    return f"{name}: {message}" if message else name
+
+
+def forbidden_by_robots(failure: Failure) -> bool:
+    """Whether robots.txt refused the request (Scrapy says so only in IgnoreRequest's message)."""
+    exc = failure.value
+    return (
+        isinstance(exc, IgnoreRequest)
+        and not isinstance(exc, HttpError)
+        and "robots.txt" in failure.getErrorMessage()
+    )
 
 
 def failed_request(failure: Failure) -> Request:
@@ -162,6 +190,11 @@ class ArticlePages(Spider):
                 # Not handed over: the source is not done, and lists them again next cycle.
                 self.session.frontier_failed(exc)
                 return []
+        # dont_filter: the links are deduplicated above, by canonical URL. Scrapy's filter would
+        # also drop a redirect back to a URL already requested, so a page in a redirect loop
+        # vanished without a word; unfiltered, it fails at REDIRECT_MAX_TIMES like any fault.
+        # With a shared frontier the filter is the one thing that keeps two workers from
+        # fetching one page twice, so there it stays on.
         return [
             Request(
                 key,
@@ -169,6 +202,7 @@ class ArticlePages(Spider):
                 errback=self.article_failed,
                 cb_kwargs={"found": item},
                 meta={"frontier": tickets[key]} if key in tickets else {},
+                dont_filter=frontier is None,
             )
             for key, item in wanted.items()
         ]
@@ -242,12 +276,16 @@ class ArticlePages(Spider):
         except WorkerCrashed as exc:
             # Our failure, not the publisher's: no source is marked done, so the page comes again
             # (its frontier ticket stays pending for the same reason).
-            self.session.page_failed(response.url, str(exc), retry=True)
+            self.session.page_failed(response.url, str(exc), retry=True, source=found.source)
             return list(self._entry_fallback(found, None))
         if article.is_article:
             if ticket is not None:
                 self.session.expect(article.url, ticket)
             return [article]
+        if article.page_type == PageType.NOT_HTML and "html" in (header(response, "Content-Type").lower()):
+            # Binary bytes served as HTML: the publisher's fault, shown on the source's health.
+            self.session.page_failed(response.url, "served as HTML but is not text", source=found.source)
+            return list(self._entry_fallback(found, ticket))
         self.session.not_article(response.url, article.page_type)
         items = [self._finish(article, found)] if self.keep_non_articles and found.entry is None else []
         return items + list(self._entry_fallback(found, ticket))
@@ -258,20 +296,31 @@ class ArticlePages(Spider):
         ticket = frontier_ticket(request)
         # HttpError subclasses IgnoreRequest: a 404 is a failed page (feed content may stand in),
         # while robots.txt's IgnoreRequest means the page must be neither fetched nor stored.
-        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
+        # Scrapy raises IgnoreRequest for other things too (a redirect loop, a gzip bomb past
+        # DOWNLOAD_MAXSIZE): those are the publisher's faults, failed pages like a 404.
+        if forbidden_by_robots(failure):
             logger.info("not fetching %s: %s", request.url, failure.getErrorMessage())
             self.session.skipped(Skip.FORBIDDEN)
             self.session.page_finished(ticket)
             return
-        self.session.page_failed(request.url, describe_failure(failure))
+        # The URL as listed, not where its redirects led.
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        self.session.page_failed(url, describe_failure(failure), source=found.source)
         yield from self._entry_fallback(found, ticket)
 
     def _entry_fallback(self, found: Found, ticket: PageTicket | None) -> Iterator[Article]:
-        """When a feed entry's page cannot be used, the entry's own content is stored (and
-        finishes the page's frontier ticket once committed); else the page is finished now."""
+        """When a feed entry's page cannot be used, the entry's own content is stored if it has
+        enough real text to be an article (see aggregator.feeds.article_from_entry), and
+        finishes the page's frontier ticket once committed; else the page is finished now."""
         article = article_from_entry(found.entry) if found.entry is not None else None
-        if article is None or not article.text:
+        if article is None or not article.is_article:
             self.session.page_finished(ticket)
+            if article is not None and article.text:
+                logger.warning(
+                    "skipped the feed entry for %s: no page and no usable text (%d words)",
+                    found.url,
+                    article.word_count,
+                )
             return
         self.session.entry_content_used(found.url)
         finished = self._finish(article, found)

@@ -80,6 +80,11 @@ class SitemapMixin(SourceDocuments):
                     for entry in sitemap.entries
                     if changed_since(entry.lastmod, source.last_success)
                 ]
+            else:
+                # An index of indexes this deep is a trap (a calendar that links next month
+                # forever), not a publisher's archive.
+                reason = f"sitemap indexes nested more than {MAX_SITEMAP_DEPTH} deep"
+                self.session.document_skipped(source, response.url, reason)
             if depth == 0:
                 self.source_read(source, response)
             self.session.page_finished(ticket, forget=False)

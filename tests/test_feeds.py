@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import SourceError
-from aggregator.feeds import MAX_FEED_BYTES, article_from_entry, merge_entry, parse_feed
+from aggregator.feeds import (
+    MAX_FEED_BYTES,
+    MIN_ENTRY_WORDS,
+    FeedEntry,
+    article_from_entry,
+    merge_entry,
+    parse_feed,
+    usable_words,
+)
 from aggregator.model import Article
 from tests.conftest import FIXTURES, SITE
 
@@ -136,3 +144,41 @@ def test_entity_bomb_is_not_expanded() -> None:
 def test_json_feed_requires_version() -> None:
     with pytest.raises(SourceError, match=r"jsonfeed\.org version"):
         parse_feed(b'{"items": []}', "https://x.example/feed.json")
+
+
+def test_an_entry_without_real_text_is_not_an_article() -> None:
+    """The billion-laughs feed, correctly not expanded, leaves ``&lol9;`` as the title and
+    ``&lol9`` as the text: one "word" that is an entity reference. With its page missing it
+    must not become an article (issue #12)."""
+    feed = parse_feed((FIXTURES / "feeds" / "billion-laughs.xml").read_bytes(), "https://laughs.example/")
+    article = article_from_entry(feed.entries[0])
+    assert (article.title, article.text) == ("&lol9;", "&lol9")
+    assert article.page_type == "empty"
+    assert not article.is_article
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "is_article"),
+    [
+        ("&lol9; &lol9; &#x41; &amp" * 5, 0, False),
+        ("Warehouses fill up as the deadline approaches", 7, False),
+        ("Warehouses fill up as the deadline for the cheap modules approaches &lol9;", 11, True),
+    ],
+)
+def test_feed_entries_need_ten_real_words(text: str, words: int, is_article: bool) -> None:
+    assert usable_words(text) == words
+    entry = FeedEntry(link="https://x.example/1", title="T", id="1", summary=f"<p>{text}</p>")
+    assert article_from_entry(entry).is_article is is_article
+    assert MIN_ENTRY_WORDS == 10
+
+
+def test_a_reference_to_a_surrogate_is_read_as_a_replacement_character() -> None:
+    """&#xD800; names no character; feedparser raised UnicodeEncodeError on it (found by
+    tests/test_fuzz.py)."""
+    data = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T &#xD800;&#55296;&#1114112;</title>'
+        b"<item><title>A &#xdfff; b</title><link>https://x.example/1</link></item></channel></rss>"
+    )
+    feed = parse_feed(data, "https://x.example/feed")
+    assert feed.title == "T \ufffd\ufffd\ufffd"
+    assert feed.entries[0].title == "A \ufffd b"

@@ -148,9 +148,20 @@ def show_report(report: CrawlReport, *, title: str, stored_before: int, as_json:
         console().print(table)
     if not report.finished:
         fail(f"crawl stopped early: {report.finish_reason}")
+    if report.unstored:
+        # The writer died or the database refused a batch after the last page: the crawl ran to
+        # its end, but what it fetched is not all stored (the next crawl fetches it again).
+        fail(f"{report.unstored} article(s) could not be stored; the next crawl fetches them again")
     if report.failures:
         detail = "; ".join(f"{name}: {reason}" for name, reason in report.failures.items())
         note(f"aggregator: {len(report.failures)} source(s) failed: {detail} (see: aggregator sources list)")
+        return EXIT_PARTIAL
+    if report.lost_pages:
+        click.echo(
+            f"aggregator: {report.lost_pages} page(s) were lost (an extraction worker died);"
+            " the next crawl fetches them again",
+            err=True,
+        )
         return EXIT_PARTIAL
     return 0
 

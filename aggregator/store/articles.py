@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from aggregator.errors import StorageError
 from aggregator.model import Article, Tag, TagOrigin
-from aggregator.store.base import IN_CHUNK, StoreBase
+from aggregator.store.base import IN_CHUNK, StoreBase, describe_operational_error
 from aggregator.store.batch import BatchTransaction
 from aggregator.store.models import ArticleRow, ArticleTag, ChangeLog, Source
 from aggregator.store.models import Tag as TagRow
@@ -68,7 +68,7 @@ class ArticlesMixin(StoreBase):
                 result = batch.write(list(articles), [Alias(*a) for a in aliases])
                 index_rows(s.connection(), batch.index_rows)
         except OperationalError as exc:
-            raise StorageError(self.url, "write to", str(exc.orig)) from exc
+            raise StorageError(self.url, "write to", describe_operational_error(exc)) from exc
         return result
 
     def delete_article(self, canonical_url: str, *, now: datetime) -> bool:

@@ -19,10 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from aggregator.config import sqlite_path
+from aggregator.config import busy_timeout, sqlite_path
 from aggregator.errors import StorageError
 
 #: Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
@@ -36,7 +36,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout() * 1000)}")
         # 64 MB of page cache (the default is 2 MB): the story band index and the full-text index
         # are written at random places, and each page read back from disk costs a batch dearly.
         cursor.execute("PRAGMA cache_size=-65536")
@@ -59,6 +59,33 @@ def migrate(engine: Engine) -> None:
             return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+#: SQLite's primary result codes for a database that refuses work whatever the statement: BUSY,
+#: LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
+_SQLITE_REFUSALS = frozenset({5, 6, 8, 10, 11, 13, 14, 26})
+#: PostgreSQL's SQLSTATE classes and codes for the same: connection lost (08), disk full and
+#: other resources (53), shut down (57), a lock not available (55P03).
+_PG_REFUSALS = ("08", "53", "57", "55P03")
+
+
+def database_refused(exc: OperationalError) -> bool:
+    """Whether the database itself refused the work (locked, full, broken), not the statement."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_REFUSALS
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_PG_REFUSALS)
+
+
+def describe_operational_error(exc: OperationalError) -> str:
+    """The driver's own message (without SQLAlchemy's SQL and parameters), and what it means."""
+    cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    if "locked" in cause:
+        return f"{cause} (another process holds its write lock; waited {busy_timeout():g} s)"
+    if "full" in cause:
+        return f"{cause} (nothing of this transaction was written)"
+    return cause
 
 
 def qmark(statement: str, paramstyle: str) -> str:
@@ -111,9 +138,19 @@ class StoreBase:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session whose transaction commits on success and rolls back on any error.
+
+        The database refusing the work (locked by another writer, a full disk, a damaged file)
+        is a StorageError that says so in one line; the transaction is rolled back, so what was
+        committed before stays as it was.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            if not database_refused(exc):
+                raise  # about the statement (a search query's syntax): the caller's to read
+            raise StorageError(self.url, "write to", describe_operational_error(exc)) from exc
 
     def lock_for_writes(self, session: Session, name: str) -> None:
         """Make this transaction the only writer of ``name`` until it ends (commit or rollback).

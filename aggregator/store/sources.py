@@ -165,13 +165,20 @@ class SourcesMixin(StoreBase):
         etag: str | None = None,
         last_modified: str | None = None,
         jitter: float | None = None,
+        page_errors: str | None = None,
     ) -> None:
         """The source was read: keep its validators, clear its errors, schedule the next read
-        (``jitter`` drawn at random when not given; see aggregator.due)."""
+        (``jitter`` drawn at random when not given; see aggregator.due).
+
+        ``page_errors``: some of its pages failed (one line saying which). The source itself is
+        healthy, so it keeps its schedule, but its last error shows them until a clean read.
+        """
         with self.session() as s:
             src = self._source(s, name, for_update=True)
             src.last_success_at = now
-            src.last_error = None
+            src.last_error = page_errors
+            if page_errors is not None:
+                src.last_error_at = now
             src.error_count = 0
             if etag is not None:
                 src.etag = etag

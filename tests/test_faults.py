@@ -1,0 +1,204 @@
+"""A crawl against a server that misbehaves in every way publishers' servers do (issue #12).
+
+One crawl over loopback reads a feed whose pages each fail differently, sources whose own
+documents fail, and an endless calendar of sitemaps. Every fault is survived: the crawl
+finishes, the rest is stored (exact records), each fault is one line in the log and shows on its
+source's health, and nothing half-written is left (the database checks out, no empty record).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator import settings as crawl_settings
+from aggregator.devserver import HUGE_SIZE, Fault, SiteServer
+from tests.conftest import invoke, run_cli
+
+#: Fast failures for the test: a 2 s timeout and one retry (the defaults are tested below).
+FAST = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1")
+
+#: Article pages that fail, each its own way: none of them may be stored.
+PAGE_FAULTS = {
+    f"/faults/{fault.value}.html": fault
+    for fault in (
+        Fault.SERVER_ERROR,
+        Fault.UNAVAILABLE,
+        Fault.TIMEOUT,
+        Fault.RESET,
+        Fault.TRUNCATED,
+        Fault.DRIP,
+        Fault.REDIRECT_LOOP,
+        Fault.HUGE,
+        Fault.HUGE_UNANNOUNCED,
+        Fault.GZIP_BOMB,
+        Fault.BINARY,
+    )
+}
+#: Real articles served with a wrong or no charset: both must be stored, their text intact.
+CHARSET_FAULTS = {
+    "/energy/2026/10/grid-battery-fire-code.html": Fault.WRONG_CHARSET,
+    "/energy/2026/10/heat-pump-installer-training.html": Fault.MISSING_CHARSET,
+}
+#: Pages served as they should be.
+GOOD_PAGES = [
+    "/energy/2026/10/transmission-line-permitting.html",
+    "/manufacturing/2026/10/machine-tool-orders-decline.html",
+    "/aerospace/2026/10/engine-overhaul-shop-expansion.html",
+]
+#: Sources whose own document fails, with the reason their health must show.
+SOURCE_FAULTS = {
+    "src-500": (Fault.SERVER_ERROR, "HTTP 500 Internal Server Error"),
+    "src-503": (Fault.UNAVAILABLE, "HTTP 503 Service Unavailable"),
+    "src-timeout": (
+        Fault.TIMEOUT,
+        "DownloadTimeoutError: Getting {base}/faults/src-timeout.xml took longer than 2.0 seconds.",
+    ),
+    "src-reset": (
+        Fault.RESET,
+        "DownloadFailedError: the connection closed before the response was complete (ConnectionDone)",
+    ),
+    "src-truncated": (
+        Fault.TRUNCATED,
+        "ResponseDataLossError: the body was shorter than its Content-Length (truncated)",
+    ),
+    "src-loop": (Fault.REDIRECT_LOOP, "IgnoreRequest: max redirections reached"),
+    "src-huge": (
+        Fault.HUGE,
+        (
+            "DownloadCancelledError: Expected to receive 52428800 bytes which is larger than download max"
+            " size (16777216) in request <GET {base}/faults/src-huge.xml>."
+        ),
+    ),
+    "src-bomb": (
+        Fault.GZIP_BOMB,
+        (
+            "IgnoreRequest: Ignored response <200 {base}/faults/src-bomb.xml> because its body (65301 B"
+            " compressed, 16842752 B decompressed so far) exceeded DOWNLOAD_MAXSIZE (16777216 B) during"
+            " decompression."
+        ),
+    ),
+    "src-binary": (
+        Fault.BINARY,
+        "not a feed (SAXParseException: <unknown>:2:4: not well-formed (invalid token))",
+    ),
+}
+REAL_SUMMARY = (
+    "The port authority approved a second container terminal on the reclaimed land north of the "
+    "harbour, with berths for the largest ships and a rail link to the inland depot."
+)
+
+
+def feed(base: str) -> bytes:
+    items = [
+        f"<item><title>Fault {fault.value}</title><link>{base}{path}</link></item>"
+        for path, fault in PAGE_FAULTS.items()
+    ]
+    items += [
+        f"<item><title>Page</title><link>{base}{path}</link></item>"
+        for path in [*CHARSET_FAULTS, *GOOD_PAGES]
+    ]
+    # Pages that are missing (404): one entry has no real text, the other a paragraph of it.
+    items.append(
+        f"<item><title>&amp;lol9;</title><link>{base}/faults/missing-1.html</link>"
+        "<description>&amp;lol9 &amp;lol9;</description></item>"
+    )
+    items.append(
+        f"<item><title>Second terminal approved</title><link>{base}/faults/missing-2.html</link>"
+        f"<description>{REAL_SUMMARY}</description></item>"
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Faults</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def sources(db: str) -> dict[str, dict[str, Any]]:
+    return {
+        s["name"]: s for s in map(json.loads, invoke("sources", "list", "--json", db=db).stdout.splitlines())
+    }
+
+
+@pytest.fixture
+def faulty_site(site_server: SiteServer) -> SiteServer:
+    site_server.faults.update(PAGE_FAULTS)
+    site_server.faults.update(CHARSET_FAULTS)
+    site_server.faults.update({f"/faults/{name}.xml": fault for name, (fault, _) in SOURCE_FAULTS.items()})
+    site_server.faults["/faults/calendar.xml"] = Fault.CALENDAR
+    site_server.routes["/feeds/faults.xml"] = (
+        200,
+        {"Content-Type": "application/rss+xml"},
+        feed(site_server.base_url),
+    )
+    return site_server
+
+
+@pytest.mark.slow
+def test_every_fault_is_survived_and_the_rest_is_stored(faulty_site: SiteServer, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'faults.db'}"
+    base = faulty_site.base_url
+    invoke("sources", "add", base + "/feeds/faults.xml", "--kind", "feed", "--name", "faults", db=db)
+    for name in SOURCE_FAULTS:
+        invoke("sources", "add", f"{base}/faults/{name}.xml", "--kind", "feed", "--name", name, db=db)
+    invoke("sources", "add", base + "/faults/calendar.xml", "--kind", "sitemap", "--name", "calendar", db=db)
+
+    result = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+    assert result.code == 3, result.stderr  # finished, some sources failed
+    report = json.loads(result.stdout)
+    assert report["finish_reason"] == "finished"
+    assert sorted(report["failed_sources"]) == sorted(SOURCE_FAULTS)
+
+    records = [json.loads(line) for line in invoke("export", db=db).stdout.splitlines()]
+    stored = {r["canonical_url"].removeprefix(base): r for r in records}
+    assert sorted(stored) == sorted([*CHARSET_FAULTS, *GOOD_PAGES, "/faults/missing-2.html"])
+    assert report["new"] == len(stored) == 6
+    assert stored["/faults/missing-2.html"]["text"] == REAL_SUMMARY
+    assert stored["/faults/missing-2.html"]["text_origin"] == "feed"
+
+    health = sources(db)
+    for name, (_, reason) in SOURCE_FAULTS.items():
+        assert health[name]["last_error"] == reason.format(base=base)
+    failed_pages = [*PAGE_FAULTS, "/faults/missing-1.html", "/faults/missing-2.html"]
+    assert report["page_errors"] == len(failed_pages) == 13
+    assert health["faults"]["last_error"].startswith("13 problem(s) in the last crawl: ")
+    assert health["faults"]["error_count"] == 0  # the feed itself is healthy: no backoff
+    # The calendar trap is cut at the sitemap depth limit: one line, and on its health.
+    trap = f"{base}/faults/calendar.xml?month=4: sitemap indexes nested more than 4 deep"
+    assert health["calendar"]["last_error"] == f"1 problem(s) in the last crawl: {trap}"
+    assert f"source calendar: not following {trap}" in result.stderr
+    assert faulty_site.hits["/faults/calendar.xml"] == 5
+
+    # One line in the log for each fault (a page over DOWNLOAD_WARNSIZE also gets Scrapy's warning).
+    # The garbage entry's skip is a line of its own, checked below.
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if "download warn size" not in line and "skipped the feed entry" not in line
+    ]
+    for path in failed_pages:
+        assert len([line for line in lines if base + path + ":" in line]) == 1, path
+    for name in SOURCE_FAULTS:
+        assert len([line for line in lines if f"source {name} failed: " in line]) == 1, name
+    assert (
+        "skipped the feed entry for " + base + "/faults/missing-1.html: no page and no usable text"
+        in result.stderr
+    )
+
+    # Nothing half-written: the file checks out and every record is whole.
+    with sqlite3.connect(tmp_path / "faults.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert all(r["title"] and r["word_count"] >= 10 for r in records)
+
+
+def test_the_bounds_on_hostile_responses_are_sensible_defaults() -> None:
+    """The settings that bound these faults: a 50 MB page and a 64 MB gzip bomb are cut."""
+    assert crawl_settings.DOWNLOAD_MAXSIZE == 16 * 1024 * 1024 < HUGE_SIZE
+    assert crawl_settings.DOWNLOAD_WARNSIZE == 4 * 1024 * 1024
+    assert crawl_settings.DOWNLOAD_TIMEOUT == 30
+    assert crawl_settings.RETRY_TIMES == 2
+    assert crawl_settings.REDIRECT_MAX_TIMES == 5
