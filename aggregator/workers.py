@@ -9,6 +9,7 @@ machine's other cores.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import select
@@ -244,6 +245,7 @@ class ChunkedPool(Generic[T]):
         """A worker died under these calls: replace the pool (once per breakage) and find which."""
         if generation == self._generation:
             self._generation += 1
+            _kill_workers(self._pool)
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._start()
         if self._trying is not None and calls == [self._trying]:
@@ -267,6 +269,20 @@ class ChunkedPool(Generic[T]):
             self._send([self._trying])
         elif self._waiting:
             self._send_waiting()
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL what is left of a broken pool's workers.
+
+    The executor's own clean-up asks them to stop with SIGTERM and then joins them, but our
+    workers ignore SIGTERM (aggregator/_forkserver.py: a Ctrl-C or a systemd stop must not kill
+    a page half-way), so that join never returned and the crawl hung at exit after a worker died.
+    A broken pool's queues may be in any state; nothing in its workers is worth waiting for.
+    ``_processes`` is the executor's documented-in-source map of live workers (None once shut).
+    """
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):  # already gone, or already closed
+            process.kill()
 
 
 class _Call(Generic[T]):
