@@ -49,6 +49,13 @@ def canonical_url(url: str) -> str:
     """The address that identifies an article: tracking parameters, fragment, default port,
     AMP and mobile variants removed; query sorted; scheme and host lower-cased."""
     url = url.strip()
+    try:
+        return _canonical(url)
+    except ValueError:  # an address no one can fetch ("host:99999", "host:abc"): kept as given
+        return url
+
+
+def _canonical(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return url

@@ -92,3 +92,16 @@ def test_normalize_article() -> None:
     assert got.word_count == 3
     assert len(got.content_hash) == 64
     assert normalize_article(got, now=NOW) == got  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://a.example:99999/x", "https://a.example:99999/x"),
+        ("https://a.example:abc/x", "https://a.example:abc/x"),
+        ("http://a.example:/x?utm_source=1&", "http://a.example/x"),
+    ],
+)
+def test_an_address_with_an_impossible_port_is_kept_as_given(url: str, expected: str) -> None:
+    # Found by tests/test_fuzz.py: w3lib and urllib raise ValueError on such ports.
+    assert canonical_url(url) == expected
