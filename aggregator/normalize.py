@@ -71,11 +71,20 @@ def _canonical(url: str) -> str:
     parts = urlsplit(canonicalize_url(url))
     host = (parts.hostname or "").rstrip(".")
     port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(parts.scheme)) else None
-    for prefix in ("m.", "mobile.", "amp."):
-        if host.startswith(prefix) and host.count(".") >= 2:
-            host = host[len(prefix) :]
+    # Until nothing changes, so that the canonical URL of a canonical URL is itself
+    # ("amp.m.example.com/story/amp/amp" is one page, whatever the order of its variants).
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in ("m.", "mobile.", "amp."):
+            if host.startswith(prefix) and host.count(".") >= 2:
+                host = host[len(prefix) :]
+                stripped = True
     netloc = f"{host}:{port}" if port else host
-    path = _AMP_PATH.sub(lambda m: m.group("slash") or "", parts.path) or "/"
+    path, previous = parts.path, None
+    while path != previous:
+        previous, path = path, _AMP_PATH.sub(lambda m: m.group("slash") or "", path)
+    path = path or "/"
     return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
 
 

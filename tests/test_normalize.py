@@ -105,3 +105,18 @@ def test_normalize_article() -> None:
 def test_an_address_with_an_impossible_port_is_kept_as_given(url: str, expected: str) -> None:
     # Found by tests/test_fuzz.py: w3lib and urllib raise ValueError on such ports.
     assert canonical_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://amp.m.a.example/story", "https://a.example/story"),
+        ("https://a.example/story/amp/amp", "https://a.example/story"),
+        ("https://m.m.a.example/amp/amp?b=1&a=2", "https://a.example/?a=2&b=1"),
+    ],
+)
+def test_nested_mobile_and_amp_variants_canonicalize_in_one_step(url: str, expected: str) -> None:
+    # Found by tests/test_fuzz.py: one pass left "m.a.example" and ".../amp", which the next
+    # crawl's canonicalization changed again.
+    assert canonical_url(url) == expected
+    assert canonical_url(expected) == expected
