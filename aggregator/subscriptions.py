@@ -155,6 +155,8 @@ def parse_opml(data: bytes, origin: str) -> list[SourceSpec]:
         ) from exc
     except ParseError as exc:
         raise InvalidSubscriptions(origin, f"not well-formed OPML ({exc})") from exc
+    except LookupError as exc:  # <?xml encoding="T"?>: expat asks Python for a codec it lacks
+        raise InvalidSubscriptions(origin, f"OPML in an unknown encoding ({exc})") from exc
     if root.tag.lower() != "opml":
         raise InvalidSubscriptions(origin, f"not OPML (root element <{root.tag}>)")
     body = root.find("body")

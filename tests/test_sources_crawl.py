@@ -110,6 +110,18 @@ def test_hostile_opml_is_refused(db_url: str, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_opml_in_an_unknown_encoding_is_one_line(db_url: str, tmp_path: Path) -> None:
+    # Found by tests/test_fuzz.py: expat's LookupError escaped as a traceback.
+    odd = tmp_path / "odd.opml"
+    odd.write_bytes(b'<?xml version="1.0" encoding="T"?><opml version="2.0"><body/></opml>')
+    result = invoke("sources", "import", str(odd), db=db_url)
+    assert result.code == 1
+    assert result.stderr.startswith(
+        f"aggregator: error: {odd}: OPML in an unknown encoding (unknown encoding: T)"
+    )
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.slow
 def test_moved_gone_and_throttled_sources(site_server: SiteServer, db_url: str) -> None:
     base = site_server.base_url
