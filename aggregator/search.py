@@ -102,10 +102,10 @@ def search(store: SearchableStore, query: SearchQuery) -> list[SearchHit]:
             by_story[row.story_id] = hit
         hits.append(hit)
     hits = hits[: query.limit]
-    terms = query_terms(query.text)
+    pattern = snippet_pattern(query_terms(query.text))
     for hit in hits:
         # Rows carry the text: snippets are made here, for the hits shown, alike on both stores.
-        hit.snippet = make_snippet(hit.snippet, terms)
+        hit.snippet = make_snippet(hit.snippet, pattern=pattern)
     return hits
 
 
@@ -118,21 +118,50 @@ def query_terms(match: str) -> list[str]:
     return parse(match).words
 
 
-def make_snippet(body: str, terms: list[str], words: int = SNIPPET_WORDS) -> str:
+def snippet_pattern(terms: list[str]) -> re.Pattern[str] | None:
+    """What marks a match in a snippet: a word that starts with a term's stem (the term less two
+    letters, at least three), which covers prefix queries and what the index's porter tokenizer
+    matched. None when there is nothing to mark. Made once per query, not per hit."""
+    stems = sorted({t[: max(3, len(t) - 2)] for t in terms if t}, key=len, reverse=True)
+    if not stems:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in stems) + r")\w*", re.IGNORECASE)
+
+
+#: Characters read on each side of the first match: enough for a snippet's words (a word and its
+#: space average 6-7 characters in the languages we store), so a long text is never split whole.
+_REACH = 40 * SNIPPET_WORDS
+#: The longest snippet, in characters per word wanted.
+_CHARS_PER_WORD = 12
+
+
+def make_snippet(
+    body: str,
+    terms: list[str] | None = None,
+    words: int = SNIPPET_WORDS,
+    *,
+    pattern: re.Pattern[str] | None = None,
+) -> str:
     """A window of the text around the first query word, matches marked [like this].
 
-    A word matches a term when it starts with the term's stem (the term less two letters, at least
-    three), which covers prefix queries and what the index's porter tokenizer matched.
+    ``pattern`` is :func:`snippet_pattern` of the query's words (``terms`` makes it here). Only
+    the characters around the match are split into words: a 10,000-word text costs what a short
+    one does.
     """
-    stems = sorted({t[: max(3, len(t) - 2)] for t in terms if t}, key=len, reverse=True)
-    if not body or not stems:
-        return " ".join(body.split()[:words])
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in stems) + r")\w*", re.IGNORECASE)
+    if pattern is None and terms:
+        pattern = snippet_pattern(terms)
+    if not body or pattern is None:
+        return " ".join(body[: _REACH * 2].split()[:words])
     found = pattern.search(body)
     position = found.start() if found else 0
-    before = body[:position].split()[-(words // 3) :] if position else []
-    after = body[position:].split()[: words - len(before)]
+    head = body[max(0, position - _REACH) : position].split()
+    before = head[-(words // 3) :] if position else []
+    rest = body[position : position + _REACH * 2].split()
+    after = rest[: words - len(before)]
     window = " ".join(before + after)
-    lead = "…" if position and len(body[:position].split()) > len(before) else ""
-    tail = "…" if len(body[position:].split()) > len(after) else ""
+    if len(window) > words * _CHARS_PER_WORD:
+        # A script written without spaces (Chinese, Japanese, Thai) is one "word" to split().
+        window, after = window[: words * _CHARS_PER_WORD], []
+    lead = "…" if position and (len(head) > len(before) or position > _REACH) else ""
+    tail = "…" if len(rest) > len(after) or position + _REACH * 2 < len(body) else ""
     return lead + pattern.sub(lambda m: f"[{m.group(0)}]", window) + tail

@@ -151,6 +151,17 @@ def test_make_snippet_marks_matches_around_the_first() -> None:
     assert len(snippet.split()) <= 16
 
 
+def test_make_snippet_reads_only_around_the_match_of_a_long_text() -> None:
+    from aggregator.search import make_snippet, query_terms
+
+    body = "filler " * 5000 + "the turbine blades cracked " + "tail " * 5000
+    expected = "…filler filler filler filler the [turbine] blades cracked " + "tail " * 7 + "tail…"
+    assert make_snippet(body, query_terms("turbines")) == expected
+    # A text without spaces (Chinese, Japanese) is one "word": the snippet is bounded all the same.
+    assert make_snippet("风电" * 20_000, query_terms("turbine")) == "风电" * 96 + "…"
+    assert make_snippet("", query_terms("turbine")) == ""
+
+
 def test_broad_queries_rank_their_newest_matches(store: Store) -> None:
     from aggregator.store.search import compiled, rank_floor
 

@@ -56,6 +56,14 @@ def rank_floor(conn: Connection, dialect: str, match: str, window: int = RANK_WI
     return int(conn.execute(text(sql), {"q": match, "k": window - 1}).scalar() or 0)
 
 
+#: rank_floor's query inside the ranking one (one statement, one trip through the driver): a
+#: scalar subquery is run once, and FTS5 takes its value as a rowid range to seek to.
+_SQLITE_FLOOR = (
+    "coalesce((SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q"
+    " ORDER BY rowid DESC LIMIT 1 OFFSET :k), 0)"
+)
+
+
 def index_rows(conn: Connection, rows: list[IndexRow]) -> None:
     """Index a batch of written rows in SQLite's full-text index, in the batch's transaction
     (PostgreSQL's tsvector is a generated column and needs nothing). Updated rows' old entries
@@ -121,7 +129,7 @@ def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
         return (
             "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -f.score, a.story_id"
             " FROM (SELECT rowid, bm25(articles_fts, " + weights + ") AS score FROM articles_fts"
-            " WHERE articles_fts MATCH :q AND rowid >= :floor ORDER BY score LIMIT :n) f"
+            " WHERE articles_fts MATCH :q AND rowid >= " + _SQLITE_FLOOR + " ORDER BY score LIMIT :n) f"
             " JOIN articles a ON a.id = f.rowid LEFT JOIN sources s ON s.id = a.source_id ORDER BY f.score"
         )
     # The text column, not a snippet: making one re-reads each row, so it is made for the hits shown.
@@ -168,11 +176,13 @@ class SearchMixin(StoreBase):
         snippet, made the same way on both stores). InvalidQuery when the query has nothing to
         look for (aggregator/query.py)."""
         params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit, "floor": 0}
+        params["k"] = RANK_WINDOW - 1
         sql = _sqlite_sql(query, params) if self.dialect == "sqlite" else _postgres_sql(query, params)
         try:
             with self.session() as s:
-                if not _filters(query, {}):
-                    # Filters narrow the matches themselves; the window is for broad text only.
+                if self.dialect != "sqlite" and not _filters(query, {}):
+                    # Filters narrow the matches themselves; the window is for broad text only
+                    # (SQLite's query finds its floor itself).
                     params["floor"] = rank_floor(s.connection(), self.dialect, params["q"])
                 rows = s.execute(text(sql), params).all()
         except (OperationalError, ProgrammingError) as exc:
