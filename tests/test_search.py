@@ -172,3 +172,27 @@ def test_broad_queries_rank_their_newest_matches(store: Store) -> None:
         assert rank_floor(s.connection(), "sqlite", match, window=2) == ids[-2]
         assert rank_floor(s.connection(), "sqlite", match, window=4) == ids[0]
         assert rank_floor(s.connection(), "sqlite", match, window=5) == 0
+
+
+def test_filtered_queries_rank_the_newest_matches_under_their_filters(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter narrows the matches the window counts: the newest two "wind" articles tagged
+    energy, not the newest two "wind" articles of which one lacks the tag."""
+    import aggregator.store.search as store_search
+
+    every = search(store, SearchQuery("wind", tag="energy", limit=50, all_copies=True))
+    assert sorted(h.article_id for h in every) == [12, 17, 21]
+    monkeypatch.setattr(store_search, "RANK_WINDOW", 2)
+    newest = search(store, SearchQuery("wind", tag="energy", limit=50, all_copies=True))
+    assert sorted(h.article_id for h in newest) == [17, 21]
+    by_section = search(store, SearchQuery("wind", section="energy", tag="energy", limit=50, all_copies=True))
+    assert sorted(h.article_id for h in by_section) == [17, 21]
+
+
+def test_facets_of_a_filtered_search_count_every_match(store: Store) -> None:
+    facets = store.facet_counts(SearchQuery("wind", tag="energy"))
+    assert (facets.total, facets.counted, facets.more) == (3, 3, False)
+    assert {(f.value, f.count) for f in facets.tags} >= {("energy", 3), ("grid", 2)}
+    wide = store.facet_counts(SearchQuery("wind", tag="energy"), sample=2)
+    assert (wide.total, wide.counted) == (3, 2)

@@ -31,7 +31,7 @@ from aggregator.store.records import (
     StoryCopy,
     StorySummary,
 )
-from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled
+from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled, sqlite_matches
 
 #: Values listed per facet.
 FACET_VALUES = 10
@@ -134,7 +134,7 @@ class ReadingMixin(StoreBase):
     ) -> Facets:
         """How the articles the query matches (its text, if any, and its filters) spread over
         tags, sources, sections and languages, counted over a ``sample`` of the matches (the
-        best ranked under filters, else the newest), and how many match (up to COUNT_CAP).
+        newest), and how many match (up to COUNT_CAP).
 
         Counting every match of a common word at 100k articles took seconds; the best thousand
         say as much about where to narrow a search, in a few milliseconds. InvalidQuery when the
@@ -148,34 +148,20 @@ class ReadingMixin(StoreBase):
             best = f"SELECT a.id {joined} WHERE 1 = 1{filters} ORDER BY a.published DESC LIMIT :sample"
             total = f"SELECT count(*) {joined} WHERE 1 = 1{filters}"
         elif self.dialect == "sqlite":
-            fts = (
-                "FROM articles_fts f JOIN articles a ON a.id = f.rowid"
-                " LEFT JOIN sources s ON s.id = a.source_id"
-            )
-            best = (
-                f"SELECT a.id {fts} WHERE articles_fts MATCH :q{filters} ORDER BY f.rank LIMIT :sample"
-                if filters
-                # The newest matches, walked in the index's order: ranking them (bm25 reads each
-                # row's statistics) cost more than the rest of the search page.
-                else "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q"
-                " ORDER BY rowid DESC LIMIT :sample"
-            )
-            total = (
-                f"SELECT count(*) FROM (SELECT 1 {fts} WHERE articles_fts MATCH :q{filters} LIMIT :cap)"
-                if filters
-                else "SELECT count(*) FROM (SELECT 1 FROM articles_fts"
-                " WHERE articles_fts MATCH :q LIMIT :cap)"
-            )
+            # The newest matches under the filters, walked in the index's order: ranking them
+            # (bm25 reads each row's statistics) cost more than the rest of the search page.
+            matches = sqlite_matches(query, params)
+            best = f"SELECT f.rowid {matches} ORDER BY f.rowid DESC LIMIT :sample"
+            total = f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT :cap)"
         else:
             match = "a.search_vector @@ to_tsquery('english', :q)"
-            rank = "ts_rank_cd(a.search_vector, to_tsquery('english', :q))"
-            order = f"{rank} DESC" if filters else "a.id DESC"
-            best = f"SELECT a.id {joined} WHERE {match}{filters} ORDER BY {order} LIMIT :sample"
+            best = f"SELECT a.id {joined} WHERE {match}{filters} ORDER BY a.id DESC LIMIT :sample"
             total = f"SELECT count(*) FROM (SELECT 1 {joined} WHERE {match}{filters} LIMIT :cap) m"
         try:
             with self.session() as s:
                 ids = [i for (i,) in s.execute(text(best), params)]
-                count = int(s.scalar(text(total), params) or 0)
+                # A sample that is not full is every match: counting them again is a second walk.
+                count = int(s.scalar(text(total), params) or 0) if len(ids) == sample else len(ids)
                 rows: list[Any] = []
                 tags: list[Any] = []
                 for start in range(0, len(ids), IN_CHUNK):

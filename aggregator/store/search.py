@@ -56,14 +56,6 @@ def rank_floor(conn: Connection, dialect: str, match: str, window: int = RANK_WI
     return int(conn.execute(text(sql), {"q": match, "k": window - 1}).scalar() or 0)
 
 
-#: rank_floor's query inside the ranking one (one statement, one trip through the driver): a
-#: scalar subquery is run once, and FTS5 takes its value as a rowid range to seek to.
-_SQLITE_FLOOR = (
-    "coalesce((SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q"
-    " ORDER BY rowid DESC LIMIT 1 OFFSET :k), 0)"
-)
-
-
 def index_rows(conn: Connection, rows: list[IndexRow]) -> None:
     """Index a batch of written rows in SQLite's full-text index, in the batch's transaction
     (PostgreSQL's tsvector is a generated column and needs nothing). Updated rows' old entries
@@ -94,14 +86,24 @@ def compiled(dialect: str, text: str) -> str:
     return to_fts5(parsed) if dialect == "sqlite" else to_tsquery(parsed)
 
 
+_TAGGED = "(SELECT at.article_id FROM article_tags at JOIN tags t ON t.id = at.tag_id WHERE t.name = :tag)"
+
+
 def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
+    """The query's filters as SQL conditions on ``articles a`` and ``sources s``."""
+    return _tag_filter(query, params, "a.id") + _row_filters(query, params)
+
+
+def _tag_filter(query: SearchQuery, params: dict[str, Any], on: str) -> str:
+    if not query.tag:
+        return ""
+    params["tag"] = fold_tag(query.tag)
+    return f" AND {on} IN {_TAGGED}"
+
+
+def _row_filters(query: SearchQuery, params: dict[str, Any]) -> str:
+    """The filters that read the article's row (or its source's)."""
     clauses = []
-    if query.tag:
-        clauses.append(
-            "a.id IN (SELECT at.article_id FROM article_tags at JOIN tags t ON t.id = at.tag_id"
-            " WHERE t.name = :tag)"
-        )
-        params["tag"] = fold_tag(query.tag)
     if query.source:
         clauses.append("s.name = :source")
         params["source"] = query.source
@@ -120,27 +122,34 @@ def _filters(query: SearchQuery, params: dict[str, Any]) -> str:
     return "".join(f" AND {c}" for c in clauses)
 
 
+def sqlite_matches(query: SearchQuery, params: dict[str, Any]) -> str:
+    """``FROM ... WHERE ...`` of the full-text matches (``f``) that pass the query's filters.
+
+    The articles row is joined only for filters that read it: a join is a B-tree seek per match,
+    and a common word matches most of the store (146 ms for 71k matches at 100k articles). The
+    tag filter tests the FTS row id against the tag's articles, with its index use disabled
+    (``+f.rowid``): handed to FTS5 as a rowid constraint, each id re-ran the whole match (28 s).
+    """
+    rows = _row_filters(query, params)
+    joined = " JOIN articles a ON a.id = f.rowid LEFT JOIN sources s ON s.id = a.source_id" if rows else ""
+    tagged = _tag_filter(query, params, "+f.rowid")
+    return f"FROM articles_fts f{joined} WHERE articles_fts MATCH :q{tagged}{rows}"
+
+
 def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
+    """Rank the newest RANK_WINDOW matches under the filters (rank_floor's query, run once as a
+    scalar subquery whose value FTS5 takes as a rowid range), inside the FTS table, and join
+    only the top rows: joining every match first made a two-word query at 100k articles 9x
+    slower (benchmarks/search.py)."""
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    filters = _filters(query, params)
-    if not filters:
-        # Rank inside the FTS table and join only the top rows: joining every match first made a
-        # two-word query at 100k articles 9x slower (benchmarks/search.py).
-        return (
-            "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -f.score, a.story_id"
-            " FROM (SELECT rowid, bm25(articles_fts, " + weights + ") AS score FROM articles_fts"
-            " WHERE articles_fts MATCH :q AND rowid >= " + _SQLITE_FLOOR + " ORDER BY score LIMIT :n) f"
-            " JOIN articles a ON a.id = f.rowid LEFT JOIN sources s ON s.id = a.source_id ORDER BY f.score"
-        )
+    matches = sqlite_matches(query, params)
+    floor = f"coalesce((SELECT f.rowid {matches} ORDER BY f.rowid DESC LIMIT 1 OFFSET :k), 0)"
     # The text column, not a snippet: making one re-reads each row, so it is made for the hits shown.
     return (
-        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -bm25(articles_fts, "
-        + weights
-        + "),"
-        " a.story_id"
-        " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
-        " LEFT JOIN sources s ON s.id = a.source_id"
-        " WHERE articles_fts MATCH :q" + filters + " ORDER BY bm25(articles_fts, " + weights + ") LIMIT :n"
+        "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, -r.score, a.story_id"
+        f" FROM (SELECT f.rowid, bm25(articles_fts, {weights}) AS score {matches}"
+        f" AND f.rowid >= {floor} ORDER BY score LIMIT :n) r"
+        " JOIN articles a ON a.id = r.rowid LEFT JOIN sources s ON s.id = a.source_id ORDER BY r.score"
     )
 
 
