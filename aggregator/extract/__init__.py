@@ -44,13 +44,28 @@ def content_hash(text: str) -> str:
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
+def _parser() -> lxml_html.HTMLParser:
+    """lxml.html's parser with every element an HtmlElement, chosen in C. lxml.html's own lookup
+    is a Python function called for each element the extractor touches (to make form fields
+    FormElement, InputElement...): 8% of the extraction time, for classes we never use."""
+    parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=False)
+    parser.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=lxml_html.HtmlElement,
+            comment=lxml_html.HtmlComment,
+            pi=lxml_html.HtmlProcessingInstruction,
+            entity=lxml_html.HtmlEntity,
+        )
+    )
+    return parser
+
+
 def _parse(text: str) -> lxml_html.HtmlElement | None:
     text = _XML_DECLARATION.sub("", text, count=1)
     if not text.strip():
         return None
     try:
-        parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=False)
-        tree = lxml_html.document_fromstring(text, parser=parser)
+        tree = lxml_html.document_fromstring(text, parser=_parser())
     except (etree.ParserError, ValueError):
         return None
     return tree

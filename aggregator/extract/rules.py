@@ -29,8 +29,10 @@ class FurnitureRules:
     prefixes: tuple[str, ...]
     prefix_max_words: int
     patterns: tuple[re.Pattern[str], ...]
-    #: The patterns as one alternation: one scan of a paragraph instead of one per pattern.
-    any_pattern: re.Pattern[str] | None
+    #: The patterns as two alternations (see :func:`combine`): those anchored at the start,
+    #: tried there only, and the others, searched for.
+    anchored_patterns: re.Pattern[str] | None
+    floating_patterns: re.Pattern[str] | None
     block_tokens: frozenset[str]
     keep_tokens: frozenset[str]
     layout_tokens: frozenset[str] = frozenset()
@@ -59,7 +61,9 @@ class FurnitureRules:
         if len(key.split()) <= self.prefix_max_words and self._starts_with_prefix(key):
             return True
         stripped = paragraph.strip()
-        return self.any_pattern is not None and self.any_pattern.search(stripped) is not None
+        if self.anchored_patterns is not None and self.anchored_patterns.match(stripped) is not None:
+            return True
+        return self.floating_patterns is not None and self.floating_patterns.search(stripped) is not None
 
 
 @dataclass(frozen=True)
@@ -92,17 +96,60 @@ def _strings(data: dict[str, Any], key: str, source: str) -> list[str]:
     return value
 
 
+def _anchored_body(pattern: str) -> str | None:
+    """The pattern less its leading ``^`` when every match of it must start at the beginning
+    (a ``^`` and no ``|`` outside brackets and groups), else None."""
+    if not pattern.startswith("^"):
+        return None
+    depth, escaped, in_class = 0, False, False
+    for char in pattern[1:]:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return None
+    return pattern[1:]
+
+
+def combine(patterns: list[str]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The patterns as two case-insensitive alternations: those anchored at the start, with
+    their ``^`` taken off, to try at position 0 (``match``), and the others, to search for.
+
+    One alternation of them all was tried at every position of a paragraph, each anchored
+    branch failing there in turn: 60 µs a paragraph, 3% of the extraction time.
+    """
+    bodies = [_anchored_body(p) for p in patterns]
+    anchored = [b for b in bodies if b is not None]
+    floating = [p for p, b in zip(patterns, bodies, strict=True) if b is None]
+
+    def alternation(parts: list[str]) -> re.Pattern[str] | None:
+        return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
+
+    return alternation(anchored), alternation(floating)
+
+
 @cache
 def furniture_rules() -> FurnitureRules:
     source = "furniture.toml"
     data = tomllib.loads(resources.files(__package__).joinpath("rules", source).read_text("utf-8"))
     patterns = _strings(data, "patterns", source)
+    anchored, floating = combine(patterns)
     return FurnitureRules(
         exact=frozenset(phrase_key(p) for p in _strings(data, "exact", source)),
         prefixes=tuple(phrase_key(p) for p in _strings(data, "prefix", source)),
         prefix_max_words=int(data.get("prefix_max_words", 30)),
         patterns=tuple(re.compile(p, re.IGNORECASE) for p in patterns),
-        any_pattern=re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None,
+        anchored_patterns=anchored,
+        floating_patterns=floating,
         block_tokens=frozenset(t.lower() for t in _strings(data, "block_tokens", source)),
         keep_tokens=frozenset(t.lower() for t in _strings(data, "keep_tokens", source)),
         layout_tokens=frozenset(t.lower() for t in _strings(data, "layout_tokens", source)),

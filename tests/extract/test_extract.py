@@ -346,3 +346,26 @@ def test_labels_are_not_deks(dek: str) -> None:
 def test_junk_tags_are_dropped(keywords: str, expected: list[str]) -> None:
     got = extract_article(page(f'<meta name="keywords" content="{keywords}">'), "https://a.example/x")
     assert got.tags == expected
+
+
+def test_furniture_patterns_anchored_at_the_start_are_tried_there_only() -> None:
+    from aggregator.extract.rules import _anchored_body, combine
+
+    assert _anchored_body("^Posted (?:in|on) .{0,80}$") == "Posted (?:in|on) .{0,80}$"
+    # A top-level alternative may match anywhere: not anchored as a whole.
+    assert _anchored_body("^Posted|Tweet") is None
+    assert _anchored_body(r"^\d+ (?:comments?|shares?)$") == r"\d+ (?:comments?|shares?)$"
+    assert _anchored_body("^[|(]x") == "[|(]x"
+    assert _anchored_body(r"\[VIDEO\]") is None
+    anchored, floating = combine(["^Posted (?:in|on) .{0,80}$", "^Posted|Tweet", r"\[VIDEO\]"])
+    assert anchored is not None
+    assert floating is not None
+    assert anchored.match("posted in Energy")
+    assert not anchored.match("We posted in Energy")
+    assert floating.search("Then a Tweet")
+    assert floating.search("Crash [VIDEO] today")
+    assert combine([]) == (None, None)
+    rules = furniture_rules()
+    assert rules.is_furniture("Posted on 12 March 2025 by the desk")
+    assert not rules.is_furniture("The plant posted on its website that output fell 12% in March.")
+    assert rules.is_furniture("Minister resigns [VIDEO] after vote")
