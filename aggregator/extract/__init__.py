@@ -106,6 +106,7 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
         rules=rules,
         site=site,
         names=names,
+        dek=article.subtitle,
     )
     paragraphs = body.paragraphs
 

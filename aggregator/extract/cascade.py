@@ -76,6 +76,7 @@ def extract_body(
     rules: FurnitureRules,
     site: SiteRules | None,
     names: PageNames | None = None,
+    dek: str = "",
 ) -> Body:
     """Run the stages until one gives a body that the page's evidence does not contradict.
 
@@ -84,7 +85,7 @@ def extract_body(
     """
     cleaned = clean_tree(tree, rules, site, names=names)
     evidence = max(cleaned.evidence, len(clean_whitespace(article_body)))
-    best = Body(extract_paragraphs(tree, site, rules, cleaned.candidates), "dom")
+    best = Body(extract_paragraphs(tree, site, rules, cleaned.candidates, dek=dek), "dom")
 
     if article_body:
         ld_words = count_words(article_body)
@@ -98,7 +99,7 @@ def extract_body(
     fresh = reparse()
     if fresh is not None:
         clean_tree(fresh, rules, site, relaxed=True)
-        relaxed = Body(extract_paragraphs(fresh, site, rules), "relaxed")
+        relaxed = Body(extract_paragraphs(fresh, site, rules, dek=dek), "relaxed")
         if relaxed.chars > _BETTER * best.chars:
             best = relaxed
     if _holds(best, evidence):

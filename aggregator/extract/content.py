@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from lxml.html import HtmlElement
 
+from aggregator.extract.names import name_words
 from aggregator.extract.rules import FurnitureRules, SiteRules, furniture_rules
 from aggregator.extract.scoring import (
     BLOCKS,
@@ -229,11 +230,73 @@ def _in_quote(el: HtmlElement) -> bool:
     return False
 
 
+#: How far up from the body's block, and how many blocks back at each level, a lead is looked for.
+_LEAD_LEVELS = 3
+_LEAD_SIBLINGS = 2
+#: A lead is prose: a sentence or more, few links.
+_LEAD_MIN_WORDS = 8
+
+
+def _named_lead(el: HtmlElement, rules: FurnitureRules) -> bool:
+    value = el.get("class")
+    return bool(value) and any(not name_words(n).isdisjoint(rules.lead_tokens) for n in value.split())
+
+
+def _same_text(text: str, dek: str) -> bool:
+    """The lead is the dek the page's metadata gave (kept as the subtitle): the same words, or
+    one holding the other."""
+    if not dek:
+        return False
+    a, b = " ".join(text.casefold().split()), " ".join(dek.casefold().split())
+    return a in b or b in a
+
+
+def lead_blocks(container: HtmlElement, rules: FurnitureRules, *, dek: str = "") -> list[HtmlElement]:
+    """The article's lead paragraph when the page keeps it in a block of its own just before the
+    body's block ("teaser-text" before "news-text-wrap", "article-intro" before "article-body"):
+    a block named for a lead among the two blocks before the container or before one of its
+    three nearest ancestors, or inside such a block (a header holding title and lead), with a
+    sentence of prose. Scoring picks the block of paragraphs, and a one-paragraph lead beside it
+    is too light to join it; a reader sees it as the first paragraph."""
+    node = container
+    for _ in range(_LEAD_LEVELS):
+        parent = node.getparent()
+        if parent is None or parent.tag in ("body", "html"):
+            return []
+        seen = 0
+        for sibling in node.itersiblings(preceding=True):
+            if not isinstance(sibling.tag, str):
+                continue
+            seen += 1
+            if seen > _LEAD_SIBLINGS:
+                break
+            named = [el for el in sibling.iter() if isinstance(el.tag, str) and _named_lead(el, rules)]
+            # The innermost: "intro" may wrap the breadcrumb, the title and the "chapo".
+            named = [el for el in named if not any(d in named for d in el.iterdescendants())]
+            leads = []
+            for el in named:
+                text = clean_whitespace(el.text_content())
+                if (
+                    count_words(text) >= _LEAD_MIN_WORDS
+                    and not el.xpath(".//h1")
+                    and link_density(el, len(text)) < 0.3
+                    and not rules.is_furniture(text)
+                    and not _same_text(text, dek)
+                ):
+                    leads.append(el)
+            if leads:
+                return leads
+        node = parent
+    return []
+
+
 def extract_paragraphs(
     tree: HtmlElement,
     site: SiteRules | None = None,
     rules: FurnitureRules | None = None,
     candidates: Candidates | None = None,
+    *,
+    dek: str = "",
 ) -> list[str]:
     """The article body of a cleaned tree, as paragraphs; empty when nothing looks like text.
 
@@ -242,7 +305,10 @@ def extract_paragraphs(
     rules = rules or furniture_rules()
     extra = site.phrases if site is not None else frozenset()
     out: list[str] = []
-    for container in find_containers(tree, site, candidates):
+    containers = find_containers(tree, site, candidates)
+    if containers and not (site is not None and site.body):
+        containers = lead_blocks(containers[0], rules, dek=dek) + containers
+    for container in containers:
         in_furniture_section = False
         for block, paragraphs in _blocks(container):
             if block.tag in _HEADINGS:

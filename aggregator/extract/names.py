@@ -57,6 +57,18 @@ def _memo(rules: FurnitureRules) -> dict[str, int]:
     return {}
 
 
+def name_words(name: str) -> set[str]:
+    """The words of one class/id name, lower-cased, and the whole name:
+    "InlineImage-imageEmbedCaption" -> inline, image, embed, caption."""
+    lower = name.lower()
+    if lower != name:
+        words = {w.lower() for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name)) if w}
+    else:
+        words = {w for w in lower.replace("_", "-").split("-") if w}
+    words.add(lower)
+    return words
+
+
 def name_bits(name: str, rules: FurnitureRules) -> int:
     """What one class/id/role name says (the bits above)."""
     lower = name.lower()
@@ -73,11 +85,7 @@ def name_bits(name: str, rules: FurnitureRules) -> int:
         return bits | KEEP
     if lower in rules.hidden_classes:
         return bits | HIDES
-    if lower != name:  # "InlineImage-imageEmbedCaption" -> inline, image, embed, caption
-        words = {w.lower() for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name)) if w}
-    else:
-        words = {w for w in lower.replace("_", "-").split("-") if w}
-    words.add(lower)
+    words = name_words(name)
     if not words.isdisjoint(rules.block_tokens):
         return bits | STRONG
     if not words.isdisjoint(rules.media_tokens):

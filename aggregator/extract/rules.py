@@ -39,6 +39,8 @@ class FurnitureRules:
     media_tokens: frozenset[str] = frozenset()
     section_headings: frozenset[str] = frozenset()
     hidden_classes: frozenset[str] = frozenset()
+    #: Class-name words of a lead paragraph kept apart from the body's block (content.py).
+    lead_tokens: frozenset[str] = frozenset()
 
     def opens_furniture_section(self, heading: str) -> bool:
         return phrase_key(heading) in self.section_headings
@@ -156,6 +158,7 @@ def furniture_rules() -> FurnitureRules:
         media_tokens=frozenset(t.lower() for t in _strings(data, "media_tokens", source)),
         section_headings=frozenset(phrase_key(p) for p in _strings(data, "section_headings", source)),
         hidden_classes=frozenset(t.lower() for t in _strings(data, "hidden_classes", source)),
+        lead_tokens=frozenset(t.lower() for t in _strings(data, "lead_tokens", source)),
     )
 
 

@@ -369,3 +369,41 @@ def test_furniture_patterns_anchored_at_the_start_are_tried_there_only() -> None
     assert rules.is_furniture("Posted on 12 March 2025 by the desk")
     assert not rules.is_furniture("The plant posted on its website that output fell 12% in March.")
     assert rules.is_furniture("Minister resigns [VIDEO] after vote")
+
+
+def _news_page(meta_description: str = "") -> str:
+    body = "".join(
+        f"<p>Paragraph {i} of the report says the cooperative will rebuild the mill's boiler house"
+        f" over the summer and keep the staff of forty on full pay while the work goes on.</p>"
+        for i in range(6)
+    )
+    meta = f'<meta property="og:description" content="{meta_description}">' if meta_description else ""
+    return (
+        f"<html><head><title>Mill rebuild</title>{meta}</head><body><div class='article'>"
+        "<h1>Mill to rebuild its boiler house</h1>"
+        "<div class='teaser-text'><p>The cooperative that owns the mill has voted to rebuild the"
+        " boiler house rather than close the site.</p></div>"
+        f"<div class='news-text-wrap'>{body}</div>"
+        "</div><div class='footer'>Imprint</div></body></html>"
+    )
+
+
+def test_a_lead_kept_before_the_body_block_is_the_first_paragraph() -> None:
+    """TYPO3's news pages (and many themes) keep the lead in a block of its own before the
+    body's block; it is too light to join the body on weight, and a reader sees it first."""
+    lead = (
+        "The cooperative that owns the mill has voted to rebuild the boiler house rather than close the site."
+    )
+    article = extract_article(_news_page(), "https://mill.example/news/rebuild")
+    assert article.text.split("\n\n")[0] == lead
+    assert article.text.count("Paragraph") == 6
+    assert "Imprint" not in article.text
+
+
+def test_a_lead_the_metadata_gave_as_the_dek_is_not_repeated_in_the_text() -> None:
+    lead = (
+        "The cooperative that owns the mill has voted to rebuild the boiler house rather than close the site."
+    )
+    article = extract_article(_news_page(meta_description=lead), "https://mill.example/news/rebuild")
+    assert article.subtitle == lead
+    assert article.text.split("\n\n")[0].startswith("Paragraph 0")
