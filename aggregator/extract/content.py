@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from lxml.html import HtmlElement
 
@@ -239,7 +240,12 @@ _LEAD_MIN_WORDS = 8
 
 def _named_lead(el: HtmlElement, rules: FurnitureRules) -> bool:
     value = el.get("class")
-    return bool(value) and any(not name_words(n).isdisjoint(rules.lead_tokens) for n in value.split())
+    return bool(value) and any(_lead_name(n, rules.lead_tokens) for n in value.split())
+
+
+@lru_cache(maxsize=8192)
+def _lead_name(name: str, tokens: frozenset[str]) -> bool:
+    return not name_words(name).isdisjoint(tokens)
 
 
 def _same_text(text: str, dek: str) -> bool:

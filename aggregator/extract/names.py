@@ -96,35 +96,50 @@ def name_bits(name: str, rules: FurnitureRules) -> int:
 
 
 def _bits_of(value: str | None, memo: dict[str, int], rules: FurnitureRules) -> int:
-    bits = 0
-    if value:
+    """What a class/id/role attribute says: its names' bits, remembered for the whole value too
+    (a page repeats the same class attribute on hundreds of elements)."""
+    if not value:
+        return 0
+    bits = memo.get(value)
+    if bits is None:
+        bits = 0
         for name in value.split():
             b = memo.get(name)
             if b is None:
                 b = memo.setdefault(name, name_bits(name, rules))
             bits |= b
+        memo[value] = bits
     return bits
 
 
 def read_names(tree: HtmlElement, rules: FurnitureRules) -> PageNames:
-    """Walk the page once and sort out the elements its names single out."""
+    """Walk the page once and sort out the elements its names single out.
+
+    Only attributes single an element out, so an element without any is passed over after one
+    call (``items()``, which also reads all of an element's attributes at once): most elements
+    of a page have none, and the per-element Python was the largest cost of extraction.
+    """
     memo = _memo(rules)
     if len(memo) > _MEMO_SIZE:
         memo.clear()
     found = PageNames()
     for el in tree.iter():
+        items = el.items()
+        if not items:
+            continue
         tag = el.tag
         if not isinstance(tag, str):
             continue
-        cls = el.get("class")
-        bits = _bits_of(cls, memo, rules)
-        if el.get("itemprop") == "alternativeHeadline" or (bits & DEK and tag in _DEK_TAGS):
+        attrs = dict(items)
+        bits = _bits_of(attrs.get("class"), memo, rules)
+        itemprop = attrs.get("itemprop")
+        if itemprop == "alternativeHeadline" or (bits & DEK and tag in _DEK_TAGS):
             found.deks.append(el)
-        rel = el.get("rel")
+        rel = attrs.get("rel")
         if rel == "tag" and tag == "a":
             found.tags.append(el)
-        if bits & (BYLINE | DATE | CRUMB) or rel == "author" or el.get("itemprop") == "author":
-            if bits & BYLINE or rel == "author" or el.get("itemprop") == "author":
+        if bits & (BYLINE | DATE | CRUMB) or rel == "author" or itemprop == "author":
+            if bits & BYLINE or rel == "author" or itemprop == "author":
                 found.bylines.append(el)
             if bits & DATE:
                 found.dates.append(el)
@@ -132,14 +147,14 @@ def read_names(tree: HtmlElement, rules: FurnitureRules) -> PageNames:
                 found.crumbs.append(el)
         if tag in KEEP_ALWAYS:
             continue
-        furniture = (bits | _bits_of(el.get("id"), memo, rules) | _bits_of(el.get("role"), memo, rules)) & (
-            _FURNITURE_BITS
-        )
-        style = el.get("style")
+        furniture = (
+            bits | _bits_of(attrs.get("id"), memo, rules) | _bits_of(attrs.get("role"), memo, rules)
+        ) & _FURNITURE_BITS
+        style = attrs.get("style")
         if (
             furniture & HIDES
-            or el.get("hidden") is not None
-            or el.get("aria-hidden") == "true"
+            or "hidden" in attrs
+            or attrs.get("aria-hidden") == "true"
             or (style and _HIDDEN_STYLE.search(style))
         ):
             found.strong.append(el)
