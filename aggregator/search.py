@@ -154,14 +154,27 @@ def make_snippet(
         return " ".join(body[: _REACH * 2].split()[:words])
     found = pattern.search(body)
     position = found.start() if found else 0
-    head = body[max(0, position - _REACH) : position].split()
+    start = max(0, position - _REACH)
+    head = body[start:position].split()
+    if start and head and not body[start - 1].isspace():
+        head = head[1:]  # the slice began inside a word
     before = head[-(words // 3) :] if position else []
-    rest = body[position : position + _REACH * 2].split()
+    end = position + _REACH * 2
+    rest = body[position:end].split()
     after = rest[: words - len(before)]
-    window = " ".join(before + after)
-    if len(window) > words * _CHARS_PER_WORD:
-        # A script written without spaces (Chinese, Japanese, Thai) is one "word" to split().
-        window, after = window[: words * _CHARS_PER_WORD], []
-    lead = "…" if position and (len(head) > len(before) or position > _REACH) else ""
-    tail = "…" if len(rest) > len(after) or position + _REACH * 2 < len(body) else ""
+    left, right = " ".join(before), " ".join(after)
+    cut_left = cut_right = False
+    limit = words * _CHARS_PER_WORD
+    if len(left) + len(right) > limit:
+        # A script written without spaces (Chinese, Japanese, Thai) is one "word" to split():
+        # cut characters instead, keeping the match, which starts ``right``.
+        if len(left) > limit // 3:
+            left, cut_left = left[len(left) - limit // 3 :], True
+        if len(right) > limit - len(left):
+            right, cut_right = right[: limit - len(left)], True
+    window = f"{left} {right}" if left else right
+    more_before = len(head) > len(before) or cut_left or (start > 0 and not body[:start].isspace())
+    more_after = len(rest) > len(after) or cut_right or (len(body) > end and not body[end:].isspace())
+    lead = "…" if position and more_before else ""
+    tail = "…" if more_after else ""
     return lead + pattern.sub(lambda m: f"[{m.group(0)}]", window) + tail

@@ -160,6 +160,13 @@ def test_make_snippet_reads_only_around_the_match_of_a_long_text() -> None:
     # A text without spaces (Chinese, Japanese) is one "word": the snippet is bounded all the same.
     assert make_snippet("风电" * 20_000, query_terms("turbine")) == "风电" * 96 + "…"
     assert make_snippet("", query_terms("turbine")) == ""
+    # The match is kept however long the text before it runs without a space.
+    cjk = make_snippet("中国的风电产业发展迅速，" * 30 + "海上风电场建设加快。", query_terms("海上风电场"))
+    assert "[海上风电场建设加快]" in cjk
+    assert cjk.startswith("…")
+    assert len(cjk) <= 16 * 12 + 4
+    assert make_snippet("风电" * 500 + " turbine rotor", query_terms("turbine")).endswith("[turbine] rotor")
+    assert make_snippet(" " * 1000 + "turbine x", query_terms("turbine")) == "[turbine] x"
 
 
 def test_broad_queries_rank_their_newest_matches(store: Store) -> None:
@@ -174,20 +181,36 @@ def test_broad_queries_rank_their_newest_matches(store: Store) -> None:
         assert rank_floor(s.connection(), "sqlite", match, window=5) == 0
 
 
-def test_filtered_queries_rank_the_newest_matches_under_their_filters(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _newest_under_filters(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A filter narrows the matches the window counts: the newest two "wind" articles tagged
     energy, not the newest two "wind" articles of which one lacks the tag."""
     import aggregator.store.search as store_search
 
-    every = search(store, SearchQuery("wind", tag="energy", limit=50, all_copies=True))
-    assert sorted(h.article_id for h in every) == [12, 17, 21]
+    def ids(**filters: str) -> list[int]:
+        query = SearchQuery("wind", limit=50, all_copies=True, **filters)  # type: ignore[arg-type]
+        return sorted(h.article_id for h in search(store, query))
+
+    assert ids(tag="energy") == [12, 17, 21]
     monkeypatch.setattr(store_search, "RANK_WINDOW", 2)
-    newest = search(store, SearchQuery("wind", tag="energy", limit=50, all_copies=True))
-    assert sorted(h.article_id for h in newest) == [17, 21]
-    by_section = search(store, SearchQuery("wind", section="energy", tag="energy", limit=50, all_copies=True))
-    assert sorted(h.article_id for h in by_section) == [17, 21]
+    assert ids(tag="energy") == [17, 21]
+    assert ids(section="energy", tag="energy") == [17, 21]
+    assert ids() == [21, 22]
+
+
+def test_filtered_queries_rank_the_newest_matches_under_their_filters(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _newest_under_filters(store, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_filtered_queries_rank_the_newest_matches_under_their_filters_on_postgres(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(postgres_url)
+    load(store)
+    _newest_under_filters(store, monkeypatch)
+    store.close()
 
 
 def test_facets_of_a_filtered_search_count_every_match(store: Store) -> None:

@@ -236,6 +236,8 @@ _LEAD_LEVELS = 3
 _LEAD_SIBLINGS = 2
 #: A lead is prose: a sentence or more, few links.
 _LEAD_MIN_WORDS = 8
+#: More blocks named for a lead than this in one block before the body: a teaser grid.
+_LEAD_MAX_NAMED = 20
 
 
 def _named_lead(el: HtmlElement, rules: FurnitureRules) -> bool:
@@ -257,13 +259,27 @@ def _same_text(text: str, dek: str) -> bool:
     return a in b or b in a
 
 
+def _lead_prose(el: HtmlElement, rules: FurnitureRules, dek: str) -> bool:
+    """A sentence or more of prose, not under a title, not mostly links, not furniture, and not
+    the dek the metadata already gave."""
+    text = clean_whitespace(el.text_content())
+    return (
+        count_words(text) >= _LEAD_MIN_WORDS
+        and not el.xpath(".//h1")
+        and link_density(el, len(text)) < 0.3
+        and not rules.is_furniture(text)
+        and not _same_text(text, dek)
+    )
+
+
 def lead_blocks(container: HtmlElement, rules: FurnitureRules, *, dek: str = "") -> list[HtmlElement]:
     """The article's lead paragraph when the page keeps it in a block of its own just before the
     body's block ("teaser-text" before "news-text-wrap", "article-intro" before "article-body"):
     a block named for a lead among the two blocks before the container or before one of its
     three nearest ancestors, or inside such a block (a header holding title and lead), with a
-    sentence of prose. Scoring picks the block of paragraphs, and a one-paragraph lead beside it
-    is too light to join it; a reader sees it as the first paragraph."""
+    sentence of prose, and only one (several side by side are other stories' teasers). Scoring
+    picks the block of paragraphs, and a one-paragraph lead beside it is too light to join it;
+    a reader sees it as the first paragraph."""
     node = container
     for _ in range(_LEAD_LEVELS):
         parent = node.getparent()
@@ -277,21 +293,17 @@ def lead_blocks(container: HtmlElement, rules: FurnitureRules, *, dek: str = "")
             if seen > _LEAD_SIBLINGS:
                 break
             named = [el for el in sibling.iter() if isinstance(el.tag, str) and _named_lead(el, rules)]
-            # The innermost: "intro" may wrap the breadcrumb, the title and the "chapo".
-            named = [el for el in named if not any(d in named for d in el.iterdescendants())]
-            leads = []
-            for el in named:
-                text = clean_whitespace(el.text_content())
-                if (
-                    count_words(text) >= _LEAD_MIN_WORDS
-                    and not el.xpath(".//h1")
-                    and link_density(el, len(text)) < 0.3
-                    and not rules.is_furniture(text)
-                    and not _same_text(text, dek)
-                ):
-                    leads.append(el)
-            if leads:
+            if len(named) > _LEAD_MAX_NAMED:
+                continue  # a grid of teaser cards, not a lead
+            passing = {el for el in named if _lead_prose(el, rules, dek)}
+            # The outermost that reads as a lead: "article-intro" holding a label and the lead
+            # paragraph; an "intro" that also holds the title fails, and its "chapo" is taken.
+            leads = [
+                el for el in named if el in passing and not any(a in passing for a in el.iterancestors())
+            ]
+            if len(leads) == 1:
                 return leads
+            # Several prose blocks named "teaser" side by side are other stories' teasers.
         node = parent
     return []
 

@@ -35,13 +35,19 @@ BM25_WEIGHTS = (10.0, 5.0, 1.0, 3.0, 2.0)
 RANK_WINDOW = 2000
 
 
-def rank_floor(conn: Connection, dialect: str, match: str, window: int = RANK_WINDOW) -> int:
-    """The smallest article id among the newest ``window`` matches (0 when fewer match): ranking
-    is done over ids >= it. Newest by id, which is arrival order; a query that matches more than
-    ``window`` articles is a broad one, and for news the recent matches are the ones wanted."""
+def rank_floor(
+    conn: Connection, dialect: str, match: str, window: int = RANK_WINDOW, query: SearchQuery | None = None
+) -> int:
+    """The smallest article id among the newest ``window`` matches (0 when fewer match), under
+    ``query``'s filters when given: ranking is done over ids >= it. Newest by id, which is
+    arrival order; a query that matches more than ``window`` articles is a broad one, and for
+    news the recent matches are the ones wanted. (SQLite's search runs this inside its ranking
+    statement, see _sqlite_sql.)"""
+    params: dict[str, Any] = {"q": match, "k": window - 1}
     if dialect == "sqlite":
+        empty = SearchQuery("")
         sql = (
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q ORDER BY rowid DESC LIMIT 1 OFFSET :k"
+            f"SELECT f.rowid {sqlite_matches(query or empty, params)} ORDER BY f.rowid DESC LIMIT 1 OFFSET :k"
         )
     else:
         # The GIN index finds the matches, then their ids are sorted. Left to itself the planner
@@ -49,11 +55,13 @@ def rank_floor(conn: Connection, dialect: str, match: str, window: int = RANK_WI
         # enough matched: 0.4 s for a two-word query at 10k articles. OFFSET 0 fences the match
         # set; no sequential scan (for this transaction) keeps it on the index.
         conn.execute(text("SET LOCAL enable_seqscan = off"))
+        filters = _filters(query, params) if query is not None else ""
         sql = (
-            "SELECT id FROM (SELECT id FROM articles WHERE search_vector @@ to_tsquery('english', :q)"
-            " OFFSET 0) m ORDER BY id DESC LIMIT 1 OFFSET :k"
+            "SELECT id FROM (SELECT a.id FROM articles a LEFT JOIN sources s ON s.id = a.source_id"
+            " WHERE a.search_vector @@ to_tsquery('english', :q)" + filters + " OFFSET 0) m"
+            " ORDER BY id DESC LIMIT 1 OFFSET :k"
         )
-    return int(conn.execute(text(sql), {"q": match, "k": window - 1}).scalar() or 0)
+    return int(conn.execute(text(sql), params).scalar() or 0)
 
 
 def index_rows(conn: Connection, rows: list[IndexRow]) -> None:
@@ -189,10 +197,12 @@ class SearchMixin(StoreBase):
         sql = _sqlite_sql(query, params) if self.dialect == "sqlite" else _postgres_sql(query, params)
         try:
             with self.session() as s:
-                if self.dialect != "sqlite" and not _filters(query, {}):
-                    # Filters narrow the matches themselves; the window is for broad text only
-                    # (SQLite's query finds its floor itself).
-                    params["floor"] = rank_floor(s.connection(), self.dialect, params["q"])
+                if self.dialect != "sqlite":
+                    # The newest matches under the filters, as on SQLite (whose ranking
+                    # statement finds its floor itself).
+                    params["floor"] = rank_floor(
+                        s.connection(), self.dialect, params["q"], RANK_WINDOW, query=query
+                    )
                 rows = s.execute(text(sql), params).all()
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)

@@ -407,3 +407,27 @@ def test_a_lead_the_metadata_gave_as_the_dek_is_not_repeated_in_the_text() -> No
     article = extract_article(_news_page(meta_description=lead), "https://mill.example/news/rebuild")
     assert article.subtitle == lead
     assert article.text.split("\n\n")[0].startswith("Paragraph 0")
+
+
+def test_a_lead_under_a_label_is_kept_whole_and_teaser_cards_are_not_leads() -> None:
+    from lxml import html as lxml_html
+
+    from aggregator.extract.content import lead_blocks
+
+    lead = "The cooperative that owns the mill has voted to rebuild the boiler house rather than close it."
+    page = lxml_html.fromstring(
+        "<div><header><h1>Mill</h1><div class='article-intro'><span class='intro-label'>Analysis</span>"
+        f"<p>{lead}</p></div></header>"
+        "<div class='col'><div class='article-body'><p>Body.</p></div></div></div>"
+    )
+    body = page.xpath("//div[@class='article-body']")[0]
+    assert [el.get("class") for el in lead_blocks(body, furniture_rules())] == ["article-intro"]
+    cards = "".join(
+        f"<div class='teaser'><a href='/s{i}'>Story {i}</a> <p>A summary of another story told in about"
+        f" twelve words for card {i}.</p></div>"
+        for i in range(3)
+    )
+    grid = lxml_html.fromstring(
+        f"<div><div class='related'>{cards}</div><div class='article-body'><p>Body.</p></div></div>"
+    )
+    assert lead_blocks(grid.xpath("//div[@class='article-body']")[0], furniture_rules()) == []
