@@ -58,9 +58,12 @@ def worker(
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr)
 
 
-def finish(proc: subprocess.Popen[bytes], timeout: float = 180) -> dict:
+def finish(proc: subprocess.Popen[bytes], timeout: float = 180, logs: list[str] | None = None) -> dict:
+    """The worker's JSON report once it exits 0; its stderr is appended to ``logs`` if given."""
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err.decode()
+    if logs is not None:
+        logs.append(err.decode())
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
 
 
@@ -130,9 +133,10 @@ def test_three_workers_share_one_frontier(site_server: SiteServer, postgres_url:
     assert sorted(enqueue(postgres_url, prefix)["enqueued"]) == names
     assert enqueue(postgres_url, prefix) == {"enqueued": [], "in_flight": names}  # leased: not twice
     workers = [worker(postgres_url, prefix, "--idle-exit", "3", *FAST) for _ in range(3)]
-    reports = [finish(w) for w in workers]
+    logs: list[str] = []
+    reports = [finish(w, logs=logs) for w in workers]
     expected = {site_server.base_url + path for path in expected_articles()}
-    assert stored(postgres_url) == dict.fromkeys(expected, 1)
+    assert stored(postgres_url) == dict.fromkeys(expected, 1), logs
     assert sum(r["new"] for r in reports) == len(expected) == 31
     for path in expected_articles():
         assert site_server.hits[path] == 1, path  # one fetch across all workers
