@@ -133,6 +133,18 @@ class Article:
         data["updated"] = isoformat(self.updated)
         return data
 
+    def reading_text(self) -> str:
+        """The article as a reader reads it below the headline: the dek, then the body.
+
+        ``text`` is the body alone, as structured truth (schema.org ``articleBody``) defines it;
+        a page's dek is in ``subtitle``. Plain-text output (``aggregator extract --text``) is
+        what a person or a text pipeline reads, and there the dek belongs, once: it is left out
+        when the body already holds it.
+        """
+        if not self.subtitle or self.subtitle in self.text:
+            return self.text
+        return f"{self.subtitle}\n\n{self.text}" if self.text else self.subtitle
+
     @property
     def is_article(self) -> bool:
         return self.page_type == PageType.ARTICLE

@@ -34,6 +34,23 @@ def test_extract_saved_page() -> None:
     assert record["dateline"] == "TOKYO"
 
 
+def test_extract_text_is_the_dek_then_the_body() -> None:
+    page = str(PAGES / "tradejournal-site-rules.html")
+    record = json.loads(invoke("extract", page).stdout)
+    result = invoke("extract", page, "--text")
+    assert result.code == 0
+    assert record["subtitle"] == "The spur doubles the number of trains the terminal can load each day"
+    assert result.stdout == f"{record['subtitle']}\n\n{record['text']}\n"
+
+
+def test_extract_text_leaves_out_a_dek_the_body_holds() -> None:
+    page = str(PAGES / "industrywire-japan-space-policy.html")
+    record = json.loads(invoke("extract", page).stdout)
+    assert record["subtitle"]
+    assert record["subtitle"] in record["text"]
+    assert invoke("extract", page, "--text").stdout == record["text"] + "\n"
+
+
 def test_extract_from_stdin() -> None:
     result = invoke("extract", "-", "--compact", stdin=(PAGES / "cp1252-retail.html").read_bytes())
     assert result.code == 0
@@ -59,6 +76,8 @@ def test_extract_of_an_empty_page_exits_4(tmp_path: Path) -> None:
     assert result.code == 4
     assert json.loads(result.stdout)["text"] == ""
     assert result.stderr == f"aggregator: {page}: no article text found (empty page)\n"
+    as_text = invoke("extract", str(page), "--text")
+    assert (as_text.code, as_text.stdout) == (4, "")
 
 
 @pytest.mark.parametrize(

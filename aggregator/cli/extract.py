@@ -16,8 +16,10 @@ from aggregator.errors import NotHTML, UnreadableFile
 @click.argument("path", metavar="PATH|-")
 @click.option("--url", default=None, help="The page's address (resolves links, picks site rules).")
 @click.option("--compact", is_flag=True, help="One line of JSON instead of indented JSON.")
-def extract(path: str, url: str | None, compact: bool) -> None:
-    """Print the Article extracted from a saved page (PATH, or - for standard input) as JSON.
+@click.option("--text", "as_text", is_flag=True, help="Plain text instead of JSON: the dek, then the body.")
+def extract(path: str, url: str | None, compact: bool, as_text: bool) -> None:
+    """Print the Article extracted from a saved page (PATH, or - for standard input) as JSON,
+    or with --text as the plain text a reader reads below the headline (dek, then body).
 
     Exits 4 when the page has no article text (the record is still printed), 1 when the file is
     not a web page at all (JSON, CSS, a feed, a PDF...).
@@ -41,7 +43,11 @@ def extract(path: str, url: str | None, compact: bool) -> None:
     if detected is not None:
         raise NotHTML(path, detected)
     article = extract_article(data, url)
-    click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=None if compact else 2))
+    if as_text:
+        if article.text:
+            click.echo(article.reading_text())
+    else:
+        click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=None if compact else 2))
     if not article.text:
         note(f"aggregator: {path}: no article text found ({article.page_type} page)")
         sys.exit(EXIT_NO_TEXT)
