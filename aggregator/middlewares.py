@@ -1,4 +1,5 @@
-"""Scrapy downloader middlewares: the SSRF guard (aggregator.netguard) on every request.
+"""Scrapy downloader middlewares: the SSRF guard (aggregator.netguard) on every request, and
+robots.txt as RFC 9309 reads it (an unreadable robots.txt allows nothing, for now).
 
 Scrapy glue, beside ``pipelines``: the check itself is core code; this only applies it to each
 request before it is downloaded, redirects included (each hop comes back through here), and
@@ -7,11 +8,24 @@ ahead of robots.txt (a blocked page gets no robots.txt request either).
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from aggregator.errors import BlockedURL
 from aggregator.netguard import Guard
+
+logger = logging.getLogger(__name__)
 
 
 class BlockedRequest(Exception):  # the name the failure's reason shows
@@ -39,3 +53,89 @@ class PrivateAddressGuard:
             self.guard.check(request.url)
         except BlockedURL as exc:
             raise BlockedRequest(exc) from None
+
+
+class RobotsUnreachable(Exception):  # the name the failure's reason shows
+    """A host's robots.txt could not be read (a server error or a network failure): RFC 9309
+    (2.3.1.4) says to assume a complete disallow, so the request is not sent. Not an
+    IgnoreRequest either: the page is not forbidden, only not allowed yet, so it counts as a
+    page to fetch again (see CrawlSession.page_deferred), never as a skip."""
+
+    def __init__(self, netloc: str, reason: str) -> None:
+        super().__init__(f"robots.txt of {netloc} could not be read ({reason}); not fetching until it can be")
+        self.netloc = netloc
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Unreachable:
+    """What stands in a host's parser slot after its robots.txt could not be read."""
+
+    reason: str
+    until: float
+
+
+class RobotsTxt(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, except when the file cannot be read.
+
+    Scrapy allows everything when the robots.txt download fails or answers 5xx (it parses the
+    error page as rules, and an error page has none), for the whole crawl. RFC 9309 asks for a
+    complete disallow instead while robots.txt is unreachable; 4xx still means no rules. The
+    failure is remembered for ``AGGREGATOR_ROBOTS_RETRY_AFTER`` seconds, then robots.txt is asked
+    again. And every request that waits for a robots.txt gets its rules (see robot_parser).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._retry_after = crawler.settings.getfloat("AGGREGATOR_ROBOTS_RETRY_AFTER", 300.0)
+
+    async def robot_parser(self, request: Request) -> Any:
+        netloc = urlparse_cached(request).netloc
+        entry = self._parsers.get(netloc)
+        if isinstance(entry, _Unreachable) and time.monotonic() >= entry.until:
+            del self._parsers[netloc]
+        elif isinstance(entry, Deferred):
+            # robots.txt is on its way. Scrapy (2.13+) awaits this shared Deferred itself, and
+            # awaiting one hands its result to the first waiter and leaves None for the next:
+            # every other request waiting for the file was let through, forbidden or not (a
+            # three-worker test stored a disallowed page). Each waiter gets a Deferred of its own.
+            own: Deferred[Any] = Deferred()
+
+            def handed_on(result: Any) -> Any:
+                own.callback(result)
+                return result
+
+            entry.addCallback(handed_on)
+            return await maybe_deferred_to_future(own)
+        return await super().robot_parser(request)
+
+    def process_request_2(self, rp: Any, request: Request) -> None:
+        if isinstance(rp, _Unreachable):
+            self._stats.inc_value("robotstxt/unreachable_deferred")
+            raise RobotsUnreachable(urlparse_cached(request).netloc, rp.reason)
+        super().process_request_2(rp, request)
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status < 500:
+            await super()._parse_robots(response, netloc, request)
+            return
+        self._stats.inc_value("robotstxt/response_count")
+        self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+        self._unreachable(netloc, f"HTTP {response.status}")
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):  # refused on purpose (the SSRF guard...): no rules
+            super()._robots_error(exc, netloc)
+            return
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        message = str(exc).strip().rstrip(".")
+        self._unreachable(netloc, f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+    def _unreachable(self, netloc: str, reason: str) -> None:
+        # Each page it holds back says so (CrawlSession.page_deferred); this is the detail.
+        logger.info("robots.txt of %s could not be read (%s): not fetching from it for now", netloc, reason)
+        waiting = self._parsers[netloc]
+        entry = _Unreachable(reason, time.monotonic() + self._retry_after)
+        self._parsers[netloc] = entry  # type: ignore[assignment]
+        if isinstance(waiting, Deferred):
+            waiting.callback(entry)  # type: ignore[arg-type]

@@ -31,8 +31,16 @@ AGGREGATOR_EXTRACT_WORKERS = os.cpu_count() or 1
 #: environment's AGGREGATOR_ALLOW_PRIVATE=1 and the CLI's --allow-private.
 AGGREGATOR_ALLOW_PRIVATE = False
 
-#: The SSRF guard runs first, before robots.txt (100) fetches anything for a request.
-DOWNLOADER_MIDDLEWARES = {"aggregator.middlewares.PrivateAddressGuard": 50}
+#: The SSRF guard runs first, before robots.txt (100) fetches anything for a request; robots.txt
+#: is Scrapy's middleware, except that an unreadable one allows nothing (RFC 9309).
+DOWNLOADER_MIDDLEWARES = {
+    "aggregator.middlewares.PrivateAddressGuard": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "aggregator.middlewares.RobotsTxt": 100,
+}
+#: Seconds a host whose robots.txt could not be read (5xx, timeout, refused) is left alone
+#: before robots.txt is asked again; its pages meanwhile are fetched again next crawl.
+AGGREGATOR_ROBOTS_RETRY_AFTER = 300.0
 
 #: The shared frontier (issue #14): a redis:// URL makes every crawl process using it share one
 #: request queue and seen-URL filter (scrapy-redis); "" keeps the frontier in this process, on

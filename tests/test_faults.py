@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from aggregator import settings as crawl_settings
-from aggregator.devserver import HUGE_SIZE, Fault, SiteServer
+from aggregator.devserver import HUGE_SIZE, Fault, SiteServer, serve
 from tests.conftest import invoke, run_cli
 
 #: Fast failures for the test: a 2 s timeout and one retry (the defaults are tested below).
@@ -202,3 +202,92 @@ def test_the_bounds_on_hostile_responses_are_sensible_defaults() -> None:
     assert crawl_settings.DOWNLOAD_TIMEOUT == 30
     assert crawl_settings.RETRY_TIMES == 2
     assert crawl_settings.REDIRECT_MAX_TIMES == 5
+
+
+#: Pages on a host whose robots.txt fails: two articles and one page its robots.txt forbids.
+ELSEWHERE = [
+    "/energy/2026/10/transmission-line-permitting.html",
+    "/manufacturing/2026/10/machine-tool-orders-decline.html",
+]
+FORBIDDEN = "/private/embargoed-earnings-preview.html"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fault", "reason"), [(Fault.SERVER_ERROR, "HTTP 500"), (Fault.RESET, "ConnectionDone")]
+)
+def test_a_robots_txt_that_cannot_be_read_allows_nothing_until_it_can(
+    site_server: SiteServer, tmp_path: Path, fault: Fault, reason: str
+) -> None:
+    """RFC 9309: while a host's robots.txt answers 5xx or cannot be reached, nothing is fetched
+    from it (Scrapy alone fetched everything, the forbidden page too). The pages are neither
+    stored nor lost: the source is not marked done, and the next crawl, robots.txt readable
+    again, stores the articles and still skips the forbidden page."""
+    db = f"sqlite:///{tmp_path / 'robots.db'}"
+    with serve(site_server.root) as publisher:  # another port: another host for robots.txt
+        publisher.faults["/robots.txt"] = fault
+        links = [publisher.base_url + path for path in [*ELSEWHERE, FORBIDDEN]]
+        items = "".join(f"<item><title>Story</title><link>{link}</link></item>" for link in links)
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
+        site_server.routes["/feeds/elsewhere.xml"] = (
+            200,
+            {"Content-Type": "application/rss+xml"},
+            body.encode(),
+        )
+        feed_url = site_server.base_url + "/feeds/elsewhere.xml"
+        invoke("sources", "add", feed_url, "--kind", "feed", "--name", "wire", db=db)
+
+        first = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+        assert first.code == 3, first.stderr
+        assert "Traceback" not in first.stderr
+        report = json.loads(first.stdout)
+        counts = (report["new"], report["deferred_pages"], report["ignored"], report["page_errors"])
+        assert counts == (0, 3, 0, 0), first.stderr
+        assert report["sources_done"] is False
+        assert publisher.hits["/robots.txt"] == 2  # one request and its one retry, for all three pages
+        assert [publisher.hits[path] for path in [*ELSEWHERE, FORBIDDEN]] == [0, 0, 0]
+        host = publisher.base_url.removeprefix("http://")
+        for link in links:
+            line = (
+                f"not fetching {link} this time: RobotsUnreachable: robots.txt of {host} could not be read ("
+            )
+            assert len([x for x in first.stderr.splitlines() if line in x and reason in x]) == 1, first.stderr
+        assert "3 page(s) were not fetched: their site's robots.txt could not be read" in first.stderr
+        assert invoke("export", db=db).stdout == ""
+
+        del publisher.faults["/robots.txt"]
+        second = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+        assert second.code == 0, second.stderr
+        report = json.loads(second.stdout)
+        assert (report["new"], report["deferred_pages"], report["ignored"]) == (2, 0, 1)
+        assert report["sources_done"] is True
+        stored = sorted(
+            json.loads(line)["canonical_url"] for line in invoke("export", db=db).stdout.splitlines()
+        )
+        assert stored == sorted(links[:2])
+        assert publisher.hits[FORBIDDEN] == 0
+
+
+@pytest.mark.slow
+def test_every_request_waiting_for_robots_txt_gets_its_rules(site_server: SiteServer, tmp_path: Path) -> None:
+    """Requests to a host queue up while its robots.txt is on its way; each must be judged by
+    it. Scrapy 2.13+ hands the rules to the first waiter only and lets the others through (a
+    three-worker test once stored a forbidden page)."""
+    db = f"sqlite:///{tmp_path / 'robots.db'}"
+    forbidden = [FORBIDDEN] + [f"/private/draft-{n}.html" for n in range(5)]
+    with serve(site_server.root) as publisher:
+        links = [publisher.base_url + path for path in [*ELSEWHERE, *forbidden]]
+        items = "".join(f"<item><title>Story</title><link>{link}</link></item>" for link in links)
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
+        site_server.routes["/feeds/elsewhere.xml"] = (
+            200,
+            {"Content-Type": "application/rss+xml"},
+            body.encode(),
+        )
+        invoke("sources", "add", site_server.base_url + "/feeds/elsewhere.xml", "--name", "wire", db=db)
+        result = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+        assert result.code == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert (report["new"], report["ignored"], report["page_errors"]) == (2, 6, 0), result.stderr
+        assert [publisher.hits[path] for path in forbidden] == [0] * 6
+        assert publisher.hits["/robots.txt"] == 1
