@@ -139,11 +139,16 @@ class Article:
         ``text`` is the body alone, as structured truth (schema.org ``articleBody``) defines it;
         a page's dek is in ``subtitle``. Plain-text output (``aggregator extract --text``) is
         what a person or a text pipeline reads, and there the dek belongs, once: it is left out
-        when the body already holds it.
+        when the body already holds it (spacing aside). No body, no text: a dek alone is not an
+        article.
         """
-        if not self.subtitle or self.subtitle in self.text:
+        if (
+            not self.text
+            or not self.subtitle
+            or " ".join(self.subtitle.split()) in " ".join(self.text.split())
+        ):
             return self.text
-        return f"{self.subtitle}\n\n{self.text}" if self.text else self.subtitle
+        return f"{self.subtitle}\n\n{self.text}"
 
     @property
     def is_article(self) -> bool:
