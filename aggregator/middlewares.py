@@ -8,6 +8,7 @@ ahead of robots.txt (a blocked page gets no robots.txt request either).
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -58,8 +59,9 @@ class PrivateAddressGuard:
 class RobotsUnreachable(Exception):  # the name the failure's reason shows
     """A host's robots.txt could not be read (a server error or a network failure): RFC 9309
     (2.3.1.4) says to assume a complete disallow, so the request is not sent. Not an
-    IgnoreRequest either: the page is not forbidden, only not allowed yet, so it counts as a
-    page to fetch again (see CrawlSession.page_deferred), never as a skip."""
+    IgnoreRequest: the page is not forbidden, it could not be fetched, a page error like a 503
+    of its own (on its source's health, and fetched again when its feed or sitemap lists it
+    again), never a skip."""
 
     def __init__(self, netloc: str, reason: str) -> None:
         super().__init__(f"robots.txt of {netloc} could not be read ({reason}); not fetching until it can be")
@@ -69,10 +71,12 @@ class RobotsUnreachable(Exception):  # the name the failure's reason shows
 
 @dataclass(frozen=True)
 class _Unreachable:
-    """What stands in a host's parser slot after its robots.txt could not be read."""
+    """What stands in a host's parser slot after its robots.txt could not be read: the reason,
+    until when, and the download's exception when the host did not answer at all."""
 
     reason: str
     until: float
+    error: Exception | None = None
 
 
 class RobotsTxt(RobotsTxtMiddleware):
@@ -111,7 +115,11 @@ class RobotsTxt(RobotsTxtMiddleware):
 
     def process_request_2(self, rp: Any, request: Request) -> None:
         if isinstance(rp, _Unreachable):
-            self._stats.inc_value("robotstxt/unreachable_deferred")
+            self._stats.inc_value("robotstxt/unreachable_refused")
+            if rp.error is not None:
+                # The host did not answer robots.txt (refused, timed out, reset): the page's
+                # failure is that, in the words a failed page download would have used.
+                raise copy.copy(rp.error) from rp.error.__cause__
             raise RobotsUnreachable(urlparse_cached(request).netloc, rp.reason)
         super().process_request_2(rp, request)
 
@@ -124,18 +132,20 @@ class RobotsTxt(RobotsTxtMiddleware):
         self._unreachable(netloc, f"HTTP {response.status}")
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
-        if isinstance(exc, IgnoreRequest):  # refused on purpose (the SSRF guard...): no rules
+        if isinstance(exc, IgnoreRequest | BlockedRequest):
+            # Refused on purpose (too many redirects, a redirect the SSRF guard blocks): that is
+            # no robots.txt, as a 4xx is, not an unreachable one; the page has its own checks.
             super()._robots_error(exc, netloc)
             return
         self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         message = str(exc).strip().rstrip(".")
-        self._unreachable(netloc, f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+        self._unreachable(netloc, f"{type(exc).__name__}: {message}" if message else type(exc).__name__, exc)
 
-    def _unreachable(self, netloc: str, reason: str) -> None:
-        # Each page it holds back says so (CrawlSession.page_deferred); this is the detail.
+    def _unreachable(self, netloc: str, reason: str, error: Exception | None = None) -> None:
+        # Each page it holds back is a page error that says why; this is the detail.
         logger.info("robots.txt of %s could not be read (%s): not fetching from it for now", netloc, reason)
         waiting = self._parsers[netloc]
-        entry = _Unreachable(reason, time.monotonic() + self._retry_after)
+        entry = _Unreachable(reason, time.monotonic() + self._retry_after, error)
         self._parsers[netloc] = entry  # type: ignore[assignment]
         if isinstance(waiting, Deferred):
             waiting.callback(entry)  # type: ignore[arg-type]

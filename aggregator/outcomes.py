@@ -90,8 +90,8 @@ class NotArticle:
 
 @dataclass(frozen=True)
 class PageFailed:
-    """The page could not be fetched or read. ``retry``: it is fetched again next time, so no
-    source is marked done (a worker died on it, or its host's robots.txt could not be read)."""
+    """The page could not be fetched or read. ``retry``: we failed it (a worker died), not the
+    publisher, so no source is marked done and the page is fetched again next time."""
 
     url: str
     reason: str
@@ -156,8 +156,6 @@ class CrawlReport:
     page_errors: int = 0
     #: Pages fetched but not processed (a worker died on them): fetched again next time.
     lost_pages: int = 0
-    #: Pages not fetched because their host's robots.txt could not be read: fetched next time.
-    deferred_pages: int = 0
     #: Failed and Gone sources, and failed documents within a source (a child sitemap).
     source_errors: int = 0
     not_modified: int = 0

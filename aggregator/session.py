@@ -206,16 +206,6 @@ class CrawlSession:
         logger.warning("could not %s %s: %s", "extract" if retry else "fetch", url, reason)
         return PageFailed(url, reason, retry)
 
-    def page_deferred(self, url: str, reason: str, *, source: SourceRef | None = None) -> PageFailed:
-        """A page not fetched this time for a reason that passes: its host's robots.txt could not
-        be read, and RFC 9309 allows nothing until it can. As with a lost page, no source is
-        marked done (its frontier ticket stays pending), so the page is fetched next time."""
-        self._counts["deferred_pages"] += 1
-        if source is not None:
-            self._page_faults.setdefault(source.key, []).append(f"{url}: {reason}")
-        logger.warning("not fetching %s this time: %s", url, reason)
-        return PageFailed(url, reason, retry=True)
-
     # --- the shared frontier -------------------------------------------------------------------
 
     def expect(self, url: str, ticket: PageTicket) -> None:
@@ -369,9 +359,7 @@ class CrawlSession:
             self.flush()
             self._collect(wait=True)
             ended = self._timer()
-            done = reason == "finished" and not any(
-                self._counts[k] for k in ("unstored", "lost_pages", "deferred_pages")
-            )
+            done = reason == "finished" and not self._counts["unstored"] and not self._counts["lost_pages"]
             if self.frontier is not None:
                 # Recorded as they finished (see source_finished); done when every source this
                 # process read was finished, here or by another worker.

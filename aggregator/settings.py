@@ -39,7 +39,7 @@ DOWNLOADER_MIDDLEWARES = {
     "aggregator.middlewares.RobotsTxt": 100,
 }
 #: Seconds a host whose robots.txt could not be read (5xx, timeout, refused) is left alone
-#: before robots.txt is asked again; its pages meanwhile are fetched again next crawl.
+#: before robots.txt is asked again; its pages meanwhile are page errors (RFC 9309).
 AGGREGATOR_ROBOTS_RETRY_AFTER = 300.0
 
 #: The shared frontier (issue #14): a redis:// URL makes every crawl process using it share one

@@ -31,7 +31,6 @@ from aggregator.errors import FrontierUnavailable
 from aggregator.feeds import FeedEntry, article_from_entry
 from aggregator.frontier import PageTicket, page_key
 from aggregator.ingest import add_tags, prepare_page
-from aggregator.middlewares import RobotsUnreachable
 from aggregator.model import Article, PageType, SourceKind, SourceRef, Tag, TagOrigin
 from aggregator.normalize import canonical_url
 from aggregator.outcomes import Skip
@@ -306,11 +305,6 @@ class ArticlePages(Spider):
             return
         # The URL as listed, not where its redirects led.
         url = request.meta.get("redirect_urls", [request.url])[0]
-        if isinstance(failure.value, RobotsUnreachable):
-            # Not forbidden, not failed: not yet allowed. Its ticket stays pending and no source
-            # is marked done, so the page comes again; the feed entry does not stand in for it.
-            self.session.page_deferred(url, describe_failure(failure), source=found.source)
-            return
         self.session.page_failed(url, describe_failure(failure), source=found.source)
         yield from self._entry_fallback(found, ticket)
 

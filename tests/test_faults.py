@@ -212,55 +212,79 @@ ELSEWHERE = [
 FORBIDDEN = "/private/embargoed-earnings-preview.html"
 
 
+def wire_feed(links: list[str]) -> tuple[int, dict[str, str], bytes]:
+    """A feed (a scripted route: no ETag, read whole every time) listing ``links``."""
+    items = "".join(f"<item><title>Story</title><link>{link}</link></item>" for link in links)
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
+    return 200, {"Content-Type": "application/rss+xml"}, body.encode()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("fault", "reason"), [(Fault.SERVER_ERROR, "HTTP 500"), (Fault.RESET, "ConnectionDone")]
+    ("fault", "reason"),
+    [
+        (
+            Fault.SERVER_ERROR,
+            (
+                "RobotsUnreachable: robots.txt of {host} could not be read (HTTP 500);"
+                " not fetching until it can be"
+            ),
+        ),
+        # No answer at all: the pages fail as their own download would have.
+        (
+            Fault.RESET,
+            "DownloadFailedError: the connection closed before the response was complete (ConnectionDone)",
+        ),
+    ],
+    ids=["500", "reset"],
 )
-def test_a_robots_txt_that_cannot_be_read_allows_nothing_until_it_can(
+def test_a_robots_txt_that_cannot_be_read_allows_nothing(
     site_server: SiteServer, tmp_path: Path, fault: Fault, reason: str
 ) -> None:
     """RFC 9309: while a host's robots.txt answers 5xx or cannot be reached, nothing is fetched
-    from it (Scrapy alone fetched everything, the forbidden page too). The pages are neither
-    stored nor lost: the source is not marked done, and the next crawl, robots.txt readable
-    again, stores the articles and still skips the forbidden page."""
+    from it (Scrapy alone fetched everything, the forbidden page too). Its pages are page errors,
+    on their source's health; once robots.txt reads again, the articles are stored and the
+    forbidden page is still skipped."""
     db = f"sqlite:///{tmp_path / 'robots.db'}"
     with serve(site_server.root) as publisher:  # another port: another host for robots.txt
         publisher.faults["/robots.txt"] = fault
         links = [publisher.base_url + path for path in [*ELSEWHERE, FORBIDDEN]]
-        items = "".join(f"<item><title>Story</title><link>{link}</link></item>" for link in links)
-        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
-        site_server.routes["/feeds/elsewhere.xml"] = (
-            200,
-            {"Content-Type": "application/rss+xml"},
-            body.encode(),
+        site_server.routes["/feeds/elsewhere.xml"] = wire_feed(links)
+        added = invoke(
+            "sources",
+            "add",
+            site_server.base_url + "/feeds/elsewhere.xml",
+            "--kind",
+            "feed",
+            "--name",
+            "wire",
+            db=db,
         )
-        feed_url = site_server.base_url + "/feeds/elsewhere.xml"
-        invoke("sources", "add", feed_url, "--kind", "feed", "--name", "wire", db=db)
+        assert added.code == 0, added.stderr
 
         first = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
-        assert first.code == 3, first.stderr
+        assert first.code == 0, first.stderr
         assert "Traceback" not in first.stderr
         report = json.loads(first.stdout)
-        counts = (report["new"], report["deferred_pages"], report["ignored"], report["page_errors"])
-        assert counts == (0, 3, 0, 0), first.stderr
-        assert report["sources_done"] is False
+        counts = (report["new"], report["page_errors"], report["ignored"])
+        assert counts == (0, 3, 0), first.stderr
         assert publisher.hits["/robots.txt"] == 2  # one request and its one retry, for all three pages
         assert [publisher.hits[path] for path in [*ELSEWHERE, FORBIDDEN]] == [0, 0, 0]
         host = publisher.base_url.removeprefix("http://")
+        reason = reason.format(host=host)
         for link in links:
-            line = (
-                f"not fetching {link} this time: RobotsUnreachable: robots.txt of {host} could not be read ("
-            )
-            assert len([x for x in first.stderr.splitlines() if line in x and reason in x]) == 1, first.stderr
-        assert "3 page(s) were not fetched: their site's robots.txt could not be read" in first.stderr
+            line = f"WARNING aggregator.session: could not fetch {link}: {reason}"
+            assert first.stderr.splitlines().count(line) == 1, first.stderr
+        health = sources(db)["wire"]["last_error"]
+        assert health.startswith("3 problem(s) in the last crawl: http://"), health
+        assert health.endswith(f": {reason} (and 2 more)")
         assert invoke("export", db=db).stdout == ""
 
         del publisher.faults["/robots.txt"]
         second = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
         assert second.code == 0, second.stderr
         report = json.loads(second.stdout)
-        assert (report["new"], report["deferred_pages"], report["ignored"]) == (2, 0, 1)
-        assert report["sources_done"] is True
+        assert (report["new"], report["page_errors"], report["ignored"]) == (2, 0, 1)
         stored = sorted(
             json.loads(line)["canonical_url"] for line in invoke("export", db=db).stdout.splitlines()
         )
@@ -284,7 +308,17 @@ def test_every_request_waiting_for_robots_txt_gets_its_rules(site_server: SiteSe
             {"Content-Type": "application/rss+xml"},
             body.encode(),
         )
-        invoke("sources", "add", site_server.base_url + "/feeds/elsewhere.xml", "--name", "wire", db=db)
+        added = invoke(
+            "sources",
+            "add",
+            site_server.base_url + "/feeds/elsewhere.xml",
+            "--kind",
+            "feed",
+            "--name",
+            "wire",
+            db=db,
+        )
+        assert added.code == 0, added.stderr
         result = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
         assert result.code == 0, result.stderr
         report = json.loads(result.stdout)

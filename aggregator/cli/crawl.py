@@ -68,7 +68,6 @@ def report_rows(report: CrawlReport, *, stored_before: int) -> list[tuple[str, i
         ("duplicate links (not fetched)", report.duplicate_links),
         ("already stored (not fetched)", report.already_stored),
         ("forbidden by robots.txt", report.ignored),
-        ("robots.txt unreadable (later)", report.deferred_pages),
         ("not articles (skipped)", report.not_articles),
         ("sources unchanged (304)", report.not_modified),
         ("page errors", report.page_errors),
@@ -161,13 +160,6 @@ def show_report(report: CrawlReport, *, title: str, stored_before: int, as_json:
         click.echo(
             f"aggregator: {report.lost_pages} page(s) were lost (an extraction worker died);"
             " the next crawl fetches them again",
-            err=True,
-        )
-        return EXIT_PARTIAL
-    if report.deferred_pages:
-        click.echo(
-            f"aggregator: {report.deferred_pages} page(s) were not fetched: their site's robots.txt"
-            " could not be read; the next crawl fetches them",
             err=True,
         )
         return EXIT_PARTIAL

@@ -52,10 +52,7 @@ def fetch(ctx: Context, urls: tuple[str, ...], do_store: bool, overrides: tuple[
         log_level=ctx.log_level,
     )
     if printed < len(checked):
-        deferred = (
-            f", {report.deferred_pages} not fetched: robots.txt unreadable" if report.deferred_pages else ""
-        )
         fail(
             f"{len(checked) - printed} of {len(checked)} URLs could not be fetched or read"
-            f" ({report.page_errors} download errors{deferred})"
+            f" ({report.page_errors} download errors)"
         )
