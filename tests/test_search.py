@@ -213,9 +213,23 @@ def test_filtered_queries_rank_the_newest_matches_under_their_filters_on_postgre
     store.close()
 
 
-def test_facets_of_a_filtered_search_count_every_match(store: Store) -> None:
+def _facets_count_every_match(store: Store) -> None:
     facets = store.facet_counts(SearchQuery("wind", tag="energy"))
     assert (facets.total, facets.counted, facets.more) == (3, 3, False)
     assert {(f.value, f.count) for f in facets.tags} >= {("energy", 3), ("grid", 2)}
     wide = store.facet_counts(SearchQuery("wind", tag="energy"), sample=2)
     assert (wide.total, wide.counted) == (3, 2)
+    assert store.facet_counts(SearchQuery("wind")).total == 4  # the same on both stores
+    assert store.facet_counts(SearchQuery("nosuchwordanywhere")).total == 0
+
+
+def test_facets_of_a_filtered_search_count_every_match(store: Store) -> None:
+    _facets_count_every_match(store)
+
+
+@pytest.mark.postgres
+def test_facets_of_a_filtered_search_count_every_match_on_postgres(postgres_url: str) -> None:
+    store = Store(postgres_url)
+    load(store)
+    _facets_count_every_match(store)
+    store.close()
