@@ -86,18 +86,24 @@ class RobotsTxt(RobotsTxtMiddleware):
     error page as rules, and an error page has none), for the whole crawl. RFC 9309 asks for a
     complete disallow instead while robots.txt is unreachable; 4xx still means no rules. The
     failure is remembered for ``AGGREGATOR_ROBOTS_RETRY_AFTER`` seconds, then robots.txt is asked
-    again. And every request that waits for a robots.txt gets its rules (see robot_parser).
+    again. Rules read are kept ``AGGREGATOR_ROBOTS_MAX_AGE`` seconds (RFC 9309: no longer than a
+    day), not for the life of the process, which for a worker is months. And every request that
+    waits for a robots.txt gets its rules (see robot_parser).
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._retry_after = crawler.settings.getfloat("AGGREGATOR_ROBOTS_RETRY_AFTER", 300.0)
+        self._max_age = crawler.settings.getfloat("AGGREGATOR_ROBOTS_MAX_AGE", 86400.0)
+        self._read_at: dict[str, float] = {}
 
     async def robot_parser(self, request: Request) -> Any:
         netloc = urlparse_cached(request).netloc
         entry = self._parsers.get(netloc)
-        if isinstance(entry, _Unreachable) and time.monotonic() >= entry.until:
-            del self._parsers[netloc]
+        now = time.monotonic()
+        if isinstance(entry, _Unreachable):
+            if now >= entry.until:
+                del self._parsers[netloc]
         elif isinstance(entry, Deferred):
             # robots.txt is on its way. Scrapy (2.13+) awaits this shared Deferred itself, and
             # awaiting one hands its result to the first waiter and leaves None for the next:
@@ -111,6 +117,10 @@ class RobotsTxt(RobotsTxtMiddleware):
 
             entry.addCallback(handed_on)
             return await maybe_deferred_to_future(own)
+        elif netloc in self._parsers and now - self._read_at.get(netloc, now) >= self._max_age:
+            del self._parsers[netloc]
+        if netloc not in self._parsers:
+            self._read_at[netloc] = now  # Scrapy's robot_parser asks for the file now
         return await super().robot_parser(request)
 
     def process_request_2(self, rp: Any, request: Request) -> None:

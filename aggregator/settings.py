@@ -41,6 +41,9 @@ DOWNLOADER_MIDDLEWARES = {
 #: Seconds a host whose robots.txt could not be read (5xx, timeout, refused) is left alone
 #: before robots.txt is asked again; its pages meanwhile are page errors (RFC 9309).
 AGGREGATOR_ROBOTS_RETRY_AFTER = 300.0
+#: Seconds a robots.txt read is trusted before it is read again (RFC 9309: at most a day); a
+#: worker runs for months, and Scrapy alone kept the first copy for the life of the process.
+AGGREGATOR_ROBOTS_MAX_AGE = 86400.0
 
 #: The shared frontier (issue #14): a redis:// URL makes every crawl process using it share one
 #: request queue and seen-URL filter (scrapy-redis); "" keeps the frontier in this process, on

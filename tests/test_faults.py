@@ -325,3 +325,22 @@ def test_every_request_waiting_for_robots_txt_gets_its_rules(site_server: SiteSe
         assert (report["new"], report["ignored"], report["page_errors"]) == (2, 6, 0), result.stderr
         assert [publisher.hits[path] for path in forbidden] == [0] * 6
         assert publisher.hits["/robots.txt"] == 1
+
+
+@pytest.mark.slow
+def test_robots_txt_is_read_again_once_its_copy_is_too_old(site_server: SiteServer, tmp_path: Path) -> None:
+    """A worker runs for months: robots.txt is read again after AGGREGATOR_ROBOTS_MAX_AGE (a day;
+    here 0), and still obeyed. Scrapy kept its first copy for the life of the process."""
+    db = f"sqlite:///{tmp_path / 'robots.db'}"
+    links = [site_server.base_url + path for path in [*ELSEWHERE, FORBIDDEN]]
+    site_server.routes["/feeds/elsewhere.xml"] = wire_feed(links)
+    added = invoke("sources", "add", site_server.base_url + "/feeds/elsewhere.xml", "--kind", "feed", db=db)
+    assert added.code == 0, added.stderr
+    once = ("-s", "AGGREGATOR_ROBOTS_MAX_AGE=0")
+    result = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, *once, db=db)
+    assert result.code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["new"], report["ignored"], report["page_errors"]) == (2, 1, 0), result.stderr
+    assert site_server.hits[FORBIDDEN] == 0
+    # The feed's request read it, and the pages' requests, which came after, read it again.
+    assert site_server.hits["/robots.txt"] >= 2
