@@ -212,11 +212,15 @@ ELSEWHERE = [
 FORBIDDEN = "/private/embargoed-earnings-preview.html"
 
 
-def wire_feed(links: list[str]) -> tuple[int, dict[str, str], bytes]:
-    """A feed (a scripted route: no ETag, read whole every time) listing ``links``."""
+def add_wire_feed(site_server: SiteServer, links: list[str], db: str) -> None:
+    """A feed source "wire" on ``site_server`` listing ``links`` (a scripted route: no ETag, so
+    every crawl reads it whole)."""
     items = "".join(f"<item><title>Story</title><link>{link}</link></item>" for link in links)
     body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
-    return 200, {"Content-Type": "application/rss+xml"}, body.encode()
+    site_server.routes["/feeds/elsewhere.xml"] = (200, {"Content-Type": "application/rss+xml"}, body.encode())
+    feed = site_server.base_url + "/feeds/elsewhere.xml"
+    added = invoke("sources", "add", feed, "--kind", "feed", "--name", "wire", db=db)
+    assert added.code == 0, added.stderr
 
 
 @pytest.mark.slow
@@ -249,18 +253,7 @@ def test_a_robots_txt_that_cannot_be_read_allows_nothing(
     with serve(site_server.root) as publisher:  # another port: another host for robots.txt
         publisher.faults["/robots.txt"] = fault
         links = [publisher.base_url + path for path in [*ELSEWHERE, FORBIDDEN]]
-        site_server.routes["/feeds/elsewhere.xml"] = wire_feed(links)
-        added = invoke(
-            "sources",
-            "add",
-            site_server.base_url + "/feeds/elsewhere.xml",
-            "--kind",
-            "feed",
-            "--name",
-            "wire",
-            db=db,
-        )
-        assert added.code == 0, added.stderr
+        add_wire_feed(site_server, links, db)
 
         first = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
         assert first.code == 0, first.stderr
@@ -301,24 +294,7 @@ def test_every_request_waiting_for_robots_txt_gets_its_rules(site_server: SiteSe
     forbidden = [FORBIDDEN] + [f"/private/draft-{n}.html" for n in range(5)]
     with serve(site_server.root) as publisher:
         links = [publisher.base_url + path for path in [*ELSEWHERE, *forbidden]]
-        items = "".join(f"<item><title>Story</title><link>{link}</link></item>" for link in links)
-        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
-        site_server.routes["/feeds/elsewhere.xml"] = (
-            200,
-            {"Content-Type": "application/rss+xml"},
-            body.encode(),
-        )
-        added = invoke(
-            "sources",
-            "add",
-            site_server.base_url + "/feeds/elsewhere.xml",
-            "--kind",
-            "feed",
-            "--name",
-            "wire",
-            db=db,
-        )
-        assert added.code == 0, added.stderr
+        add_wire_feed(site_server, links, db)
         result = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
         assert result.code == 0, result.stderr
         report = json.loads(result.stdout)
@@ -333,9 +309,7 @@ def test_robots_txt_is_read_again_once_its_copy_is_too_old(site_server: SiteServ
     here 0), and still obeyed. Scrapy kept its first copy for the life of the process."""
     db = f"sqlite:///{tmp_path / 'robots.db'}"
     links = [site_server.base_url + path for path in [*ELSEWHERE, FORBIDDEN]]
-    site_server.routes["/feeds/elsewhere.xml"] = wire_feed(links)
-    added = invoke("sources", "add", site_server.base_url + "/feeds/elsewhere.xml", "--kind", "feed", db=db)
-    assert added.code == 0, added.stderr
+    add_wire_feed(site_server, links, db)
     once = ("-s", "AGGREGATOR_ROBOTS_MAX_AGE=0")
     result = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, *once, db=db)
     assert result.code == 0, result.stderr
