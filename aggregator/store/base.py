@@ -116,6 +116,8 @@ class StoreBase:
             _configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: DBAPIConnection | None = None
+        #: Articles written since PostgreSQL's statistics were last looked at (None: never).
+        self._unanalyzed: int | None = None
         if migrate_schema:
             try:
                 migrate(self.engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -215,6 +216,36 @@ def test_postgres_round_trip(postgres_url: str) -> None:
     assert store.stored_urls(["https://pub.example/2", "https://pub.example/3"]) == {"https://pub.example/2"}
     store.write_batch([article(3)], now=NOW)  # the reader sees later commits: no old snapshot
     assert store.hash_for_url("https://pub.example/3") == article(3).content_hash
+    store.close()
+
+
+@pytest.mark.postgres
+def test_the_writer_keeps_postgres_statistics_fresh(postgres_url: str) -> None:
+    """Autovacuum may be off (it is on the development machines) or behind: the writer ANALYZEs
+    the tables a tenth of whose rows changed, so that its story-band lookup keeps its index."""
+    store = Store(postgres_url)
+
+    def analyzed() -> set[str]:
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+                    " AND last_analyze IS NOT NULL"
+                )
+            )
+            return {name for (name,) in rows}
+
+    assert analyzed() == set()
+    texts = {n: " ".join(f"term{n}x{i}" for i in range(80)) + "." for n in range(1, 61)}
+    assert store.write_batch([article(n, texts[n]) for n in texts], now=NOW).new == 60
+    # The statistics of the writes reach pg_stat_user_tables within a second or so: the first
+    # look may come too early, a later one (every 20,000 articles in a crawl) sees them.
+    deadline = time.monotonic() + 20
+    while not {"articles", "story_bands"} <= analyzed():
+        assert time.monotonic() < deadline, analyzed()
+        store.refresh_statistics()
+        time.sleep(0.2)
+    assert store.refresh_statistics() == []  # nothing is stale right after
     store.close()
 
 
