@@ -155,8 +155,8 @@ class ReadingMixin(StoreBase):
             total = f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT :cap)"
         else:
             # The matches by the GIN index, fenced off (see store.search._postgres_sql: left to
-            # choose, the planner walked the primary key testing each row's tsvector after a
-            # burst of writes), then the newest of them and how many there are, in one statement.
+            # choose on estimates that can be far off, the planner walked the primary key testing
+            # each row's tsvector), then the newest of them and how many there are, in one statement.
             match = "a.search_vector @@ to_tsquery('english', :q)"
             best = (
                 f"WITH m AS MATERIALIZED (SELECT a.id {joined} WHERE {match}{filters})"

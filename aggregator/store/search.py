@@ -166,11 +166,12 @@ def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
     fenced off (a materialized CTE), the newest RANK_WINDOW of them ranked, the top rows joined.
 
     The ranking step used to filter ``articles`` by ``id >= floor`` and the match together, and
-    the planner chose between the GIN index and the primary key on its estimates. After a burst of
-    writes the index's pending list makes the GIN index look dear, and it walked the primary key
-    testing each row's tsvector (a detoast each): 40 ms a query at 10k articles and 420 ms at
-    100k in benchmarks/store.py, against 2-12 ms. The text (for the snippet, made in Python as on
-    SQLite) is read for the rows kept only; ts_headline on every row re-parsed each text.
+    the planner chose between the GIN index and the primary key on its estimates, which can be
+    far off (no statistics yet, autovacuum off or behind; a GIN pending list after a burst of
+    writes): it walked the primary key testing each row's tsvector (a detoast each), 40 ms a
+    query at 10k articles and 420 ms at 100k in benchmarks/store.py, against 2-12 ms. The text
+    (for the snippet, made in Python as on SQLite) is read for the rows kept only; ts_headline on
+    every row re-parsed each text.
     """
     source = " LEFT JOIN sources s ON s.id = a.source_id" if query.source else ""
     return (
