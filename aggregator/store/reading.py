@@ -31,7 +31,7 @@ from aggregator.store.records import (
     StoryCopy,
     StorySummary,
 )
-from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled, sqlite_matches
+from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled, postgres_matches, sqlite_matches
 
 #: Values listed per facet.
 FACET_VALUES = 10
@@ -154,26 +154,26 @@ class ReadingMixin(StoreBase):
             best = f"SELECT f.rowid {matches} ORDER BY f.rowid DESC LIMIT :sample"
             total = f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT :cap)"
         else:
-            # The matches by the GIN index, fenced off (see store.search._postgres_sql: left to
-            # choose on estimates that can be far off, the planner walked the primary key testing
-            # each row's tsvector), then the newest of them and how many there are, in one statement.
-            match = "a.search_vector @@ to_tsquery('english', :q)"
-            best = (
-                f"WITH m AS MATERIALIZED (SELECT a.id {joined} WHERE {match}{filters})"
-                " SELECT id, (SELECT count(*) FROM m) FROM m ORDER BY id DESC LIMIT :sample"
-            )
-            total = ""
+            # The fenced matches (store.search.postgres_matches), then the newest of them and how
+            # many there are, in one statement (made below: it needs the session's connection).
+            best = total = ""
         try:
             with self.session() as s:
-                if not total:
-                    s.execute(text("SET LOCAL enable_seqscan = off"))  # a scan reads every tsvector
-                found = s.execute(text(best), params).all()
-                ids = [row[0] for row in found]
-                if not total:
-                    count = int(found[0][1]) if found else 0
-                else:
+                if best:
+                    ids = [i for (i,) in s.execute(text(best), params)]
                     # A sample that is not full is every match: counting them again is a second walk.
                     count = int(s.scalar(text(total), params) or 0) if len(ids) == sample else len(ids)
+                else:
+                    fenced = postgres_matches(s.connection(), query, params)
+                    found = s.execute(
+                        text(
+                            fenced
+                            + " SELECT id, (SELECT count(*) FROM m) FROM m ORDER BY id DESC LIMIT :sample"
+                        ),
+                        params,
+                    ).all()
+                    ids = [i for i, _ in found]
+                    count = int(found[0][1]) if found else 0
                 rows: list[Any] = []
                 tags: list[Any] = []
                 for start in range(0, len(ids), IN_CHUNK):

@@ -50,18 +50,27 @@ def rank_floor(
             f"SELECT f.rowid {sqlite_matches(query or empty, params)} ORDER BY f.rowid DESC LIMIT 1 OFFSET :k"
         )
     else:
-        # The GIN index finds the matches, then their ids are sorted. Left to itself the planner
-        # walked the primary key backwards testing each row's tsvector (a detoast each) until
-        # enough matched: 0.4 s for a two-word query at 10k articles. OFFSET 0 fences the match
-        # set; no sequential scan (for this transaction) keeps it on the index.
-        conn.execute(text("SET LOCAL enable_seqscan = off"))
-        filters = _filters(query, params) if query is not None else ""
-        sql = (
-            "SELECT id FROM (SELECT a.id FROM articles a LEFT JOIN sources s ON s.id = a.source_id"
-            " WHERE a.search_vector @@ to_tsquery('english', :q)" + filters + " OFFSET 0) m"
-            " ORDER BY id DESC LIMIT 1 OFFSET :k"
-        )
+        sql = postgres_matches(conn, query or SearchQuery(""), params) + " SELECT id FROM m"
+        sql += " ORDER BY id DESC LIMIT 1 OFFSET :k"
     return int(conn.execute(text(sql), params).scalar() or 0)
+
+
+def postgres_matches(conn: Connection, query: SearchQuery, params: dict[str, Any]) -> str:
+    """``WITH m AS MATERIALIZED (...)``: the ids of the full-text matches (``:q``) under the
+    query's filters, found by the GIN index and fenced off from the rest of the statement.
+
+    Left to choose, on estimates that can be far off (no statistics yet, autovacuum off or
+    behind; a GIN pending list after a burst of writes), the planner walked the primary key
+    testing each row's tsvector (a detoast each): 40 ms a query at 10k articles and 420 ms at
+    100k in benchmarks/store.py, against 2-12 ms. No sequential scan, for the transaction on
+    ``conn``, keeps the fenced set on the index.
+    """
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    source = " LEFT JOIN sources s ON s.id = a.source_id" if query.source else ""
+    return (
+        f"WITH m AS MATERIALIZED (SELECT a.id FROM articles a{source}"
+        f" WHERE a.search_vector @@ to_tsquery('english', :q){_filters(query, params)})"
+    )
 
 
 def index_rows(conn: Connection, rows: list[IndexRow]) -> None:
@@ -161,25 +170,13 @@ def _sqlite_sql(query: SearchQuery, params: dict[str, Any]) -> str:
     )
 
 
-def _postgres_sql(query: SearchQuery, params: dict[str, Any]) -> str:
-    """One statement, as on SQLite: the matches under the filters, found by the GIN index and
-    fenced off (a materialized CTE), the newest RANK_WINDOW of them ranked, the top rows joined.
-
-    The ranking step used to filter ``articles`` by ``id >= floor`` and the match together, and
-    the planner chose between the GIN index and the primary key on its estimates, which can be
-    far off (no statistics yet, autovacuum off or behind; a GIN pending list after a burst of
-    writes): it walked the primary key testing each row's tsvector (a detoast each), 40 ms a
-    query at 10k articles and 420 ms at 100k in benchmarks/store.py, against 2-12 ms. The text
-    (for the snippet, made in Python as on SQLite) is read for the rows kept only; ts_headline on
-    every row re-parsed each text.
+def _postgres_sql(conn: Connection, query: SearchQuery, params: dict[str, Any]) -> str:
+    """One statement, as on SQLite: the matches under the filters (postgres_matches), the newest
+    RANK_WINDOW of them ranked, the top rows joined. The text (for the snippet, made in Python as
+    on SQLite) is read for the rows kept only; ts_headline on every row re-parsed each text.
     """
-    source = " LEFT JOIN sources s ON s.id = a.source_id" if query.source else ""
     return (
-        "WITH m AS MATERIALIZED (SELECT a.id FROM articles a"
-        + source
-        + " WHERE a.search_vector @@ to_tsquery('english', :q)"
-        + _filters(query, params)
-        + "), w AS (SELECT id FROM m ORDER BY id DESC LIMIT :window),"
+        postgres_matches(conn, query, params) + ", w AS (SELECT id FROM m ORDER BY id DESC LIMIT :window),"
         " r AS (SELECT a.id, ts_rank_cd(a.search_vector, to_tsquery('english', :q)) AS score"
         " FROM w JOIN articles a ON a.id = w.id ORDER BY score DESC, a.id LIMIT :n)"
         " SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, r.score, a.story_id"
@@ -204,12 +201,12 @@ class SearchMixin(StoreBase):
         look for (aggregator/query.py)."""
         params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit}
         params["k"], params["window"] = RANK_WINDOW - 1, RANK_WINDOW
-        sql = _sqlite_sql(query, params) if self.dialect == "sqlite" else _postgres_sql(query, params)
         try:
             with self.session() as s:
-                if self.dialect != "sqlite":
-                    # A sequential scan would read every row's tsvector (see rank_floor).
-                    s.execute(text("SET LOCAL enable_seqscan = off"))
+                if self.dialect == "sqlite":
+                    sql = _sqlite_sql(query, params)
+                else:
+                    sql = _postgres_sql(s.connection(), query, params)
                 rows = s.execute(text(sql), params).all()
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
