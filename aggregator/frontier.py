@@ -9,7 +9,8 @@ mid-crawl takes its requests with it. This ledger is what lets the crawl notice 
 - ``{prefix}:sources`` — sources put in the frontier (``aggregator schedule``/``crawl --enqueue``)
   and not yet taken by a worker, as JSON.
 - ``{prefix}:source:{name}`` — a hash: ``state`` (``enqueued``, ``read``, ``done``), when it was
-  enqueued, and the outcome of its own document (feed, sitemap) once read.
+  enqueued, the outcome of its own document (feed, sitemap) once read, and ``refetch`` once a
+  page of it failed for now (its validators are then not kept: the next read is a full one).
 - ``{prefix}:pending:{name}`` — the source's pages (canonical URLs) and child documents
   (``doc <url>``) handed to the frontier and not yet finished. A page is finished when its batch
   committed, or it was a duplicate, not an article, or failed at the publisher's end.
@@ -120,28 +121,41 @@ return 1
 """
 
 # KEYS: source hash, pending set. ARGV: outcome JSON.
-# The source's document was read (its pages claimed already); returns the outcome when that
-# makes the source done.
+# The source's document was read (its pages claimed already); returns the outcome and the
+# refetch flag when that makes the source done.
 _READ = """
 redis.call('HSET', KEYS[1], 'state', 'read', 'outcome', ARGV[1])
 if redis.call('SCARD', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[1], 'state', 'done')
-  return ARGV[1]
+  return {ARGV[1], redis.call('HGET', KEYS[1], 'refetch') or ''}
 end
 return false
 """
 
-# KEYS: source hash, pending set, seen set. ARGV: member, forget (1: leave the seen filter).
-# Returns the source's outcome when this was its last pending page and its document was read.
+# KEYS: source hash, pending set, seen set. ARGV: member, forget (1: leave the seen filter),
+# refetch (1: a page of the source failed for now, see Frontier.finish_page).
+# Returns the source's outcome and the refetch flag when this was its last pending page and its
+# document was read.
 _FINISH = """
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return false end
 if ARGV[2] == '1' then redis.call('SREM', KEYS[3], redis.sha1hex(ARGV[1])) end
+if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'refetch', '1') end
 if redis.call('SCARD', KEYS[2]) == 0 and redis.call('HGET', KEYS[1], 'state') == 'read' then
   redis.call('HSET', KEYS[1], 'state', 'done')
-  return redis.call('HGET', KEYS[1], 'outcome')
+  return {redis.call('HGET', KEYS[1], 'outcome'), redis.call('HGET', KEYS[1], 'refetch') or ''}
 end
 return false
 """
+
+
+@dataclass(frozen=True)
+class SourceDone:
+    """A source the frontier found done: the outcome of its own document, and whether a page of
+    it failed for now on some worker (its validators are then not kept; see
+    CrawlSession.page_failed)."""
+
+    outcome: dict[str, Any]
+    refetch: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,20 +245,25 @@ class Frontier:
         if members:
             self._call("claim", self.redis.sadd, self._pending_key(source), *members)
 
-    def source_read(self, source: str, outcome: Mapping[str, Any]) -> dict[str, Any] | None:
+    def source_read(self, source: str, outcome: Mapping[str, Any]) -> SourceDone | None:
         """The source's own document was read (its pages claimed first). Returns the outcome
         when the source is done with that (it listed nothing new)."""
         keys = [self._source_key(source), self._pending_key(source)]
         done = self._call("source read", self._read, keys=keys, args=[json.dumps(dict(outcome))])
-        return json.loads(done) if done else None
+        return SourceDone(json.loads(done[0]), done[1] == "1") if done else None
 
-    def finish_page(self, ticket: PageTicket, *, forget: bool = True) -> dict[str, Any] | None:
+    def finish_page(
+        self, ticket: PageTicket, *, forget: bool = True, refetch: bool = False
+    ) -> SourceDone | None:
         """A page or child document of the source is finished. ``forget``: it leaves the seen
-        filter (False when the filter entry belongs to another source's request). Returns the
-        source's outcome when this finished the source."""
+        filter (False when the filter entry belongs to another source's request). ``refetch``: a
+        page of the source failed for now (a 5xx, a timeout), so whichever worker marks the
+        source done must not keep its validators. Returns the source's outcome when this
+        finished the source."""
         keys = [self._source_key(ticket.source), self._pending_key(ticket.source), self.seen_key]
-        done = self._call("finish page", self._finish, keys=keys, args=[ticket.key, "1" if forget else "0"])
-        return json.loads(done) if done else None
+        args = [ticket.key, "1" if forget else "0", "1" if refetch else "0"]
+        done = self._call("finish page", self._finish, keys=keys, args=args)
+        return SourceDone(json.loads(done[0]), done[1] == "1") if done else None
 
     def state(self, source: str) -> str | None:
         """``enqueued``, ``read``, ``done``, or None (never enqueued, or forgotten)."""

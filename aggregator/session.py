@@ -128,6 +128,8 @@ class CrawlSession:
         self._outcomes: dict[str, SourceOutcome] = {}
         #: Pages that failed, by the key of the source that listed them: "URL: reason".
         self._page_faults: dict[str, list[str]] = {}
+        #: Sources a page of which failed for now: done without their validators (see page_failed).
+        self._refetch: set[str] = set()
         self._articles: list[Article] = []
         self._aliases: list[Alias] = []
         #: Batches on their way to the store, with the (URL, hash) of each article in them and
@@ -193,16 +195,29 @@ class CrawlSession:
         return NotArticle(url, page_type)
 
     def page_failed(
-        self, url: str, reason: str, *, retry: bool = False, source: SourceRef | None = None
+        self,
+        url: str,
+        reason: str,
+        *,
+        retry: bool = False,
+        transient: bool = False,
+        source: SourceRef | None = None,
     ) -> PageFailed:
         """A page could not be fetched or read. ``retry``: our fault (a worker died), so no
         source is marked done and the page is fetched again next time. The ``source`` that led
-        to it keeps the failure on its health (see :meth:`_record_sources`)."""
+        to it keeps the failure on its health (see :meth:`_record_sources`).
+
+        ``transient``: the publisher failed for now (a 5xx, a timeout, a dropped connection).
+        The source is still done, but without its validators: with them its next read would be
+        a 304 as long as the feed did not change, and the page would never be asked for again.
+        A full read lists it again; the pages stored meanwhile are skipped as known."""
         self._counts["page_errors"] += 1
         if retry:
             self._counts["lost_pages"] += 1
         if source is not None:
             self._page_faults.setdefault(source.key, []).append(f"{url}: {reason}")
+            if transient:
+                self._refetch.add(source.key)
         logger.warning("could not %s %s: %s", "extract" if retry else "fetch", url, reason)
         return PageFailed(url, reason, retry)
 
@@ -219,13 +234,13 @@ class CrawlSession:
         if ticket is None or self.frontier is None:
             return
         try:
-            outcome = self.frontier.finish_page(ticket, forget=forget)
+            done = self.frontier.finish_page(ticket, forget=forget, refetch=ticket.source in self._refetch)
         except FrontierUnavailable as exc:
             self.frontier_failed(exc)
             return
         self._frontier_down = False
-        if outcome is not None:
-            self._mark_done(ticket.source, outcome_from_dict(outcome))
+        if done is not None:
+            self._mark_done(ticket.source, outcome_from_dict(done.outcome), refetch=done.refetch)
 
     _frontier_down = False
 
@@ -249,11 +264,14 @@ class CrawlSession:
             return
         self._frontier_down = False
         if done is not None and not isinstance(outcome, Failed | Gone):
-            self._mark_done(key, outcome)
+            self._mark_done(key, outcome, refetch=done.refetch)
 
-    def _mark_done(self, key: str, outcome: SourceOutcome) -> None:
-        """Every page of a frontier source committed: record it as read successfully."""
+    def _mark_done(self, key: str, outcome: SourceOutcome, *, refetch: bool) -> None:
+        """Every page of a frontier source committed: record it as read successfully (without
+        its validators when a page failed for now, on this worker or another)."""
         self._done.add(key)
+        if refetch:
+            self._refetch.add(key)
         self._record(key, outcome, done=True)
 
     def page_faults(self, source_key: str) -> str | None:
@@ -420,6 +438,7 @@ class CrawlSession:
                     last_modified=last_modified,
                     jitter=self._jitter(),
                     page_errors=self.page_faults(key),
+                    incomplete=key in self._refetch,
                 )
             case Fetched(etag, last_modified) if done:
                 store.record_source_success(
@@ -429,6 +448,7 @@ class CrawlSession:
                     last_modified=last_modified,
                     jitter=self._jitter(),
                     page_errors=self.page_faults(key),
+                    incomplete=key in self._refetch,
                 )
             case NotModified() if done:
                 store.record_source_success(key, now=now, jitter=self._jitter())

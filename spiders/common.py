@@ -93,6 +93,22 @@ def forbidden_by_robots(failure: Failure) -> bool:
     )
 
 
+#: Answers that mean "not now" rather than "never" (every 5xx too).
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+def transient_failure(failure: Failure) -> bool:
+    """Whether a page failed for now and is worth asking for again next cycle: a 5xx, 408, 425
+    or 429, a timeout, a refused or dropped connection, a truncated body, an unreadable
+    robots.txt. Not a 404 or 403, a redirect loop, or a body cut for its size (Scrapy cancels
+    those, and would again every cycle)."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        status = exc.response.status
+        return status >= 500 or status in _TRANSIENT_STATUSES
+    return not isinstance(exc, IgnoreRequest) and "Cancelled" not in type(exc).__name__
+
+
 def failed_request(failure: Failure) -> Request:
     """The request a download failure is about (Scrapy sets it on the Failure it hands errbacks)."""
     request: Request = failure.request  # type: ignore[attr-defined]  # an attribute Scrapy adds
@@ -305,7 +321,9 @@ class ArticlePages(Spider):
             return
         # The URL as listed, not where its redirects led.
         url = request.meta.get("redirect_urls", [request.url])[0]
-        self.session.page_failed(url, describe_failure(failure), source=found.source)
+        self.session.page_failed(
+            url, describe_failure(failure), transient=transient_failure(failure), source=found.source
+        )
         yield from self._entry_fallback(found, ticket)
 
     def _entry_fallback(self, found: Found, ticket: PageTicket | None) -> Iterator[Article]:

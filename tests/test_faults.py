@@ -318,3 +318,60 @@ def test_robots_txt_is_read_again_once_its_copy_is_too_old(site_server: SiteServ
     assert site_server.hits[FORBIDDEN] == 0
     # The feed's request read it, and the pages' requests, which came after, read it again.
     assert site_server.hits["/robots.txt"] >= 2
+
+
+@pytest.mark.slow
+def test_a_page_that_failed_for_now_is_fetched_again_though_its_feed_did_not_change(
+    site_server: SiteServer, tmp_path: Path
+) -> None:
+    """A crawl that runs for months must not lose an article to one bad minute of a publisher.
+    A feed's page answered 500; kept, the feed's ETag would make every later read a 304 while
+    the feed is unchanged, and the page would never be asked for again. The feed is done without
+    its validators instead: the next crawl reads it whole, fetches that page alone and stores
+    it; after that clean read the ETag is kept and the feed answers 304."""
+    db = f"sqlite:///{tmp_path / 'again.db'}"
+    base = site_server.base_url
+    # A file of the site, so it is served with an ETag; its entries have no text of their own
+    # (the page is the only copy of the article).
+    items = "".join(f"<item><title>Story</title><link>{{base}}{path}</link></item>" for path in GOOD_PAGES)
+    (site_server.root / "feeds" / "links.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Links</title>{items}</channel></rss>'
+    )
+    invoke("sources", "add", base + "/feeds/links.xml", "--kind", "feed", "--name", "rss", db=db)
+    flaky = GOOD_PAGES[0]
+    site_server.faults[flaky] = Fault.SERVER_ERROR
+
+    def stored() -> set[str]:
+        return {json.loads(line)["canonical_url"] for line in invoke("export", db=db).stdout.splitlines()}
+
+    first = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+    assert first.code == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["page_errors"], report["not_modified"]) == (1, 0), first.stderr
+    before = stored()
+    assert before == {base + path for path in GOOD_PAGES[1:]}
+    health = sources(db)["rss"]
+    # Not a complete read: no validators, and no time from which a sitemap's entries would be
+    # skipped as unchanged.
+    assert (health["etag"], health["last_modified"], health["last_success_at"]) == (None, None, None)
+    assert health["error_count"] == 0
+    reason = f"{base}{flaky}: HTTP 500 Internal Server Error"
+    assert health["last_error"] == f"1 problem(s) in the last crawl: {reason}"
+
+    del site_server.faults[flaky]
+    hits = sum(site_server.hits.values())
+    second = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+    assert second.code == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert (report["new"], report["page_errors"], report["not_modified"]) == (1, 0, 0), second.stderr
+    assert stored() == before | {base + flaky}
+    # robots.txt, the feed and the page: no page stored before is downloaded again.
+    assert sum(site_server.hits.values()) - hits == 3
+    health = sources(db)["rss"]
+    assert health["etag"] and health["last_success_at"]
+    assert health["last_error"] is None
+
+    third = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+    assert third.code == 0, third.stderr
+    report = json.loads(third.stdout)
+    assert (report["new"], report["not_modified"], report["pages_fetched"]) == (0, 1, 0)

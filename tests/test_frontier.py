@@ -24,7 +24,8 @@ import redis
 from sqlalchemy import create_engine, text
 
 from aggregator.devserver import SiteServer
-from aggregator.frontier import Frontier, page_fingerprint
+from aggregator.frontier import Frontier, PageTicket, SourceDone, page_fingerprint
+from aggregator.model import SourceKind, SourceRef
 from tests.conftest import REDIS_URL, ROOT, run_cli
 from tests.test_crawl_e2e import expected_articles
 
@@ -125,6 +126,25 @@ def test_canonical_dupefilter_in_redis(prefix: str) -> None:
     assert dupefilter.request_seen(Request(url + "?gclid=1#top")) is True
     assert dupefilter.request_seen(Request(url + "?page=2")) is False
     assert server.scard(f"{prefix}:seen") == 2
+
+
+def test_a_page_failed_for_now_on_one_worker_keeps_the_validators_of_its_source(prefix: str) -> None:
+    """Two workers finish the pages of one feed; one page failed for now (a 503) on the first.
+    The second, which finishes the last page and marks the source done, must learn it: the
+    validators are not kept, or the next read would be a 304 and the page lost for good. The
+    next cycle starts clean."""
+    one, two = Frontier(REDIS_URL, prefix=prefix), Frontier(REDIS_URL, prefix=prefix)
+    feed = SourceRef("wire", SourceKind.FEED, "http://127.0.0.1:1/feed.xml")
+    outcome = {"outcome": "fetched", "etag": '"v1"', "last_modified": None}
+    pages = ["http://127.0.0.1:1/a.html", "http://127.0.0.1:1/b.html"]
+    for refetch in (True, False):
+        assert one.enqueue([feed], now=time.time()) == ["wire"]
+        assert one.take_sources(1) == [feed]
+        one.claim("wire", pages)
+        assert one.source_read("wire", outcome) is None  # two pages pending
+        assert one.finish_page(PageTicket("wire", pages[0]), refetch=refetch) is None
+        assert two.finish_page(PageTicket("wire", pages[1])) == SourceDone(outcome, refetch=refetch)
+        assert one.state("wire") == "done"
 
 
 def test_three_workers_share_one_frontier(site_server: SiteServer, postgres_url: str, prefix: str) -> None:

@@ -166,24 +166,32 @@ class SourcesMixin(StoreBase):
         last_modified: str | None = None,
         jitter: float | None = None,
         page_errors: str | None = None,
+        incomplete: bool = False,
     ) -> None:
         """The source was read: keep its validators, clear its errors, schedule the next read
         (``jitter`` drawn at random when not given; see aggregator.due).
 
         ``page_errors``: some of its pages failed (one line saying which). The source itself is
         healthy, so it keeps its schedule, but its last error shows them until a clean read.
+        ``incomplete``: some failed only for now and must be asked for again, so the read does
+        not count as a complete one: its ETag and Last-Modified are dropped (a 304 would list
+        nothing) and ``last_success_at``, from which a sitemap's unchanged entries are skipped,
+        stays at the last complete read.
         """
         with self.session() as s:
             src = self._source(s, name, for_update=True)
-            src.last_success_at = now
             src.last_error = page_errors
             if page_errors is not None:
                 src.last_error_at = now
             src.error_count = 0
-            if etag is not None:
-                src.etag = etag
-            if last_modified is not None:
-                src.last_modified = last_modified
+            if incomplete:
+                src.etag = src.last_modified = None
+            else:
+                src.last_success_at = now
+                if etag is not None:
+                    src.etag = etag
+                if last_modified is not None:
+                    src.last_modified = last_modified
             src.next_due_at = next_due(
                 now,
                 timedelta(seconds=src.interval_seconds),
