@@ -368,7 +368,8 @@ def test_a_page_that_failed_for_now_is_fetched_again_though_its_feed_did_not_cha
     # robots.txt, the feed and the page: no page stored before is downloaded again.
     assert sum(site_server.hits.values()) - hits == 3
     health = sources(db)["rss"]
-    assert health["etag"] and health["last_success_at"]
+    assert health["etag"]
+    assert health["last_success_at"]
     assert health["last_error"] is None
 
     third = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
