@@ -34,7 +34,13 @@ MAX_HTML_CHARS = 3_000_000
 
 
 def content_hash(text: str) -> str:
-    """The hash that says "same text": sha256 of the case-folded words."""
+    """The hash that says "same text": sha256 of the case-folded words, without the dateline at
+    the head of the text. Copies of a wire story that differ only by it ("TOKYO (AP) —",
+    "TOKYO —", none) are the same text; the dateline is a field of its own."""
+    first, sep, rest = text.lstrip().partition("\n\n")
+    dateline, after = split_dateline(first)
+    if dateline:
+        text = f"{after}{sep}{rest}" if after else rest
     normalized = " ".join(text.casefold().split())
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
@@ -114,13 +120,10 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
     # description is often the first paragraph itself.)
     paragraphs = [p for p in paragraphs if p != article.title]
     paragraphs = drop_trailing_boilerplate(paragraphs)
-    dateline = ""
-    if paragraphs:
-        dateline, first = split_dateline(paragraphs[0])
-        if dateline and first:
-            paragraphs[0] = first
-        elif dateline:  # the dateline stood alone on its line
-            paragraphs = paragraphs[1:]
+    # The dateline is kept as a field and left at the head of the body, as published: the
+    # structured truth of news pages (schema.org articleBody, fundus's paragraphs) has it there,
+    # and a reader of the text sees it (content_hash leaves it out).
+    dateline = split_dateline(paragraphs[0])[0] if paragraphs else ""
 
     body_text = "\n\n".join(paragraphs)
     words = count_words(body_text)

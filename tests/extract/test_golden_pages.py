@@ -36,7 +36,7 @@ def test_scraped_wire_story_record() -> None:
     assert article.section == "Aerospace"
     assert article.tags == ["aerospace", "co-operation", "Japan", "US"]
     assert article.dateline == "TOKYO"
-    assert article.text.split("\n\n") == source["paragraphs"]
+    assert article.text.split("\n\n") == ["TOKYO — " + source["paragraphs"][0], *source["paragraphs"][1:]]
     for phrase in ("Stories continue below", "Print this page", "Related Stories", "Industry Aerospace"):
         assert phrase not in article.text
 
