@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from aggregator import extract_article
-from aggregator.extract import MAX_HTML_CHARS
+from aggregator.extract import MAX_HTML_CHARS, content_hash
 from aggregator.extract.authors import clean_authors, site_keys
 from aggregator.extract.dateline import split_dateline
 from aggregator.extract.dates import parse_date
@@ -435,3 +435,14 @@ def test_a_lead_under_a_label_is_kept_whole_and_teaser_cards_are_not_leads() -> 
         f"<div><div class='related'>{cards}</div><div class='article-body'><p>Body.</p></div></div>"
     )
     assert lead_blocks(grid.xpath("//div[@class='article-body']")[0], furniture_rules()) == []
+
+
+def test_content_hash_leaves_the_dateline_out() -> None:
+    """Wire copies that differ only by their dateline are the same text (an alias, not a new
+    article); the text keeps the dateline as published."""
+    body = "Six offshore wind projects won contracts in the auction.\n\nThe grid link comes next."
+    same = {content_hash(t) for t in (body, f"NEW YORK (AP) — {body}", f"NEW YORK — {body}")}
+    assert same == {content_hash(body)}
+    assert content_hash(f"BAAR, SWITZERLAND\n\n{body}") == content_hash(body)
+    assert content_hash(f"Tokyo — not a dateline. {body}") != content_hash(body)
+    assert content_hash(body.replace("Six", "Seven")) != content_hash(body)
