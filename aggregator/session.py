@@ -183,10 +183,13 @@ class CrawlSession:
             after = f" (retry after {outcome.retry_after} s)" if outcome.retry_after is not None else ""
             logger.error("source %s failed: %s%s", source.key, outcome.reason, after)
 
-    def document_failed(self, source: SourceRef, url: str, reason: str) -> None:
+    def document_failed(self, source: SourceRef, url: str, reason: str, *, transient: bool = False) -> None:
         """A document the source led to (a child sitemap) failed: counted; the source's outcome
-        is its own document's."""
+        is its own document's. ``transient``: as for a page (see :meth:`page_failed`), the
+        source's read is incomplete, so the next one reads the index whole, child included."""
         self._counts["source_errors"] += 1
+        if transient:
+            self._refetch.add(source.key)
         logger.error("source %s: %s failed: %s", source.key, url, reason)
 
     def not_article(self, url: str, page_type: str) -> NotArticle:
@@ -208,9 +211,10 @@ class CrawlSession:
         to it keeps the failure on its health (see :meth:`_record_sources`).
 
         ``transient``: the publisher failed for now (a 5xx, a timeout, a dropped connection).
-        The source is still done, but without its validators: with them its next read would be
-        a 304 as long as the feed did not change, and the page would never be asked for again.
-        A full read lists it again; the pages stored meanwhile are skipped as known."""
+        The source is still done, but without its validators and its time of last success:
+        with them its next read would be a 304 as long as the feed did not change (a sitemap
+        would skip the entry as unchanged), and the page would never be asked for again. A full
+        read lists it again; the pages stored meanwhile are skipped as known."""
         self._counts["page_errors"] += 1
         if retry:
             self._counts["lost_pages"] += 1

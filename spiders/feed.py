@@ -24,6 +24,7 @@ from spiders.common import (
     failed_request,
     frontier_ticket,
     header,
+    transient_failure,
 )
 
 #: Statuses whose Retry-After a source's next crawl honours.
@@ -58,7 +59,7 @@ class SourceDocuments(ArticlePages):
         source: SourceRef = request.cb_kwargs["source"]
         reason = describe_failure(failure)
         if request.cb_kwargs.get("depth", 0) > 0:
-            self.session.document_failed(source, request.url, reason)
+            self.session.document_failed(source, request.url, reason, transient=transient_failure(failure))
             self.session.page_finished(frontier_ticket(request), forget=False)
             return
         outcome: SourceOutcome = Failed(reason)

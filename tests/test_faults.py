@@ -376,3 +376,36 @@ def test_a_page_that_failed_for_now_is_fetched_again_though_its_feed_did_not_cha
     assert third.code == 0, third.stderr
     report = json.loads(third.stdout)
     assert (report["new"], report["not_modified"], report["pages_fetched"]) == (0, 1, 0)
+
+
+@pytest.mark.slow
+def test_a_child_sitemap_that_failed_for_now_is_read_again_though_its_index_did_not_change(
+    site_server: SiteServer, tmp_path: Path
+) -> None:
+    """The same for a sitemap index whose child answered 503: the index is done without its
+    validators, so the next crawl reads it whole, the child too, and stores the child's page."""
+    db = f"sqlite:///{tmp_path / 'again.db'}"
+    base = site_server.base_url
+    invoke("sources", "add", base + "/sitemap_index.xml", "--kind", "sitemap", "--name", "map", db=db)
+    child, page = "/sitemaps/articles-archive.xml", "/aerospace/2020/06/japan-space-policy.html"
+    site_server.faults[child] = Fault.UNAVAILABLE
+
+    def stored() -> set[str]:
+        return {json.loads(line)["canonical_url"] for line in invoke("export", db=db).stdout.splitlines()}
+
+    first = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+    assert first.code == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["source_errors"], report["not_modified"]) == (1, 0), first.stderr
+    before = stored()
+    assert base + page not in before
+    assert len(before) == report["new"] > 10
+    assert (sources(db)["map"]["etag"], sources(db)["map"]["last_success_at"]) == (None, None)
+
+    del site_server.faults[child]
+    second = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+    assert second.code == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert (report["new"], report["source_errors"], report["not_modified"]) == (1, 0, 0), second.stderr
+    assert stored() == before | {base + page}
+    assert sources(db)["map"]["etag"]
