@@ -287,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, default=None, help="folder for the SQLite file (kept)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument(
+        "--keep-schema",
+        action="store_true",
+        help="postgresql: keep the schema (its name is printed first) to query it afterwards",
+    )
+    ap.add_argument(
         "--bulk",
         action="store_true",
         help="fill each size but its last --window articles in bulk (bulk_fill), then time the real path",
@@ -375,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         store.close()
-        if args.backend == "postgresql":
+        if args.backend == "postgresql" and not args.keep_schema:
             with create_engine(POSTGRES_URL).begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     small, large = rows[sizes[0]], rows[sizes[-1]]

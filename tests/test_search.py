@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from aggregator.errors import InvalidQuery
 from aggregator.model import Article
@@ -232,4 +234,65 @@ def test_facets_of_a_filtered_search_count_every_match_on_postgres(postgres_url:
     store = Store(postgres_url)
     load(store)
     _facets_count_every_match(store)
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("span", "enough", "expected"),
+    [
+        (5, True, [(True, 5)]),  # floor = the newest id - 5
+        (5, False, [(True, 5), (False, 5)]),
+        (10_000, True, [(False, None)]),  # fewer articles than the span: all of them at once
+    ],
+)
+def test_recent_first_widens_to_every_article_only_when_the_newest_are_not_enough(
+    store: Store, monkeypatch: pytest.MonkeyPatch, span: int, enough: bool, expected: list[tuple[bool, Any]]
+) -> None:
+    from aggregator.store import search as store_search
+
+    monkeypatch.setattr(store_search, "RECENT_SPAN", span)
+    params: dict[str, Any] = {}
+    asked: list[tuple[bool, Any]] = []
+
+    def run(recent: bool) -> bool:
+        asked.append((recent, params.get("floor")))
+        return recent
+
+    def sufficient(found: bool) -> bool:
+        return enough and found
+
+    with store.session() as s:
+        top = int(s.execute(text("SELECT max(id) FROM articles")).scalar_one())
+        store_search.recent_first(s.connection(), params, run, sufficient)
+    assert asked == [(recent, None if floor is None else top - floor) for recent, floor in expected]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("span", [1, 2, 3, 12, 30])
+def test_postgres_searches_the_newest_articles_first_with_the_same_results(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, span: int
+) -> None:
+    """However few of the newest articles are searched first, the ranked window and the facets
+    are those of all the matches: the newest span is used only when it holds enough of them."""
+    import aggregator.store.search as store_search
+    from aggregator.store import reading
+
+    store = Store(postgres_url)
+    load(store)
+    monkeypatch.setattr(store_search, "RANK_WINDOW", 2)
+    monkeypatch.setattr(reading, "COUNT_CAP", 1)
+    monkeypatch.setattr(store_search, "RECENT_SPAN", span)
+
+    def ids(**filters: str) -> list[int]:
+        query = SearchQuery("wind", limit=50, all_copies=True, **filters)  # type: ignore[arg-type]
+        return sorted(h.article_id for h in search(store, query))
+
+    assert ids() == [21, 22]
+    assert ids(tag="energy") == [17, 21]
+    newest = store.facet_counts(SearchQuery("wind"), sample=1)
+    assert (newest.total, newest.more, newest.counted) == (1, True, 1)
+    tags = store.articles_by_id([22])[22][0].tags
+    assert sorted((f.value, f.count) for f in newest.tags) == sorted((t, 1) for t in tags)
+    assert store.facet_counts(SearchQuery("wind", tag="energy")).counted == 3
+    assert store.facet_counts(SearchQuery("nosuchwordanywhere")).total == 0
     store.close()

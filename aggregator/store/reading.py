@@ -31,7 +31,15 @@ from aggregator.store.records import (
     StoryCopy,
     StorySummary,
 )
-from aggregator.store.search import QUERY_ERRORS, _filters, _utc, compiled, postgres_matches, sqlite_matches
+from aggregator.store.search import (
+    QUERY_ERRORS,
+    _filters,
+    _utc,
+    compiled,
+    postgres_matches,
+    recent_first,
+    sqlite_matches,
+)
 
 #: Values listed per facet.
 FACET_VALUES = 10
@@ -164,14 +172,21 @@ class ReadingMixin(StoreBase):
                     # A sample that is not full is every match: counting them again is a second walk.
                     count = int(s.scalar(text(total), params) or 0) if len(ids) == sample else len(ids)
                 else:
-                    fenced = postgres_matches(s.connection(), query, params)
-                    found = s.execute(
-                        text(
+                    conn = s.connection()
+
+                    def newest(recent: bool) -> list[Any]:
+                        fenced = postgres_matches(conn, query, params, recent=recent)
+                        sql = (
                             fenced
                             + " SELECT id, (SELECT count(*) FROM m) FROM m ORDER BY id DESC LIMIT :sample"
-                        ),
-                        params,
-                    ).all()
+                        )
+                        return list(conn.execute(text(sql), params))
+
+                    # Enough when the span held more than COUNT_CAP matches (the count says "more")
+                    # and a whole sample (the newest of all the matches).
+                    found = recent_first(
+                        conn, params, newest, lambda rows: len(rows) == sample and rows[0][1] > COUNT_CAP
+                    )
                     ids = [i for i, _ in found]
                     count = int(found[0][1]) if found else 0
                 rows: list[Any] = []
