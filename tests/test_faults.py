@@ -320,6 +320,18 @@ def test_robots_txt_is_read_again_once_its_copy_is_too_old(site_server: SiteServ
     assert site_server.hits["/robots.txt"] >= 2
 
 
+def stored_urls(db: str) -> set[str]:
+    return {json.loads(line)["canonical_url"] for line in invoke("export", db=db).stdout.splitlines()}
+
+
+def crawl_all(db: str) -> dict[str, Any]:
+    """``crawl --all`` (the fast settings); its JSON report once it exits 0."""
+    result = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
+    assert result.code == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
 @pytest.mark.slow
 def test_a_page_that_failed_for_now_is_fetched_again_though_its_feed_did_not_change(
     site_server: SiteServer, tmp_path: Path
@@ -341,14 +353,9 @@ def test_a_page_that_failed_for_now_is_fetched_again_though_its_feed_did_not_cha
     flaky = GOOD_PAGES[0]
     site_server.faults[flaky] = Fault.SERVER_ERROR
 
-    def stored() -> set[str]:
-        return {json.loads(line)["canonical_url"] for line in invoke("export", db=db).stdout.splitlines()}
-
-    first = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
-    assert first.code == 0, first.stderr
-    report = json.loads(first.stdout)
-    assert (report["page_errors"], report["not_modified"]) == (1, 0), first.stderr
-    before = stored()
+    report = crawl_all(db)
+    assert (report["page_errors"], report["not_modified"]) == (1, 0), report
+    before = stored_urls(db)
     assert before == {base + path for path in GOOD_PAGES[1:]}
     health = sources(db)["rss"]
     # Not a complete read: no validators, and no time from which a sitemap's entries would be
@@ -360,11 +367,9 @@ def test_a_page_that_failed_for_now_is_fetched_again_though_its_feed_did_not_cha
 
     del site_server.faults[flaky]
     hits = sum(site_server.hits.values())
-    second = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
-    assert second.code == 0, second.stderr
-    report = json.loads(second.stdout)
-    assert (report["new"], report["page_errors"], report["not_modified"]) == (1, 0, 0), second.stderr
-    assert stored() == before | {base + flaky}
+    report = crawl_all(db)
+    assert (report["new"], report["page_errors"], report["not_modified"]) == (1, 0, 0), report
+    assert stored_urls(db) == before | {base + flaky}
     # robots.txt, the feed and the page: no page stored before is downloaded again.
     assert sum(site_server.hits.values()) - hits == 3
     health = sources(db)["rss"]
@@ -372,9 +377,7 @@ def test_a_page_that_failed_for_now_is_fetched_again_though_its_feed_did_not_cha
     assert health["last_success_at"]
     assert health["last_error"] is None
 
-    third = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
-    assert third.code == 0, third.stderr
-    report = json.loads(third.stdout)
+    report = crawl_all(db)
     assert (report["new"], report["not_modified"], report["pages_fetched"]) == (0, 1, 0)
 
 
@@ -390,22 +393,15 @@ def test_a_child_sitemap_that_failed_for_now_is_read_again_though_its_index_did_
     child, page = "/sitemaps/articles-archive.xml", "/aerospace/2020/06/japan-space-policy.html"
     site_server.faults[child] = Fault.UNAVAILABLE
 
-    def stored() -> set[str]:
-        return {json.loads(line)["canonical_url"] for line in invoke("export", db=db).stdout.splitlines()}
-
-    first = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
-    assert first.code == 0, first.stderr
-    report = json.loads(first.stdout)
-    assert (report["source_errors"], report["not_modified"]) == (1, 0), first.stderr
-    before = stored()
+    report = crawl_all(db)
+    assert (report["source_errors"], report["not_modified"]) == (1, 0), report
+    before = stored_urls(db)
     assert base + page not in before
     assert len(before) == report["new"] > 10
     assert (sources(db)["map"]["etag"], sources(db)["map"]["last_success_at"]) == (None, None)
 
     del site_server.faults[child]
-    second = run_cli("crawl", "--all", "--json", "--no-progress", *FAST, db=db)
-    assert second.code == 0, second.stderr
-    report = json.loads(second.stdout)
-    assert (report["new"], report["source_errors"], report["not_modified"]) == (1, 0, 0), second.stderr
-    assert stored() == before | {base + page}
+    report = crawl_all(db)
+    assert (report["new"], report["source_errors"], report["not_modified"]) == (1, 0, 0), report
+    assert stored_urls(db) == before | {base + page}
     assert sources(db)["map"]["etag"]
