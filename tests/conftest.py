@@ -38,6 +38,15 @@ def fixture_articles() -> list[dict[str, Any]]:
     return list(tomllib.loads((FIXTURES / "articles.toml").read_text("utf-8"))["article"])
 
 
+def published_text(article: dict[str, Any]) -> str:
+    """A fixture article's body as its page shows it (fixtures/build_site.py) and extraction
+    keeps it: the dateline, when it has one, at the head of the first paragraph."""
+    paragraphs = list(article["paragraphs"])
+    if article.get("dateline"):
+        paragraphs[0] = f"{article['dateline']} — {paragraphs[0]}"
+    return "\n\n".join(paragraphs)
+
+
 @pytest.fixture(scope="session")
 def fixture_site() -> Iterator[SiteServer]:
     """fixtures/site served on 127.0.0.1 for the whole test session."""

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from aggregator.devserver import SiteServer
-from tests.conftest import fixture_articles, run_cli
+from tests.conftest import fixture_articles, published_text, run_cli
 
 FURNITURE = (
     "Print this page",
@@ -63,7 +63,7 @@ def test_crawl_fixture_site(site_server: SiteServer, backend: str, request: pyte
         record = stored[path]
         assert record["url"] == base + path
         assert record["title"] == article["title"]
-        assert record["text"] == "\n\n".join(article["paragraphs"])
+        assert record["text"] == published_text(article)
         for phrase in FURNITURE:
             assert phrase not in record["text"]
     assert stored["/aerospace/2020/06/japan-space-policy.html"]["tags"] == [
