@@ -12,7 +12,7 @@ APT = DEBIAN_FRONTEND=noninteractive apt-get -qq -o=Dpkg::Use-Pty=0
 $(BIN)/aggregator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,postgres,redis,web,deploy]"
+	$(BIN)/pip install --quiet -e ".[dev,postgres,redis,web,deploy,index]"
 	touch $@
 
 demo: $(BIN)/aggregator

@@ -196,6 +196,15 @@ class StorageError(AggregatorError):
         self.cause = cause
 
 
+class SearchIndexError(AggregatorError):
+    """The search index beside the database (aggregator.textindex) cannot be opened or written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"search index {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class FrontierUnavailable(AggregatorError):
     """The shared frontier (Redis) cannot be reached or answered with an error."""
 

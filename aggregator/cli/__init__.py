@@ -11,7 +11,7 @@ Each command imports what it works with (the store, Scrapy, extraction, rich) wh
 
 from __future__ import annotations
 
-from aggregator.cli import crawl, demo, export, extract, fetch, schedule, search, serve, sources
+from aggregator.cli import crawl, demo, export, extract, fetch, index, schedule, search, serve, sources
 from aggregator.cli._base import cli as cli
 from aggregator.cli._base import main as main
 
@@ -28,6 +28,7 @@ for command in (
     search.feed,
     export.export,
     export.push,
+    index.index,
     demo.demo,
     serve.serve,
 ):

@@ -39,8 +39,18 @@ EXIT_NO_TEXT = 4
 class Context:
     """What the top-level options say, for every command of one invocation."""
 
-    def __init__(self, db: str | None, *, debug: bool, verbose: bool, log_format: str = "text") -> None:
+    def __init__(
+        self,
+        db: str | None,
+        *,
+        debug: bool,
+        verbose: bool,
+        log_format: str = "text",
+        search_index: str | None = None,
+    ) -> None:
         self.debug = debug
+        #: The folder of the search index beside the database (aggregator.textindex), if any.
+        self.search_index = search_index
         self.verbose = verbose
         self.log_format = log_format
         self.db_url = check_db_url(db) if db else default_db_url()
@@ -59,7 +69,7 @@ class Context:
         """The database, opened (and migrated). Use it as ``with ctx.store() as store:``."""
         from aggregator.store import Store
 
-        return Store(self.db_url)
+        return Store(self.db_url, search_index=self.search_index)
 
     @property
     def log_level(self) -> str:
@@ -211,10 +221,23 @@ class Commands(click.Group):
     "default: a feed could point at this machine or a cloud's metadata service); also "
     "AGGREGATOR_ALLOW_PRIVATE=1.",
 )
+@click.option(
+    "--search-index",
+    metavar="DIR",
+    envvar="AGGREGATOR_SEARCH_INDEX",
+    help="Answer searches from a full-text index in DIR, kept in step with the database (made "
+    "and filled by `aggregator index sync`); also AGGREGATOR_SEARCH_INDEX. Fast at millions of articles.",
+)
 @click.version_option(__version__, prog_name="aggregator")
 @click.pass_context
 def cli(
-    ctx: click.Context, db: str | None, debug: bool, verbose: bool, log_format: str, allow_private: bool
+    ctx: click.Context,
+    db: str | None,
+    debug: bool,
+    verbose: bool,
+    log_format: str,
+    allow_private: bool,
+    search_index: str | None,
 ) -> None:
     """Collect industry news: crawl publishers, extract clean articles, drop duplicates, store them."""
     if allow_private:  # in the environment, so every crawl process and worker it starts sees it
@@ -224,7 +247,7 @@ def cli(
     from aggregator.logs import configure
 
     configure(level="DEBUG" if debug else ("INFO" if verbose else "WARNING"), json_lines=_json_stderr)
-    ctx.obj = Context(db, debug=debug, verbose=verbose, log_format=log_format)
+    ctx.obj = Context(db, debug=debug, verbose=verbose, log_format=log_format, search_index=search_index)
 
 
 def _asks_for_json(argv: list[str]) -> bool:

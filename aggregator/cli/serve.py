@@ -58,7 +58,7 @@ def serve(ctx: Context, host: str, port: int, token: str | None) -> None:
         fail(f"the web app needs its extra: pip install 'industry-news-aggregator[web]' ({exc})")
     if token is not None and len(token) < 8:
         raise click.BadParameter("use a token of at least 8 characters", param_hint="--token")
-    app = make_app(WebSettings(ctx.db_url, token=token or None))
+    app = make_app(WebSettings(ctx.db_url, token=token or None, search_index=ctx.search_index))
     sock = _listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host

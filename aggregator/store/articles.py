@@ -105,8 +105,12 @@ class ArticlesMixin(StoreBase):
         return stale
 
     def delete_article(self, canonical_url: str, *, now: datetime) -> bool:
-        """Delete an article (its tags, aliases and index entries go with it) and log a tombstone."""
+        """Delete an article (its tags, aliases and index entries go with it) and log a tombstone.
+
+        Under the writers' lock, as batches are: change-log numbers then commit in order, so a
+        reader following the log (push, the search index) never passes one still uncommitted."""
         with self.session() as s:
+            self.lock_for_writes(s, "articles")
             row = s.scalar(select(ArticleRow).where(ArticleRow.canonical_url == canonical_url))
             if row is None:
                 return False

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.config import busy_timeout, sqlite_path
 from aggregator.errors import StorageError
+
+if TYPE_CHECKING:
+    from aggregator.textindex import TextIndex
 
 #: Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
 IN_CHUNK = 2000
@@ -96,8 +100,13 @@ def qmark(statement: str, paramstyle: str) -> str:
 class StoreBase:
     """The engine, its sessions and a lookup connection; the per-concern mixins build on it."""
 
-    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+    def __init__(
+        self, url: str, *, migrate_schema: bool = True, search_index: str | Path | None = None
+    ) -> None:
         self.url = url
+        #: The full-text index beside the database (aggregator.textindex) that search asks first,
+        #: when one is configured (``search_index``: its folder, made when missing).
+        self.text_index: TextIndex | None = None
         path = sqlite_path(url)
         if path is not None:
             try:
@@ -123,6 +132,14 @@ class StoreBase:
                 migrate(self.engine)
             except (SQLAlchemyError, OSError) as exc:
                 raise StorageError(url, "open or migrate database", str(exc)) from exc
+        if search_index:
+            from aggregator.textindex import TextIndex
+
+            try:
+                self.text_index = TextIndex(search_index, url)
+            except BaseException:
+                self.engine.dispose()
+                raise
 
     def close(self) -> None:
         if self._reader is not None:
@@ -182,6 +199,26 @@ class StoreBase:
     def sql(self, statement: str) -> str:
         """A qmark statement in this database driver's parameter style."""
         return qmark(statement, self.engine.dialect.paramstyle)
+
+    def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one read through the driver, on a pooled connection (any thread may
+        call it). For the search index's hot path: through a session, the two statements of
+        a search cost 0.7 ms of ORM upkeep for 50 rows at most."""
+        try:
+            pooled = self.engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise StorageError(self.url, "read", str(exc)) from exc
+        try:
+            cursor = pooled.cursor()
+            try:
+                cursor.execute(self.sql(statement), params)
+                return [tuple(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            raise StorageError(self.url, "read", str(exc).splitlines()[0]) from exc
+        finally:
+            pooled.close()
 
     def _lookup(self, statement: str, params: tuple[Any, ...]) -> Any:
         """One value by a one-row query on a connection of its own, in autocommit.

@@ -247,3 +247,27 @@ class StorySummary:
     first_published: datetime | None
     last_published: datetime | None
     title: str
+
+
+class IndexEntry(NamedTuple):
+    """An article as a full-text index beside the store takes it (aggregator.textindex)."""
+
+    article_id: int
+    title: str
+    subtitle: str
+    text: str
+    #: The tags as one text (searched like words) and as folded names (the --tag filter).
+    tags_text: str
+    tags: tuple[str, ...]
+    section: str
+    language: str
+    source: str | None
+    published: datetime | None
+
+
+class IndexFeed(NamedTuple):
+    """What changed after an index's cursor: articles to (re)index, ids to drop, the next cursor."""
+
+    entries: list[IndexEntry]
+    gone: list[int]
+    cursor: int

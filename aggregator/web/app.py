@@ -52,7 +52,7 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
 def make_app(settings: WebSettings, *, store: Store | None = None) -> FastAPI:
     """The application over ``settings.db_url`` (or over ``store``, which the caller closes)."""
     opened = store is None
-    the_store = store if store is not None else Store(settings.db_url)
+    the_store = store if store is not None else Store(settings.db_url, search_index=settings.search_index)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

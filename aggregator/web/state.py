@@ -22,6 +22,8 @@ class WebSettings:
     token: str | None = None
     #: How to run the command line in a child process (crawls, adding a source).
     command: tuple[str, ...] = (sys.executable, "-m", "aggregator")
+    #: The search index's folder (aggregator.textindex); None: search the database.
+    search_index: str | None = None
 
 
 @dataclass
