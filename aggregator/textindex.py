@@ -52,6 +52,8 @@ COMMIT_EVERY = 50_000
 #: A search catches up first when the index is at most this many changes behind (a fraction of
 #: a second of indexing); further behind, it answers from the database and says how to sync.
 CATCH_UP = 5_000
+#: Seconds between two syncs of a server's follower thread (TextIndex.follow).
+FOLLOW_EVERY_S = 5.0
 #: Bumped when the schema changes: an index of another version is rebuilt, not misread.
 VERSION = 1
 _META = "aggregator-index.json"
@@ -281,10 +283,36 @@ class TextIndex:
             self._behind_warned = False
             return True
 
+    def follow(self, store: IndexSource, stop: threading.Event, every: float | None = None) -> None:
+        """Sync every ``every`` seconds until ``stop`` is set: for a long-running server (the web
+        app runs it in a thread), so the index never falls so far behind that searches leave
+        it, however long nobody searches. A failed sync is one log line; the next one retries."""
+        while not stop.wait(FOLLOW_EVERY_S if every is None else every):
+            try:
+                with self._lock:
+                    self.sync(store)
+            except Exception as exc:  # noqa: BLE001 - the database or the index failing for now
+                log.warning("search index %s: sync failed: %s", self.path, exc)
+
     # --- searching ------------------------------------------------------------------------------
     def search(self, query: SearchQuery, limit: int) -> list[tuple[int, float]]:
         """(article id, score), best first: BM25 over the weighted fields, ties newest first.
         InvalidQuery (from aggregator.query) when there is nothing to look for."""
+        searcher = self._index.searcher()
+        hits = searcher.search(self._query(query), limit, count=False).hits
+        ids = searcher.fast_field_values("id", [address for _, address in hits])
+        ranked = [(int(i), float(score)) for (score, _), i in zip(hits, ids, strict=True) if i is not None]
+        ranked.sort(key=lambda pair: (-pair[1], -pair[0]))
+        return ranked
+
+    def newest(self, query: SearchQuery, limit: int) -> tuple[list[int], int]:
+        """The ids of the newest ``limit`` matches (highest id first) and how many match: what
+        the search page's facets count over (Store.facet_counts)."""
+        result = self._index.searcher().search(self._query(query), limit, count=True, order_by_field="id")
+        return [int(i) for i, _ in result.hits], int(result.count or 0)  # type: ignore[attr-defined]
+
+    def _query(self, query: SearchQuery) -> Any:
+        """The query's text and filters as one tantivy query; the filters do not score."""
         tantivy = self._tantivy
         compiled = self._compile(parse(query.text))
         filters = self._filters(query)
@@ -293,12 +321,7 @@ class TextIndex:
                 [(tantivy.Occur.Must, compiled)]
                 + [(tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in filters]
             )
-        searcher = self._index.searcher()
-        hits = searcher.search(compiled, limit, count=False).hits
-        ids = searcher.fast_field_values("id", [address for _, address in hits])
-        ranked = [(int(i), float(score)) for (score, _), i in zip(hits, ids, strict=True) if i is not None]
-        ranked.sort(key=lambda pair: (-pair[1], -pair[0]))
-        return ranked
+        return compiled
 
     def _compile(self, query: Query) -> Any:
         tantivy = self._tantivy

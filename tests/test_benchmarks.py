@@ -14,6 +14,10 @@ CASES = [
     (["benchmarks/dedupe.py", "--sizes", "60,120", "--probes", "5"], "median at 120 / median at 60"),
     (["benchmarks/search.py", "--articles", "300", "--queries", "5"], "indexing: bare FTS5"),
     (["benchmarks/feeds.py", "--rounds", "2"], "our time / feedparser's"),
+    (
+        ["benchmarks/store.py", "--sizes", "300,600", "--queries", "5", "--probes", "5", "--index"],
+        "with the search index: sync",
+    ),
     (["benchmarks/crawl.py", "--pages", "40"], "ours / bare"),
     (["benchmarks/extraction.py", "--limit", "3"], "targets (issue #11), this run:"),
 ]

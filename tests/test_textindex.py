@@ -197,3 +197,43 @@ def test_an_updated_or_deleted_article_leaves_no_old_entry(indexed: Store) -> No
     assert search(indexed, SearchQuery('"wood fibre"'))  # the index holds the first version
     test_search.test_index_follows_updates_and_deletes(indexed)  # updated, then deleted
     assert num_docs(indexed.text_index) == 32
+
+
+def test_facets_of_a_search_come_from_the_index(indexed: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert indexed.text_index is not None
+    asked: list[int] = []
+    newest = indexed.text_index.newest
+
+    def counted(query: SearchQuery, limit: int) -> tuple[list[int], int]:
+        asked.append(limit)
+        return newest(query, limit)
+
+    monkeypatch.setattr(indexed.text_index, "newest", counted)
+    test_search._facets_count_every_match(indexed)
+    assert asked == [1000, 2, 1000, 1000]
+    assert newest(SearchQuery("wind", tag="energy"), 2) == ([21, 17], 3)  # the newest first
+
+
+def test_the_web_app_keeps_the_index_in_step_while_nobody_searches(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from aggregator.web.app import make_app
+    from aggregator.web.state import WebSettings
+
+    monkeypatch.setattr(textindex, "FOLLOW_EVERY_S", 0.05)
+    store = Store(db_url, search_index=tmp_path / "index")
+    try:
+        with TestClient(make_app(WebSettings(db_url), store=store)):
+            load(store)  # 33 articles written while the app runs; no search asks for them
+            deadline = time.monotonic() + 30
+            assert store.text_index is not None
+            while store.text_index.cursor < 33 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert store.text_index.cursor == 33
+            assert num_docs(store.text_index) == 33
+    finally:
+        store.close()

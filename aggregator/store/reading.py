@@ -165,9 +165,15 @@ class ReadingMixin(StoreBase):
             # The fenced matches (store.search.postgres_matches), then the newest of them and how
             # many there are, in one statement (made below: it needs the session's connection).
             best = total = ""
+        # The search index, when there is one and it is up to date, finds the newest matches.
+        index = self.text_index if query.text.strip() else None
+        if index is not None and not index.catch_up(self):  # type: ignore[arg-type]
+            index = None
         try:
             with self.session() as s:
-                if best:
+                if index is not None:
+                    ids, count = index.newest(query, sample)
+                elif best:
                     ids = [i for (i,) in s.execute(text(best), params)]
                     # A sample that is not full is every match: counting them again is a second walk.
                     count = int(s.scalar(text(total), params) or 0) if len(ids) == sample else len(ids)

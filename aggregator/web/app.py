@@ -6,6 +6,7 @@ the app and closes with it, and a crawl it started is asked to stop when it shut
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -56,9 +57,19 @@ def make_app(settings: WebSettings, *, store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The search index, if any, follows the database while the app runs (TextIndex.follow).
+        stop = threading.Event()
+        index = the_store.text_index
+        follower = None
+        if index is not None:
+            follower = threading.Thread(target=index.follow, args=(the_store, stop), daemon=True)
+            follower.start()
         try:
             yield
         finally:
+            stop.set()
+            if follower is not None:
+                follower.join(timeout=30)
             state: AppState = app.state.web
             state.crawls.stop()
             if opened:
