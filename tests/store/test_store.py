@@ -320,3 +320,20 @@ def test_copies_inside_one_batch_join_one_story(db_url: str) -> None:
     assert [(s.story_id, s.size) for s in store.stories()] == [(story.story_id, 3)]
     changed = {change.doc_id for change in store.changes_since(changes_before)[0]}
     assert changed == {"1", "2", "3"}
+
+
+@pytest.mark.postgres
+def test_postgresql_keeps_search_vectors_compressed_with_lz4(postgres_url: str) -> None:
+    """Migration 0012: pglz kept every tsvector raw (it saves less than its 25% floor)."""
+    text_ = " ".join(f"word{i % 300} filler{i % 170} turbine{i % 40}" for i in range(900))
+    with Store(postgres_url) as store:
+        store.write_batch([article(1, text=text_)], now=NOW)
+        with store.session() as s:
+            method, stored, raw = s.execute(
+                text(
+                    "SELECT pg_column_compression(search_vector), pg_column_size(search_vector),"
+                    " octet_length(search_vector::text) FROM articles"
+                )
+            ).one()
+    assert method == "lz4"
+    assert stored < raw
