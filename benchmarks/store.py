@@ -283,13 +283,19 @@ def index_figures(
     t0 = time.perf_counter()
     synced = index.sync(store)
     seconds = time.perf_counter() - t0
-    searched = []
+    from aggregator.web.pages import Filters, results
+
+    searched, paged = [], []
     store.text_index = index
     try:
         for a, b in queries:
             t0 = time.perf_counter()
             search(store, SearchQuery(text=f"{a} {b}", limit=10))
             searched.append((time.perf_counter() - t0) * 1000)
+        for text_ in [f"{a} {b}" for a, b in queries[:20]] + Corpus().words[5:15]:
+            t0 = time.perf_counter()
+            results(store, Filters(q=text_))
+            paged.append((time.perf_counter() - t0) * 1000)
     finally:
         store.text_index = None
     nbytes = sum(p.stat().st_size for p in index.path.iterdir() if p.is_file())
@@ -298,6 +304,8 @@ def index_figures(
         "index_s": seconds,
         "index_p50": statistics.median(searched),
         "index_p95": pct(searched, 0.95),
+        "index_page_p50": statistics.median(paged),
+        "index_page_p95": pct(paged, 0.95),
         "index_bytes": nbytes / size,
     }
 
@@ -423,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{'':>9} with the search index: sync {r['index_ms']:.2f} ms/article"
                     f" ({r['index_s']:.0f} s for all), search p50 {r['index_p50']:.2f} ms"
-                    f" p95 {r['index_p95']:.2f} ms, {r['index_bytes'] / 1024:.1f} KB/article more",
+                    f" p95 {r['index_p95']:.2f} ms, search page p50 {r['index_page_p50']:.0f} ms"
+                    f" p95 {r['index_page_p95']:.0f} ms, {r['index_bytes'] / 1024:.1f} KB/article more",
                     flush=True,
                 )
     finally:
