@@ -162,6 +162,10 @@ def frontier_from_settings(settings: BaseSettings) -> Frontier | None:
     )
 
 
+#: Scrapy's default SCHEDULER: replaced by ours only when nobody chose another.
+SCRAPY_SCHEDULER = "scrapy.core.scheduler.Scheduler"
+
+
 def use_frontier(settings: BaseSettings) -> None:
     """Point Scrapy's scheduler and seen filter at the shared frontier (scrapy-redis), or, with
     none, at disk queues in a JOBDIR of this crawl's own (AGGREGATOR_DISK_QUEUE)."""
@@ -181,6 +185,9 @@ def use_frontier(settings: BaseSettings) -> None:
         return
     if settings.getbool("AGGREGATOR_DISK_QUEUE", True) and not settings.get("JOBDIR"):
         settings.set("JOBDIR", tempfile.mkdtemp(prefix="aggregator-crawl-"), priority="cmdline")
+        if settings.get("SCHEDULER") == SCRAPY_SCHEDULER:
+            # The first AGGREGATOR_MEMORY_QUEUE requests wait in memory, the rest on disk.
+            settings.set("SCHEDULER", "spiders.spill.SpillScheduler", priority="cmdline")
 
 
 def politeness_slots(sources: Iterable[SourceInfo]) -> dict[str, dict[str, Any]]:

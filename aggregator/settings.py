@@ -59,6 +59,9 @@ AGGREGATOR_WORKER_IDLE_EXIT = 0
 #: Without a shared frontier, keep the crawl's pending requests in Scrapy's disk queues (a
 #: JOBDIR of its own per crawl) instead of memory: a 100k-URL sitemap would take ~0.5 GB.
 AGGREGATOR_DISK_QUEUE = True
+#: ...but the first this many waiting requests stay in memory (a few MB): a crawl whose queue
+#: stays short pays no pickling and no disk (spiders/spill.py).
+AGGREGATOR_MEMORY_QUEUE = 2000
 
 USER_AGENT = f"industry-news-aggregator/{__version__} (+{AGGREGATOR_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
