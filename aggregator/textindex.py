@@ -21,13 +21,16 @@ records (aggregator.store.records.IndexFeed).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +60,7 @@ FOLLOW_EVERY_S = 5.0
 #: Bumped when the schema changes: an index of another version is rebuilt, not misread.
 VERSION = 1
 _META = "aggregator-index.json"
+_LOCK = "aggregator-index.lock"
 
 
 class IndexSource(Protocol):
@@ -104,8 +108,14 @@ def database_label(url: str) -> str:
 
 class TextIndex:
     """The index in ``path`` (made when missing), for the database at ``db_url``; ``rebuild``
-    empties it first (its cursor back to 0). A folder holding anything but an index is refused,
-    never emptied."""
+    empties it first (its cursor back to 0).
+
+    A folder is ours when it holds our marker file (written before tantivy writes anything);
+    a folder holding anything else is refused, never emptied. Every write (sync, rebuild) holds
+    an exclusive flock on a file of ours in the folder, so two processes never write at once
+    and a rebuild never pulls files from under a sync. Each rebuild starts a new generation:
+    a process that sees another generation's cursor takes it (even a lower one) and reloads.
+    """
 
     def __init__(self, path: Path | str, db_url: str, *, rebuild: bool = False) -> None:
         try:
@@ -117,31 +127,36 @@ class TextIndex:
         self._tantivy = tantivy
         self.path = Path(path).expanduser()
         self.database = database_label(db_url)
+        self.cursor = 0
+        self.generation = ""
+        #: Set by follow(): a thread keeps the index in step, searches need not sync themselves.
+        self.following = False
+        self._warned: str | None = None
+        self._lock = threading.Lock()
+        self._schema = _schema()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            ours = (self.path / "meta.json").exists() or (self.path / _META).exists()
-            if not ours and any(self.path.iterdir()):
+            marked = (self.path / _META).exists()
+            if not marked and any(self.path.iterdir()):
                 raise SearchIndexError(str(self.path), "the folder is not empty and holds no search index")
-            if rebuild:
-                for child in self.path.iterdir():
-                    if child.is_file():
-                        child.unlink()
-            meta = self._read_meta()
-            if meta is not None and (meta.get("version") != VERSION or meta.get("database") != self.database):
-                raise SearchIndexError(
-                    str(self.path),
-                    f"built for {meta.get('database')} (version {meta.get('version')}), not"
-                    f" {self.database} (version {VERSION}): run `aggregator index sync --rebuild`",
-                )
-            self._schema = _schema()
-            self._index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            if marked and not rebuild:
+                meta = self._read_meta()
+                if meta is None or meta.get("version") != VERSION or meta.get("database") != self.database:
+                    built = f"{meta.get('database')} (version {meta.get('version')})" if meta else "nothing"
+                    raise SearchIndexError(
+                        str(self.path),
+                        f"built for {built}, not {self.database} (version {VERSION}):"
+                        " run `aggregator index sync --rebuild`",
+                    )
+                self._index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+                self.cursor, self.generation = int(meta["cursor"]), str(meta.get("generation", ""))
+            else:
+                with self._writing():
+                    self._start_generation()
         except OSError as exc:
             raise SearchIndexError(str(self.path), exc.strerror or str(exc)) from exc
         except ValueError as exc:
             raise SearchIndexError(str(self.path), str(exc)) from exc
-        self.cursor = int(meta["cursor"]) if meta else 0
-        self._behind_warned = False
-        self._lock = threading.Lock()
         self._stemmer = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
             .filter(tantivy.Filter.lowercase())
@@ -150,21 +165,81 @@ class TextIndex:
         )
 
     # --- keeping in step ------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The folder's write lock (flock on a file of ours), or SearchIndexError when another
+        process holds it; the kernel releases it when a holder dies."""
+        with open(self.path / _LOCK, "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SearchIndexError(str(self.path), "another process is writing it") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _start_generation(self) -> None:
+        """An empty index of a new generation, cursor 0 (under the write lock): the marker is
+        written first, then everything but it and the lock file is removed and tantivy starts
+        afresh. Readers of the old generation keep their open files until they reload."""
+        self.generation = uuid.uuid4().hex
+        self._save_cursor(0)
+        for child in self.path.iterdir():
+            if child.name not in (_META, _LOCK) and child.is_file():
+                child.unlink()
+        self._index = self._tantivy.Index(self._schema, path=str(self.path), reuse=False)
+
     def _read_meta(self) -> dict[str, Any] | None:
         try:
             data = json.loads((self.path / _META).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise SearchIndexError(str(self.path), f"unreadable {_META}: {exc}") from exc
-        return data if isinstance(data, dict) else None
+            raise SearchIndexError(
+                str(self.path), f"unreadable {_META} ({exc}): run `aggregator index sync --rebuild`"
+            ) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("cursor"), int):
+            raise SearchIndexError(
+                str(self.path), f"unreadable {_META}: run `aggregator index sync --rebuild`"
+            )
+        return data
+
+    def _adopt(self) -> None:
+        """Take the cursor and generation the folder says (another process may have synced or
+        rebuilt it) and see its commits."""
+        meta = self._read_meta()
+        if meta is None:
+            raise SearchIndexError(str(self.path), f"{_META} is gone: run `aggregator index sync --rebuild`")
+        cursor, generation = int(meta["cursor"]), str(meta.get("generation", ""))
+        if (cursor, generation) != (self.cursor, self.generation):
+            try:
+                self._index.reload()
+            except ValueError as exc:  # a rebuild is replacing the files right now
+                raise SearchIndexError(str(self.path), f"cannot read it now ({exc})") from exc
+            self.cursor, self.generation = cursor, generation
+
+    def _replaced(self, last: int) -> SearchIndexError:
+        return SearchIndexError(
+            str(self.path),
+            f"its cursor ({self.cursor}) is past the database's last change ({last}): the database"
+            " was replaced; run `aggregator index sync --rebuild`",
+        )
 
     def _save_cursor(self, cursor: int) -> None:
-        """Written after tantivy's commit, atomically: a crash leaves the old cursor, and the
-        stretch after it is applied again (harmless)."""
-        meta = {"version": VERSION, "database": self.database, "cursor": cursor}
+        """Written after tantivy's commit, atomically and durably: a crash leaves the old cursor,
+        and the stretch after it is applied again (harmless)."""
+        meta = {
+            "version": VERSION,
+            "database": self.database,
+            "cursor": cursor,
+            "generation": self.generation,
+        }
         tmp = self.path / f".{_META}.{os.getpid()}"
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(json.dumps(meta))
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, self.path / _META)
         self.cursor = cursor
 
@@ -176,60 +251,54 @@ class TextIndex:
         progress: Callable[[int, int], None] | None = None,
     ) -> SyncResult:
         """Apply the changes after the cursor (at most ``limit``); ``progress(done, total)``
-        after each chunk. SearchIndexError when another process holds the writer."""
+        after each chunk. SearchIndexError when another process is writing the index."""
         started = time.perf_counter()
-        meta = self._read_meta()
-        if meta is not None:
-            self.cursor = max(self.cursor, int(meta.get("cursor", 0)))
-        target = store.last_change()
-        if target < self.cursor:
-            raise SearchIndexError(
-                str(self.path),
-                f"its cursor ({self.cursor}) is past the database's last change ({target}): the database"
-                " was replaced; run `aggregator index sync --rebuild`",
-            )
-        if limit is not None:
-            target = min(target, self.cursor + limit)
-        total = target - self.cursor
-        indexed = removed = pending = 0
-        if total <= 0:
-            return SyncResult(0, 0, self.cursor, time.perf_counter() - started)
-        writer = self._writer()
-        cursor = self.cursor
-        try:
-            while cursor < target:
-                feed = store.index_feed(cursor, min(CHUNK, target - cursor))
-                if feed.cursor <= cursor:
-                    break
-                for article_id in [e.article_id for e in feed.entries] + feed.gone:
-                    writer.delete_documents_by_term("id", article_id)
-                for entry in feed.entries:
-                    writer.add_document(self._document(entry))
-                indexed += len(feed.entries)
-                removed += len(feed.gone)
-                pending += len(feed.entries) + len(feed.gone)
-                cursor = feed.cursor
-                if pending >= COMMIT_EVERY:
-                    writer.commit()
-                    self._save_cursor(cursor)
-                    pending = 0
-                if progress is not None:
-                    progress(min(cursor, target) - (target - total), total)
-            writer.commit()
-            self._save_cursor(cursor)
-        except BaseException:
-            writer.rollback()  # what was added since the last commit; the cursor stays before it
-            raise
-        finally:
-            writer.wait_merging_threads()  # releases the writer's lock, for the next sync
-        self._index.reload()
+        with self._writing():
+            self._adopt()
+            target = store.last_change()
+            if target < self.cursor:
+                raise self._replaced(target)
+            if limit is not None:
+                target = min(target, self.cursor + limit)
+            first = cursor = self.cursor
+            indexed = removed = pending = 0
+            if target <= cursor:
+                return SyncResult(0, 0, cursor, time.perf_counter() - started)
+            writer = self._writer()
+            try:
+                while cursor < target:
+                    feed = store.index_feed(cursor, min(CHUNK, target - cursor))
+                    if feed.cursor <= cursor:
+                        break
+                    for article_id in [e.article_id for e in feed.entries] + feed.gone:
+                        writer.delete_documents_by_term("id", article_id)
+                    for entry in feed.entries:
+                        writer.add_document(self._document(entry))
+                    indexed += len(feed.entries)
+                    removed += len(feed.gone)
+                    pending += len(feed.entries) + len(feed.gone)
+                    cursor = feed.cursor
+                    if pending >= COMMIT_EVERY:
+                        writer.commit()
+                        self._save_cursor(cursor)
+                        pending = 0
+                    if progress is not None:
+                        progress(cursor - first, target - first)
+                writer.commit()
+                self._save_cursor(cursor)
+            except BaseException:
+                writer.rollback()  # what was added since the last commit; the cursor stays before it
+                raise
+            finally:
+                writer.wait_merging_threads()  # frees tantivy's own writer lock
+            self._index.reload()
         return SyncResult(indexed, removed, self.cursor, time.perf_counter() - started)
 
     def _writer(self) -> Any:
         try:
             return self._index.writer(heap_size=128_000_000, num_threads=1)
         except ValueError as exc:
-            raise SearchIndexError(str(self.path), f"another process is writing it ({exc})") from exc
+            raise SearchIndexError(str(self.path), f"cannot write it ({exc})") from exc
 
     def _document(self, entry: Any) -> Any:
         doc = self._tantivy.Document(
@@ -252,47 +321,67 @@ class TextIndex:
             doc.add_date("published", entry.published)
         return doc
 
+    def _warn(self, message: str) -> None:
+        """One log line per distinct trouble, not one per search or per follower round."""
+        if message != self._warned:
+            log.warning("%s", message)
+            self._warned = message
+
     def catch_up(self, store: IndexSource) -> bool:
-        """Before a search: apply what was written since, when only a little (one query on the
-        change log when nothing was). False when the index is too far behind to answer, or
-        unusable now: the caller searches the database, and a line says how to catch up."""
-        with self._lock:
-            try:
-                behind = store.last_change() - self.cursor
-                if behind > 0:
-                    meta = self._read_meta()  # another process may have synced: see its commit
-                    if meta is not None and int(meta.get("cursor", 0)) > self.cursor:
-                        self.cursor = int(meta["cursor"])
-                        self._index.reload()
-                        behind = store.last_change() - self.cursor
-                if behind > CATCH_UP:
-                    if not self._behind_warned:
-                        log.warning(
-                            "search index %s is %d changes behind the database; searching the database"
-                            " until `aggregator index sync` catches it up",
-                            self.path,
-                            behind,
-                        )
-                        self._behind_warned = True
-                    return False
-                if behind != 0:
-                    self.sync(store)  # behind < 0: the database was replaced, and sync says so
-            except SearchIndexError as exc:
-                log.warning("%s; searching the database", exc)
+        """Before a search: is the index fit to answer? It takes what another process synced or
+        rebuilt, and applies what was written since when that is little (CATCH_UP) — itself,
+        unless a follower thread does it (a sync on a request's path costs a commit and an
+        fsync). False when it is too far behind, being rebuilt, or unusable: the caller searches
+        the database, and one line says how to catch up."""
+        if not self._lock.acquire(timeout=0.25):
+            return False  # a follower's step is under way: the database answers this one
+        try:
+            self._adopt()
+            last = store.last_change()
+            behind = last - self.cursor
+            if behind < 0:
+                raise self._replaced(last)
+            if behind > CATCH_UP:
+                self._warn(
+                    f"search index {self.path} is {behind} changes behind the database; searching the"
+                    " database until `aggregator index sync` catches it up"
+                )
                 return False
-            self._behind_warned = False
-            return True
+            if behind and not self.following:
+                try:
+                    self.sync(store)
+                except SearchIndexError as exc:
+                    if "another process" not in exc.reason:
+                        raise
+                    # Another process is syncing it: a little behind, the index still answers.
+        except SearchIndexError as exc:
+            self._warn(f"{exc}; searching the database")
+            return False
+        finally:
+            self._lock.release()
+        self._warned = None
+        return True
 
     def follow(self, store: IndexSource, stop: threading.Event, every: float | None = None) -> None:
         """Sync every ``every`` seconds until ``stop`` is set: for a long-running server (the web
         app runs it in a thread), so the index never falls so far behind that searches leave
-        it, however long nobody searches. A failed sync is one log line; the next one retries."""
-        while not stop.wait(FOLLOW_EVERY_S if every is None else every):
-            try:
-                with self._lock:
-                    self.sync(store)
-            except Exception as exc:  # noqa: BLE001 - the database or the index failing for now
-                log.warning("search index %s: sync failed: %s", self.path, exc)
+        it, however long nobody searches. Steps of CATCH_UP changes, so a search waits at most
+        one step for the lock (and answers from the database if it cannot have it); a failed
+        sync is one log line, and the next round retries."""
+        self.following = True
+        try:
+            while not stop.wait(FOLLOW_EVERY_S if every is None else every):
+                while not stop.is_set():
+                    try:
+                        with self._lock:
+                            step = self.sync(store, limit=CATCH_UP)
+                    except Exception as exc:  # noqa: BLE001 - the database or the index failing for now
+                        self._warn(f"search index {self.path}: sync failed: {exc}")
+                        break
+                    if step.indexed + step.removed == 0:
+                        break
+        finally:
+            self.following = False
 
     # --- searching ------------------------------------------------------------------------------
     def search(self, query: SearchQuery, limit: int) -> list[tuple[int, float]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +106,7 @@ def test_a_death_between_commit_and_cursor_applies_the_stretch_again(
         del first
         again = TextIndex(tmp_path / "index", db_url)
         assert again.cursor == 0
+        assert num_docs(again) == 33  # tantivy's commit came first; only the cursor was lost
         assert again.sync(store).indexed == 33
         assert num_docs(again) == 33  # each article once, not twice
         store.text_index = again
@@ -164,32 +166,130 @@ def test_a_sync_by_another_process_is_seen_by_a_searching_one(
         assert web.text_index.cursor == 34
 
 
-def test_an_index_of_another_database_or_a_foreign_folder_is_refused(tmp_path: Path) -> None:
+def test_an_index_of_another_database_is_left_for_the_database_until_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = tmp_path / "index"
     first, second = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
     with Store(first, search_index=folder) as store:
         load(store)
         assert search(store, SearchQuery("titanium"))
-    with pytest.raises(SearchIndexError, match=r"built for sqlite:///.*a\.db \(version 1\), not sqlite:///"):
-        Store(second, search_index=folder)
-    refused = invoke("--search-index", str(folder), "search", "titanium", db=second)
+    with Store(second) as other:
+        load(other)
+    with caplog.at_level(logging.WARNING), Store(second, search_index=folder) as store:
+        assert store.text_index is None
+        assert search(store, SearchQuery("titanium"))  # answered by the database
+    assert re.search(r"built for sqlite:///\S*a\.db \(version 1\), not sqlite:///\S*b\.db", caplog.text)
+    answered = invoke("--search-index", str(folder), "search", "titanium", "--json", db=second)
+    assert answered.code == 0
+    assert json.loads(answered.stdout.splitlines()[0])["title"].startswith("Titanium forging")
+    assert answered.stderr.count("\n") == 1
+    assert "index sync --rebuild" in answered.stderr
+    refused = invoke("--search-index", str(folder), "index", "sync", db=second)
     assert refused.code == 1
-    assert refused.stderr.count("\n") == 1
-    assert "index sync --rebuild" in refused.stderr
+    assert "run `aggregator index sync --rebuild`" in refused.stderr
     rebuilt = invoke("--search-index", str(folder), "index", "sync", "--rebuild", "--json", db=second)
     assert rebuilt.code == 0, rebuilt.stderr
-    assert json.loads(rebuilt.stdout)["indexed"] == 0
+    assert json.loads(rebuilt.stdout)["indexed"] == 33
+    assert num_docs(TextIndex(folder, second)) == 33  # the first database's entries are gone
 
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / "todo.txt").write_text("keep me")
-    for rebuild in (False, True):
-        with pytest.raises(SearchIndexError, match="the folder is not empty and holds no search index"):
-            TextIndex(notes, first, rebuild=rebuild)
-    assert (notes / "todo.txt").read_text() == "keep me"
-    missing = invoke("index", "sync", db=first)
+
+def test_a_folder_that_is_no_index_is_never_emptied(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    for name in ("notes", "tantivy-lookalike"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "todo.txt").write_text("keep me")
+        if name == "tantivy-lookalike":
+            (folder / "meta.json").write_text("{}")  # tantivy's file name, not our marker
+        for rebuild in (False, True):
+            with pytest.raises(SearchIndexError, match="the folder is not empty and holds no search index"):
+                TextIndex(folder, url, rebuild=rebuild)
+        assert (folder / "todo.txt").read_text() == "keep me"
+    missing = invoke("index", "sync", db=url)
     assert missing.code == 2
     assert "no search index: give --search-index DIR" in missing.stderr
+
+
+def test_a_damaged_marker_leaves_search_to_the_database_until_rebuilt(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "index"
+    with Store(db_url, search_index=folder) as store:
+        load(store)
+        assert search(store, SearchQuery("titanium"))
+    (folder / "aggregator-index.json").write_text("")  # a power cut mid-write, say
+    with caplog.at_level(logging.WARNING), Store(db_url, search_index=folder) as store:
+        assert store.text_index is None
+        assert search(store, SearchQuery("titanium"))
+    assert "unreadable aggregator-index.json" in caplog.text
+    rebuilt = invoke("--search-index", str(folder), "index", "sync", "--rebuild", "--json", db=db_url)
+    assert (rebuilt.code, json.loads(rebuilt.stdout)["indexed"]) == (0, 33)
+
+
+def test_one_writer_at_a_time_and_a_rebuild_is_not_served_half_built(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(textindex, "CATCH_UP", 5)
+    folder = tmp_path / "index"
+    with Store(db_url, search_index=folder) as web:
+        load(web)
+        assert web.text_index is not None
+        web.text_index.sync(web)
+        other = TextIndex(folder, db_url)
+        with other._writing():  # another process is syncing
+            with pytest.raises(SearchIndexError, match="another process is writing it"):
+                web.text_index.sync(web)
+            with pytest.raises(SearchIndexError, match="another process is writing it"):
+                TextIndex(folder, db_url, rebuild=True)
+            assert web.text_index.catch_up(web)  # up to date: it still answers
+        TextIndex(folder, db_url, rebuild=True)  # emptied, cursor 0, a new generation
+        assert not web.text_index.catch_up(web)  # 33 behind now: the database answers
+        assert web.text_index.cursor == 0
+        assert search(web, SearchQuery("titanium"))
+
+
+def test_source_filters_through_the_index_and_a_removed_source(
+    db_url: str, tmp_path: Path, no_sql_search: None
+) -> None:
+    with Store(db_url, search_index=tmp_path / "index") as store:
+        store.add_source("Wire", "feed", "https://wire.example/rss", now=NOW)
+        store.add_source("Daily", "feed", "https://daily.example/rss", now=NOW)
+        articles = [
+            Article(
+                url=f"https://{host}.example/{i}",
+                title=f"Turbine order {i}",
+                text=f"The turbine maker booked order number {i} this week from a utility.",
+                language=language,
+                source=source,
+                published=datetime(2026, 11, day, tzinfo=UTC),
+            )
+            for i, (host, source, language, day) in enumerate(
+                [("wire", "Wire", "en", 1), ("wire", "Wire", "de", 2), ("daily", "Daily", "en", 3)]
+            )
+        ]
+        store.write_batch([normalize_article(a, now=NOW) for a in articles], now=NOW)
+
+        def hosts(**filters: object) -> list[str]:
+            hits = search(store, SearchQuery("turbine", limit=10, all_copies=True, **filters))  # type: ignore[arg-type]
+            return sorted(h.canonical_url for h in hits)
+
+        assert hosts(source="Wire") == ["https://wire.example/0", "https://wire.example/1"]
+        assert hosts(language="DE") == ["https://wire.example/1"]
+        assert hosts(since=datetime(2026, 11, 2, tzinfo=UTC)) == [
+            "https://daily.example/2",
+            "https://wire.example/1",
+        ]
+        # until is exclusive, as on the database: published on the 3rd is not before the 3rd
+        assert hosts(until=datetime(2026, 11, 3, tzinfo=UTC)) == [
+            "https://wire.example/0",
+            "https://wire.example/1",
+        ]
+        store.remove_source("Wire")
+        assert hosts(source="Wire") == []
+        assert len(hosts()) == 3  # the articles stay
+        store.add_source("Wire", "feed", "https://new-wire.example/rss", now=NOW)
+        assert hosts(source="Wire") == []  # the name's new owner does not inherit them
 
 
 def test_an_updated_or_deleted_article_leaves_no_old_entry(indexed: Store) -> None:

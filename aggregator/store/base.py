@@ -7,6 +7,7 @@ closes the one it opens (an SQLite connection left open keeps the WAL from being
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -24,10 +25,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.config import busy_timeout, sqlite_path
-from aggregator.errors import StorageError
+from aggregator.errors import SearchIndexError, StorageError
 
 if TYPE_CHECKING:
     from aggregator.textindex import TextIndex
+
+log = logging.getLogger(__name__)
 
 #: Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
 IN_CHUNK = 2000
@@ -137,9 +140,9 @@ class StoreBase:
 
             try:
                 self.text_index = TextIndex(search_index, url)
-            except BaseException:
-                self.engine.dispose()
-                raise
+            except SearchIndexError as exc:
+                # The index is a cache: without it searches answer from the database.
+                log.warning("%s; searching the database", exc)
 
     def close(self) -> None:
         if self._reader is not None:

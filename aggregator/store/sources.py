@@ -4,9 +4,9 @@ when it is due). The due-time maths is aggregator.due's; this module only stores
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,8 +14,8 @@ from aggregator.due import next_due, random_jitter
 from aggregator.errors import SourceExists, SourceNameTaken, SourceNotFound, UnknownSourceKind
 from aggregator.model import SourceKind
 from aggregator.store.base import StoreBase
-from aggregator.store.models import ArticleRow, Source
-from aggregator.store.records import SourceInfo
+from aggregator.store.models import ArticleRow, ChangeLog, Source
+from aggregator.store.records import ChangeAction, SourceInfo, doc_id
 
 DEFAULT_INTERVAL = 3600
 
@@ -125,8 +125,22 @@ class SourcesMixin(StoreBase):
             return set(s.scalars(select(Source.name)))
 
     def remove_source(self, name: str) -> None:
+        """Remove a source; its articles stay, without a source. Each gets a change-log entry
+        (under the writers' lock, as every change does), so the search index and the engines
+        ``push`` feeds stop filing them under a name that is gone or may be taken again."""
         with self.session() as s:
-            s.delete(self._source(s, name))
+            self.lock_for_writes(s, "articles")
+            source = self._source(s, name)
+            ids = list(s.scalars(select(ArticleRow.id).where(ArticleRow.source_id == source.id)))
+            s.delete(source)
+            s.flush()
+            now = datetime.now(UTC)
+            if ids:
+                rows = [
+                    {"article_id": i, "doc_id": doc_id(i), "action": str(ChangeAction.UPSERT), "at": now}
+                    for i in ids
+                ]
+                s.execute(insert(ChangeLog), rows)
 
     def due_sources(self, now: datetime) -> list[SourceInfo]:
         """Enabled sources whose next due time has come."""

@@ -31,7 +31,8 @@ def test_requests_beyond_the_memory_share_wait_on_disk_and_all_come_back(tmp_pat
     urls = [f"https://pub.example/{i}" for i in range(8)]
     for url in urls:
         assert queue.enqueue_request(Request(url))
-    assert queue.dqs is not None and queue.stats is not None
+    assert queue.dqs is not None
+    assert queue.stats is not None
     assert (len(queue.mqs), len(queue.dqs)) == (3, 5)
     stats = queue.stats.get_stats()
     assert (stats["scheduler/enqueued/memory"], stats["scheduler/enqueued/disk"]) == (3, 5)
@@ -40,6 +41,17 @@ def test_requests_beyond_the_memory_share_wait_on_disk_and_all_come_back(tmp_pat
         popped.append(request.url)
     assert sorted(popped) == sorted(urls)
     assert set(popped[:3]) == set(urls[:3])  # memory first (Scrapy pops it last in, first out)
+    # A redirect's target (priority raised) never waits on disk behind the others.
+    queue.enqueue_request(Request("https://pub.example/a"))
+    queue.enqueue_request(Request("https://pub.example/b"))
+    queue.enqueue_request(Request("https://pub.example/c"))
+    queue.enqueue_request(Request("https://pub.example/d"))  # memory holds 3: to disk
+    queue.enqueue_request(Request("https://pub.example/moved", priority=2))
+    assert queue.dqs is not None
+    assert (len(queue.mqs), len(queue.dqs)) == (4, 1)
+    moved = queue.next_request()
+    assert moved is not None
+    assert moved.url == "https://pub.example/moved"
     queue.close("finished")
 
 

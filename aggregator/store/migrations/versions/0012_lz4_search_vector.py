@@ -15,7 +15,6 @@ Create Date: 2026-12-03
 from __future__ import annotations
 
 from alembic import op
-from sqlalchemy.exc import DBAPIError
 
 revision = "0012"
 down_revision = "0011"
@@ -27,11 +26,14 @@ def _compression(method: str) -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    try:
-        with bind.begin_nested():
-            bind.exec_driver_sql(f"ALTER TABLE articles ALTER COLUMN search_vector SET COMPRESSION {method}")
-    except DBAPIError:
-        pass  # compiled without lz4: "compression method lz4 not supported"
+    # PostgreSQL 14+ built with lz4 lists it among default_toast_compression's values; an older
+    # or lz4-less server keeps pglz (any other failure of the statement is raised).
+    offered = bind.exec_driver_sql(
+        "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+    ).scalar()
+    if not offered or method not in offered:
+        return
+    bind.exec_driver_sql(f"ALTER TABLE articles ALTER COLUMN search_vector SET COMPRESSION {method}")
 
 
 def upgrade() -> None:
