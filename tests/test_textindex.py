@@ -179,7 +179,7 @@ def test_an_index_of_another_database_is_left_for_the_database_until_rebuilt(
     with caplog.at_level(logging.WARNING), Store(second, search_index=folder) as store:
         assert store.text_index is None
         assert search(store, SearchQuery("titanium"))  # answered by the database
-    assert re.search(r"built for sqlite:///\S*a\.db \(version 1\), not sqlite:///\S*b\.db", caplog.text)
+    assert re.search(r"built for sqlite:///\S*a\.db \(version 2\), not sqlite:///\S*b\.db", caplog.text)
     answered = invoke("--search-index", str(folder), "search", "titanium", "--json", db=second)
     assert answered.code == 0
     assert json.loads(answered.stdout.splitlines()[0])["title"].startswith("Titanium forging")
@@ -337,3 +337,20 @@ def test_the_web_app_keeps_the_index_in_step_while_nobody_searches(
             assert num_docs(store.text_index) == 33
     finally:
         store.close()
+
+
+def test_only_the_rows_a_page_uses_are_read_from_the_index() -> None:
+    from aggregator.textindex import _shown
+
+    # (score, id, story, address): stories 7 and 9 have copies; -1 is an article with no story.
+    ranked = [
+        (9.0, 1, 7, "a"),
+        (8.0, 2, 7, "b"),
+        (7.0, 3, -1, "c"),
+        (6.0, 4, 9, "d"),
+        (5.0, 5, 7, "e"),
+        (4.0, 6, 9, "f"),
+    ]
+    assert [h[1] for h in _shown(ranked, 2, all_copies=False)] == [1, 2, 3, 5]
+    assert [h[1] for h in _shown(ranked, 3, all_copies=False)] == [1, 2, 3, 4, 5, 6]
+    assert [h[1] for h in _shown(ranked, 2, all_copies=True)] == [1, 2]

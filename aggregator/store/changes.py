@@ -57,6 +57,8 @@ class ChangesMixin(StoreBase):
             rows = s.execute(
                 select(
                     ArticleRow.id,
+                    ArticleRow.canonical_url,
+                    ArticleRow.story_id,
                     ArticleRow.title,
                     ArticleRow.subtitle,
                     ArticleRow.text,
@@ -79,6 +81,8 @@ class ChangesMixin(StoreBase):
         entries = [
             IndexEntry(
                 i,
+                url,
+                story_id,
                 title,
                 subtitle or "",
                 body or "",
@@ -89,7 +93,9 @@ class ChangesMixin(StoreBase):
                 source,
                 published,
             )
-            for i, title, subtitle, body, tags_text, section, language, source, published in rows
+            for i, url, story_id, title, subtitle, body, tags_text, section, language, source, published in (
+                tuple(row) for row in rows
+            )
         ]
         found = {e.article_id for e in entries}
         return IndexFeed(entries, [i for i in ids if i not in found], changes[-1][0])

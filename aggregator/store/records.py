@@ -253,6 +253,8 @@ class IndexEntry(NamedTuple):
     """An article as a full-text index beside the store takes it (aggregator.textindex)."""
 
     article_id: int
+    canonical_url: str
+    story_id: int | None
     title: str
     subtitle: str
     text: str

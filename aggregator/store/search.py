@@ -239,7 +239,7 @@ class SearchMixin(StoreBase):
         look for (aggregator/query.py)."""
         params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit}
         if self.text_index is not None and self.text_index.catch_up(self):  # type: ignore[arg-type]
-            return self._rows_in_order(self.text_index.search(query, limit))
+            return self.text_index.search(query, limit)
         params["k"], params["window"] = RANK_WINDOW - 1, RANK_WINDOW
         try:
             with self.session() as s:
@@ -266,26 +266,6 @@ class SearchMixin(StoreBase):
         return [
             SearchRow(article_id, url, title, source, _utc(published), body or "", float(score), story_id)
             for article_id, url, title, source, published, body, score, story_id in rows
-        ]
-
-    def _rows_in_order(self, ranked: list[tuple[int, float]]) -> list[SearchRow]:
-        """The rows of the index's hits, in its order (a hit deleted since is left out)."""
-        if not ranked:
-            return []
-        marks = ", ".join("?" * len(ranked))
-        found = {
-            row[0]: row
-            for row in self._fetch(
-                "SELECT a.id, a.canonical_url, a.title, s.name, a.published, a.text, a.story_id"
-                f" FROM articles a LEFT JOIN sources s ON s.id = a.source_id WHERE a.id IN ({marks})",
-                tuple(i for i, _ in ranked),
-            )
-        }
-        return [
-            SearchRow(i, url, title, source, _utc(published), body or "", score, story_id)
-            for i, score in ranked
-            if i in found
-            for _, url, title, source, published, body, story_id in [found[i]]
         ]
 
     def reindex(self) -> int:
