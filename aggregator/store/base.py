@@ -204,9 +204,9 @@ class StoreBase:
         return qmark(statement, self.engine.dialect.paramstyle)
 
     def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """The rows of one read through the driver, on a pooled connection (any thread may
-        call it). For the search index's hot path: through a session, the two statements of
-        a search cost 0.7 ms of ORM upkeep for 50 rows at most."""
+        """The rows of one read through the driver, on a pooled connection: any thread may call
+        it (the web app's request threads and the search index's follower), unlike _lookup's
+        single connection, and without a session's upkeep on a search's path."""
         try:
             pooled = self.engine.raw_connection()
         except SQLAlchemyError as exc:

@@ -237,9 +237,9 @@ class SearchMixin(StoreBase):
         """The ``limit`` best matches, best first, each with the article's text (for the caller's
         snippet, made the same way on both stores). InvalidQuery when the query has nothing to
         look for (aggregator/query.py)."""
-        params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit}
         if self.text_index is not None and self.text_index.catch_up(self):  # type: ignore[arg-type]
             return self.text_index.search(query, limit)
+        params: dict[str, Any] = {"q": compiled(self.dialect, query.text), "n": limit}
         params["k"], params["window"] = RANK_WINDOW - 1, RANK_WINDOW
         try:
             with self.session() as s:
